@@ -1,0 +1,109 @@
+"""A numpy float description of a supported model and its forward pass.
+
+The Keras importer fills it; calibration and reports run it. Keeping it in numpy
+means calibration, SQNR and error-over-time need no TensorFlow once imported, and
+the float math is written out next to the integer math it is compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class FloatLSTM:
+    name: str
+    kernel: np.ndarray  # (I, 4H), Keras gate order i, f, c, o
+    recurrent_kernel: np.ndarray  # (H, 4H)
+    bias: np.ndarray  # (4H,)
+    return_sequences: bool
+    kind: str = "lstm"
+
+    @property
+    def units(self) -> int:
+        return self.recurrent_kernel.shape[0]
+
+    def gate_weights(self, g: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(W_x (H, I), W_h (H, H), b (H,)) of gate g in i, f, c, o order."""
+        h = self.units
+        cols = slice(g * h, (g + 1) * h)
+        return self.kernel[:, cols].T, self.recurrent_kernel[:, cols].T, self.bias[cols]
+
+    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
+        """x (N, T, I) → h (N, T, H); ``trace`` collects gates (pre-activation), c, h per step."""
+        n, steps, _ = x.shape
+        units = self.units
+        h = np.zeros((n, units), np.float64)
+        c = np.zeros((n, units), np.float64)
+        out = np.empty((n, steps, units), np.float64)
+        xk = x.astype(np.float64) @ self.kernel + self.bias
+        for t in range(steps):
+            z = xk[:, t] + h @ self.recurrent_kernel
+            zi, zf, zc, zo = np.split(z, 4, axis=1)
+            c = sigmoid(zf) * c + sigmoid(zi) * np.tanh(zc)
+            h = sigmoid(zo) * np.tanh(c)
+            out[:, t] = h
+            if trace is not None:
+                for key, value in (("gates", z), ("cell", c), ("hidden", h)):
+                    trace.setdefault(key, []).append(value)
+        return out
+
+
+@dataclass
+class FloatDense:
+    name: str
+    kernel: np.ndarray  # (I, O)
+    bias: np.ndarray  # (O,)
+    activation: str
+    kind: str = "dense"
+
+    @property
+    def units(self) -> int:
+        return self.kernel.shape[1]
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return x.astype(np.float64) @ self.kernel + self.bias
+
+    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
+        """Pre-activation for softmax/sigmoid (monotone: the int8 kernel stops there)."""
+        z = self.logits(x)
+        if trace is not None:
+            trace.setdefault("logits", []).append(z)
+        return np.maximum(z, 0.0) if self.activation == "relu" else z
+
+
+@dataclass
+class FloatModel:
+    name: str
+    input_shape: tuple  # (T, F); T may be None
+    mean: np.ndarray  # (F,) Normalization folded in (0 if none)
+    std: np.ndarray  # (F,) (1 if none)
+    layers: list
+    source: dict = field(default_factory=dict)
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, np.float64) - self.mean) / self.std
+
+    def run(self, x: np.ndarray, traces: list | None = None) -> np.ndarray:
+        """Float forward pass on raw inputs (N, T, F) → outputs before softmax.
+
+        Recurrent layers with return_sequences=False pass on their last step; Dense
+        layers apply per step to sequences. ``traces`` gets one dict per layer.
+        """
+        y = self.normalize(x)
+        for layer in self.layers:
+            trace = {} if traces is not None else None
+            if layer.kind == "dense":
+                y = layer.run(y, trace)
+            else:
+                seq = layer.run(y, trace)
+                y = seq if layer.return_sequences else seq[:, -1]
+            if traces is not None:
+                traces.append(trace)
+        return y

@@ -1,0 +1,120 @@
+"""Read a Keras model file into a FloatModel, refusing anything the kernels cannot run.
+
+TensorFlow/Keras is imported inside ``load_keras`` only, so the rest of quantize
+(and everything downstream) stays importable on a machine without it.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+
+from tinyrnn.errors import TinyrnnError
+
+from .float_model import FloatDense, FloatLSTM, FloatModel
+
+SUPPORTED = "InputLayer, Normalization, LSTM, GRU, Dense, Dropout"
+_DENSE_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")
+# (option, value that we support): anything else is refused with the option named.
+_RECURRENT_FIXED = (
+    ("activation", "tanh"),
+    ("recurrent_activation", "sigmoid"),
+    ("go_backwards", False),
+    ("stateful", False),
+    ("unroll", False),
+    ("return_state", False),
+)
+
+
+def _refuse(layer, what: str) -> TinyrnnError:
+    return TinyrnnError(f"layer '{layer.name}' ({type(layer).__name__}): {what}")
+
+
+def _check_options(layer, cfg: dict) -> None:
+    for option, wanted in _RECURRENT_FIXED:
+        value = cfg.get(option, wanted)
+        if isinstance(value, dict):  # serialized activation objects
+            value = value.get("config", {}).get("name", value.get("class_name"))
+        if value != wanted:
+            raise _refuse(layer, f"option {option}={value!r} is not supported (needs {wanted!r})")
+    if cfg.get("time_major"):
+        raise _refuse(layer, "option time_major=True is not supported")
+
+
+def _normalization(layer, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.asarray(layer.mean, np.float64).reshape(-1)
+    var = np.asarray(layer.variance, np.float64).reshape(-1)
+    if mean.size != n_features:
+        raise _refuse(layer, f"normalizes {mean.size} values, expected one per input channel ({n_features})")
+    if getattr(layer, "invert", False):
+        raise _refuse(layer, "option invert=True is not supported")
+    # Keras divides by max(sqrt(variance), epsilon).
+    return mean, np.maximum(np.sqrt(var), 1e-7)
+
+
+def _recurrent(layer, cfg: dict):
+    _check_options(layer, cfg)
+    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
+    kernel, recurrent = weights[0], weights[1]
+    units = recurrent.shape[0]
+    kind = type(layer).__name__
+    if kind == "LSTM":
+        bias = weights[2] if cfg.get("use_bias", True) else np.zeros(4 * units)
+        return FloatLSTM(layer.name, kernel, recurrent, bias, bool(cfg.get("return_sequences")))
+    raise _refuse(layer, "GRU import is not available in this version")
+
+
+def _dense(layer, cfg: dict) -> FloatDense:
+    activation = cfg.get("activation", "linear")
+    if activation not in _DENSE_ACTIVATIONS:
+        raise _refuse(layer, f"option activation={activation!r} is not supported (use one of {', '.join(_DENSE_ACTIVATIONS)})")
+    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
+    bias = weights[1] if cfg.get("use_bias", True) else np.zeros(weights[0].shape[1])
+    return FloatDense(layer.name, weights[0], bias, activation)
+
+
+def _open_model(path: str):
+    if not os.path.isfile(path):
+        raise TinyrnnError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):
+        raise TinyrnnError(f"{path}: not a Keras .keras file (not a zip archive; corrupt or wrong format)")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras  # noqa: PLC0415 (heavy, optional)
+
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TinyrnnError(f"{path}: cannot load Keras model ({first[:200]})") from None
+
+
+def load_keras(path: str | os.PathLike) -> FloatModel:
+    path = os.fspath(path)
+    model = _open_model(path)
+    shape = tuple(model.inputs[0].shape)[1:] if model.inputs else None
+    if shape is None or len(shape) != 2 or shape[-1] is None:
+        raise TinyrnnError(f"{path}: model input must be (time, features), got {shape}")
+    n_features = int(shape[-1])
+    mean, std = np.zeros(n_features), np.ones(n_features)
+    layers = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        cfg = layer.get_config()
+        if kind == "InputLayer" or kind == "Dropout":
+            continue
+        if kind == "Normalization":
+            if layers:
+                raise _refuse(layer, "Normalization is only supported directly after the input")
+            mean, std = _normalization(layer, n_features)
+        elif kind in ("LSTM", "GRU"):
+            layers.append(_recurrent(layer, cfg))
+        elif kind == "Dense":
+            layers.append(_dense(layer, cfg))
+        else:
+            raise _refuse(layer, f"unsupported layer type (tinyrnn supports {SUPPORTED})")
+    if not any(layer.kind != "dense" for layer in layers):
+        raise TinyrnnError(f"{path}: model has no LSTM or GRU layer")
+    source = {"file": os.path.basename(path), "format": "keras"}
+    return FloatModel(model.name, (shape[0], n_features), mean, std, layers, source)

@@ -1,0 +1,108 @@
+"""Float layer + calibrated ranges → IR layer with every integer parameter decided.
+
+Scheme (the TFLite Micro integer LSTM's): int8 activations with asymmetric scale and
+zero point; int8 symmetric weights with one scale per gate and path (LSTM) or per
+output channel (Dense); int32 biases at scale s_in·s_w; gate pre-activations Q3.12;
+cell state int16 with a power-of-two scale.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tinyrnn.errors import TinyrnnError
+from tinyrnn.golden.fixedpoint import quantize_multiplier
+from tinyrnn.ir import DenseLayer, LSTMLayer
+
+from .float_model import FloatDense, FloatLSTM
+
+GATE_FRAC_BITS = 12  # Q3.12
+Q15 = 2.0**-15
+
+
+def asymmetric(lo: float, hi: float) -> tuple[float, int]:
+    """(scale, zero_point) of an int8 grid covering [lo, hi] and exactly 0."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi - lo < 1e-12:
+        hi = lo + 1e-6
+    scale = (hi - lo) / 255.0
+    zero_point = int(np.clip(round(-128 - lo / scale), -128, 127))
+    return scale, zero_point
+
+
+def symmetric_weights(w: np.ndarray, axis=None) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights in [-127, 127] and their scale(s) (max |w| over ``axis``)."""
+    peak = np.max(np.abs(w), axis=axis, keepdims=axis is not None)
+    scale = np.where(peak > 0, peak / 127.0, 1.0)
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), np.squeeze(scale)
+
+
+def int32_bias(b: np.ndarray, scale, where: str) -> np.ndarray:
+    q = np.round(np.asarray(b, np.float64) / scale)
+    if np.abs(q).max(initial=0) >= 2**31:
+        raise TinyrnnError(f"{where}: bias does not fit int32 at scale {np.min(scale):.3g}")
+    return q.astype(np.int32)
+
+
+def multipliers(reals) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [quantize_multiplier(float(r)) for r in np.atleast_1d(reals)]
+    return np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int32)
+
+
+def cell_scale_power(abs_cell_max: float) -> int:
+    """Smallest p (≥ −15) with |c| ≤ 2^(15+p): the cell state never saturates on calibration data."""
+    if abs_cell_max <= 0:
+        return -15
+    return max(-15, math.ceil(math.log2(abs_cell_max)) - 15)
+
+
+def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict) -> LSTMLayer:
+    units = layer.units
+    lo, hi = ranges["hidden"]
+    h_scale, h_zp = asymmetric(max(lo, -1.0), min(hi, 1.0))
+    w_x, w_h, bias = [], [], []
+    real_x, real_h = [], []
+    for g in range(4):
+        wx, wh, b = layer.gate_weights(g)
+        qx, sx = symmetric_weights(wx)
+        qh, sh = symmetric_weights(wh)
+        w_x.append(qx)
+        w_h.append(qh)
+        bias.append(int32_bias(b, in_scale * sx, f"layer '{layer.name}'"))
+        real_x.append(in_scale * sx * 2**GATE_FRAC_BITS)
+        real_h.append(h_scale * sh * 2**GATE_FRAC_BITS)
+    p = cell_scale_power(ranges["abs_cell"])
+    mx, shx = multipliers(real_x)
+    mh, shh = multipliers(real_h)
+    (f2c_m,), (f2c_s,) = multipliers(Q15)
+    (i2c_m,), (i2c_s,) = multipliers(Q15 * Q15 / 2.0**p)
+    (hid_m,), (hid_s,) = multipliers(Q15 * Q15 / h_scale)
+    return LSTMLayer(
+        name=layer.name, input_size=layer.kernel.shape[0], hidden_size=units,
+        return_sequences=layer.return_sequences,
+        w_x=np.stack(w_x), w_h=np.stack(w_h), bias=np.stack(bias),
+        input_zero_point=in_zp, hidden_zero_point=h_zp, input_scale=in_scale, hidden_scale=h_scale,
+        gate_x_multiplier=mx, gate_x_shift=shx, gate_h_multiplier=mh, gate_h_shift=shh,
+        cell_scale_power=p, cell_clip=0,
+        forget_to_cell_multiplier=int(f2c_m), forget_to_cell_shift=int(f2c_s),
+        input_to_cell_multiplier=int(i2c_m), input_to_cell_shift=int(i2c_s),
+        hidden_multiplier=int(hid_m), hidden_shift=int(hid_s),
+    )  # fmt: skip
+
+
+def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict) -> DenseLayer:
+    lo, hi = ranges["logits"]
+    if layer.activation == "relu":
+        lo = 0.0
+    out_scale, out_zp = asymmetric(lo, hi)
+    w_q, w_scale = symmetric_weights(layer.kernel.T, axis=1)
+    w_scale = np.atleast_1d(w_scale)
+    mult, shift = multipliers(in_scale * w_scale / out_scale)
+    return DenseLayer(
+        name=layer.name, input_size=layer.kernel.shape[0], output_size=layer.units,
+        weights=w_q, bias=int32_bias(layer.bias, in_scale * w_scale, f"layer '{layer.name}'"),
+        input_zero_point=in_zp, output_zero_point=out_zp, input_scale=in_scale, output_scale=out_scale,
+        multiplier=mult, shift=shift, activation=layer.activation,
+    )  # fmt: skip

@@ -1,0 +1,40 @@
+"""Whole-model golden run: int8 input sequences → int8 outputs, batched."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Model
+from .dense_s8 import dense_s8
+from .lstm_s8 import lstm_s8
+
+RECURRENT = {"lstm": lstm_s8}
+
+
+def run_model(model: Model, x_q: np.ndarray, probes: list | None = None) -> np.ndarray:
+    """x_q (N, T, F) int8 → (N, O) int8, or (N, T, O) when the model returns sequences.
+
+    ``probes`` (optional) receives one dict per layer of arrays seen inside it.
+    """
+    y = np.asarray(x_q, np.int8)
+    for layer in model.layers:
+        record: dict = {}
+        probe = (lambda name, v: record.setdefault(name, []).append(np.asarray(v))) if probes is not None else None
+        if layer.kind == "dense":
+            y = dense_s8(layer, y)
+        else:
+            seq, _ = RECURRENT[layer.kind](layer, y, probe=probe)
+            y = seq if layer.return_sequences else seq[:, -1]
+        if probes is not None:
+            probes.append(record)
+    return y
+
+
+def dequantize_output(model: Model, y: np.ndarray) -> np.ndarray:
+    return (y.astype(np.float64) - model.output_zero_point) * model.output_scale
+
+
+def predict(model: Model, x: np.ndarray) -> np.ndarray:
+    """Float input → class index by the int8 golden model (argmax of int8 logits)."""
+    y = run_model(model, model.input_quant.quantize(x))
+    return np.argmax(y, axis=-1)
