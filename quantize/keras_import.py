@@ -12,6 +12,7 @@ import zipfile
 import numpy as np
 
 from tinyrnn.errors import TinyrnnError
+from tinyrnn.tfenv import import_keras
 
 from .float_model import FloatDense, FloatLSTM, FloatModel
 
@@ -80,8 +81,7 @@ def _open_model(path: str):
         raise TinyrnnError(f"{path}: no such model file")
     if not zipfile.is_zipfile(path):
         raise TinyrnnError(f"{path}: not a Keras .keras file (not a zip archive; corrupt or wrong format)")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras  # noqa: PLC0415 (heavy, optional)
+    keras = import_keras()
 
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)

@@ -1,0 +1,149 @@
+"""CLI subcommands: argument set-up and a handler each, returning (result dict, human text).
+
+Handlers import their stage lazily so `tinyrnn verify` on a lab PC never loads
+TensorFlow, and `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from .errors import TinyrnnError
+
+
+def _is_artifact(path: str) -> bool:
+    return not path.endswith((".keras", ".h5", ".tflite"))
+
+
+def load_data(spec: str, model=None):
+    """An npz/UCI/synthetic dataset, checked against the model's input shape if given."""
+    from tinyrnn.train.datasets import load_dataset
+
+    data = load_dataset(spec)
+    if model is not None and data.features != model.input_size:
+        raise TinyrnnError(f"{spec}: data has {data.features} features per step, the model expects {model.input_size}")
+    return data
+
+
+# ---------------------------------------------------------------- train
+def _train_args(p):
+    p.add_argument("--data", required=True, help="NPZ file, UCI HAR folder or synthetic:NAME")
+    p.add_argument("--arch", choices=("lstm", "gru"), default="lstm")
+    p.add_argument("--units", type=int, default=32)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--legacy-keras", action="store_true", help="build with tf_keras (for a TFLite fused-LSTM export)")
+    p.add_argument("--out", required=True, help="output .keras file")
+
+
+def _train(args):
+    from tinyrnn.train.trainer import train
+
+    result = train(args.data, arch=args.arch, units=args.units, layers=args.layers, epochs=args.epochs,
+                   seed=args.seed, out_path=args.out, legacy_keras=args.legacy_keras)  # fmt: skip
+    human = f"trained {args.arch}({args.units}) → {result['out']}: val accuracy {result['val_accuracy']:.3f}"
+    return result, human
+
+
+# ---------------------------------------------------------------- quantize
+def _quantize_args(p):
+    p.add_argument("model", help=".keras model file")
+    p.add_argument("--calib", required=True, help="calibration data (NPZ file, UCI HAR folder or synthetic:NAME)")
+    p.add_argument("--out", required=True, help="output artifact file (.tnr)")
+    p.add_argument("--method", choices=("percentile", "minmax"), default="percentile")
+    p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration")
+
+
+def quantize_file(model_path: str, calib_spec: str, out: str, method="percentile", samples=500) -> dict:
+    from tinyrnn import ir
+    from tinyrnn.quantize.calibrate import check_calibration_data
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    if not model_path.endswith(".keras"):
+        raise TinyrnnError(f"{model_path}: unsupported model format (expected a .keras file)")
+    float_model = load_keras(model_path)
+    data = load_data(calib_spec)
+    calib_x = check_calibration_data(data.x[:samples], float_model, calib_spec)
+    model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()))
+    digest = ir.save(model, out)
+    return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
+            "calibration_samples": int(calib_x.shape[0]), "method": method}  # fmt: skip
+
+
+def _quantize(args):
+    result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples)
+    return result, f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"
+
+
+# ---------------------------------------------------------------- eval
+def _eval_args(p):
+    p.add_argument("model", help=".keras file (float) or artifact (int8 golden)")
+    p.add_argument("--data", required=True)
+
+
+def evaluate(model_path: str, data_spec: str) -> dict:
+    if _is_artifact(model_path):
+        from tinyrnn import ir
+        from tinyrnn.golden.model import predict
+
+        model = ir.load(model_path)
+        data = load_data(data_spec, model)
+        pred = predict(model, data.x)
+        kind = "int8-golden"
+    else:
+        from tinyrnn.quantize.keras_import import load_keras
+
+        float_model = load_keras(model_path)
+        data = load_data(data_spec)
+        if data.features != float_model.input_shape[1]:
+            raise TinyrnnError(f"{data_spec}: data has {data.features} features, the model expects {float_model.input_shape[1]}")
+        pred = np.argmax(float_model.run(data.x), axis=-1)
+        kind = "float"
+    if pred.ndim != 1:
+        raise TinyrnnError(f"{model_path}: accuracy needs a model with one output per sequence")
+    return {"accuracy": float(np.mean(pred == data.y)), "n": int(len(data.y)), "kind": kind}
+
+
+def _eval(args):
+    result = evaluate(args.model, args.data)
+    return result, f"{result['kind']} accuracy {result['accuracy']:.4f} on {result['n']} sequences"
+
+
+# ---------------------------------------------------------------- vectors
+def _vectors_args(p):
+    p.add_argument("action", choices=("run",))
+    p.add_argument("file", help="vector case (.json, CMSIS-NN LSTM layout)")
+    p.add_argument("--target", default="golden", help="golden | host | qemu:BOARD")
+
+
+def _vectors(args):
+    from tinyrnn.vectors import load_case
+
+    case = load_case(args.file)
+    if args.target == "golden":
+        from tinyrnn.golden.lstm_s8 import lstm_s8
+
+        out, _ = lstm_s8(case.layer, case.x)
+    else:
+        from tinyrnn.targets import run_layer_on_target
+
+        with tempfile.TemporaryDirectory(prefix="tinyrnn-vec-") as work:
+            out = run_layer_on_target(case.layer, case.x, args.target, work)
+    diff = np.abs(out.astype(np.int64) - case.expected.astype(np.int64))
+    result = {"case": case.name, "elements": int(diff.size), "mismatches": int((diff > 0).sum()),
+              "max_abs_diff": int(diff.max(initial=0)), "target": args.target}  # fmt: skip
+    human = f"{case.name} on {args.target}: {result['mismatches']} of {result['elements']} elements differ"
+    return result, human
+
+
+REGISTRY = {
+    "train": (_train, _train_args, "train a Keras LSTM/GRU classifier"),
+    "quantize": (_quantize, _quantize_args, "quantize a Keras model to an int8 artifact"),
+    "eval": (_eval, _eval_args, "accuracy of a float model or an int8 artifact"),
+    "vectors": (_vectors, _vectors_args, "run a conformance vector case"),
+}
