@@ -57,7 +57,7 @@ def calibrate(model: FloatModel, x: np.ndarray, method: str = "percentile", perc
             stacked = np.stack(steps)
             # Cell state and hidden state must not clip: take their true extremes.
             entry[key] = value_range(stacked, "minmax" if key == "cell" else method, percentile)
-        if layer.kind != "dense":
+        if layer.kind == "lstm":
             entry["abs_cell"] = float(np.abs(np.stack(trace["cell"])).max())
         ranges.layers.append(entry)
     return ranges

@@ -56,6 +56,49 @@ class FloatLSTM:
 
 
 @dataclass
+class FloatGRU:
+    name: str
+    kernel: np.ndarray  # (I, 3H), Keras gate order z, r, h
+    recurrent_kernel: np.ndarray  # (H, 3H)
+    input_bias: np.ndarray  # (3H,)
+    recurrent_bias: np.ndarray  # (3H,), zeros unless reset_after
+    return_sequences: bool
+    reset_after: bool
+    kind: str = "gru"
+
+    @property
+    def units(self) -> int:
+        return self.recurrent_kernel.shape[0]
+
+    def gate_weights(self, g: int):
+        """(W_x (H, I), W_h (H, H), input bias (H,), recurrent bias (H,)) of gate g in z, r, h order."""
+        cols = slice(g * self.units, (g + 1) * self.units)
+        return self.kernel[:, cols].T, self.recurrent_kernel[:, cols].T, self.input_bias[cols], self.recurrent_bias[cols]
+
+    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
+        n, steps, _ = x.shape
+        units = self.units
+        h = np.zeros((n, units), np.float64)
+        out = np.empty((n, steps, units), np.float64)
+        xk = x.astype(np.float64) @ self.kernel + self.input_bias
+        u_zr, u_h = self.recurrent_kernel[:, : 2 * units], self.recurrent_kernel[:, 2 * units :]
+        for t in range(steps):
+            xz, xr, xh = np.split(xk[:, t], 3, axis=1)
+            hz, hr = np.split(h @ u_zr + self.recurrent_bias[: 2 * units], 2, axis=1)
+            z, r = sigmoid(xz + hz), sigmoid(xr + hr)
+            if self.reset_after:
+                pre_h = xh + r * (h @ u_h + self.recurrent_bias[2 * units :])
+            else:
+                pre_h = xh + (r * h) @ u_h
+            h = z * h + (1.0 - z) * np.tanh(pre_h)
+            out[:, t] = h
+            if trace is not None:
+                trace.setdefault("gates", []).append(np.concatenate([xz + hz, xr + hr, pre_h], axis=1))
+                trace.setdefault("hidden", []).append(h)
+        return out
+
+
+@dataclass
 class FloatDense:
     name: str
     kernel: np.ndarray  # (I, O)

@@ -14,7 +14,7 @@ import numpy as np
 from tinyrnn.errors import TinyrnnError
 from tinyrnn.tfenv import import_keras
 
-from .float_model import FloatDense, FloatLSTM, FloatModel
+from .float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel
 
 SUPPORTED = "InputLayer, Normalization, LSTM, GRU, Dense, Dropout"
 _DENSE_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")
@@ -64,7 +64,14 @@ def _recurrent(layer, cfg: dict):
     if kind == "LSTM":
         bias = weights[2] if cfg.get("use_bias", True) else np.zeros(4 * units)
         return FloatLSTM(layer.name, kernel, recurrent, bias, bool(cfg.get("return_sequences")))
-    raise _refuse(layer, "GRU import is not available in this version")
+    reset_after = bool(cfg.get("reset_after", True))
+    if not cfg.get("use_bias", True):
+        bias = np.zeros((2, 3 * units))
+    elif reset_after:
+        bias = weights[2].reshape(2, 3 * units)
+    else:
+        bias = np.stack([weights[2], np.zeros(3 * units)])
+    return FloatGRU(layer.name, kernel, recurrent, bias[0], bias[1], bool(cfg.get("return_sequences")), reset_after)
 
 
 def _dense(layer, cfg: dict) -> FloatDense:

@@ -14,9 +14,9 @@ import numpy as np
 
 from tinyrnn.errors import TinyrnnError
 from tinyrnn.golden.fixedpoint import quantize_multiplier
-from tinyrnn.ir import DenseLayer, LSTMLayer
+from tinyrnn.ir import DenseLayer, GRULayer, LSTMLayer
 
-from .float_model import FloatDense, FloatLSTM
+from .float_model import FloatDense, FloatGRU, FloatLSTM
 
 GATE_FRAC_BITS = 12  # Q3.12
 Q15 = 2.0**-15
@@ -89,6 +89,31 @@ def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict) -
         forget_to_cell_multiplier=int(f2c_m), forget_to_cell_shift=int(f2c_s),
         input_to_cell_multiplier=int(i2c_m), input_to_cell_shift=int(i2c_s),
         hidden_multiplier=int(hid_m), hidden_shift=int(hid_s),
+    )  # fmt: skip
+
+
+def quantize_gru(layer: FloatGRU, in_scale: float, in_zp: int, ranges: dict) -> GRULayer:
+    """The hidden state's scale is fixed (int8 1/128, int16 Q0.15): |h| < 1 always."""
+    h_scale = GRULayer.hidden_scale
+    w_x, w_h, bias_x, bias_h, real_x, real_h = [], [], [], [], [], []
+    for g in range(3):
+        wx, wh, b_in, b_rec = layer.gate_weights(g)
+        qx, sx = symmetric_weights(wx)
+        qh, sh = symmetric_weights(wh)
+        w_x.append(qx)
+        w_h.append(qh)
+        bias_x.append(int32_bias(b_in, in_scale * sx, f"layer '{layer.name}'"))
+        bias_h.append(int32_bias(b_rec, h_scale * sh, f"layer '{layer.name}'"))
+        real_x.append(in_scale * sx * 2**GATE_FRAC_BITS)
+        real_h.append(h_scale * sh * 2**GATE_FRAC_BITS)
+    mx, shx = multipliers(real_x)
+    mh, shh = multipliers(real_h)
+    return GRULayer(
+        name=layer.name, input_size=layer.kernel.shape[0], hidden_size=layer.units,
+        return_sequences=layer.return_sequences, reset_after=layer.reset_after,
+        w_x=np.stack(w_x), w_h=np.stack(w_h), bias_x=np.stack(bias_x), bias_h=np.stack(bias_h),
+        input_zero_point=in_zp, input_scale=in_scale,
+        gate_x_multiplier=mx, gate_x_shift=shx, gate_h_multiplier=mh, gate_h_shift=shh,
     )  # fmt: skip
 
 

@@ -9,7 +9,9 @@ from tinyrnn.ir import InputQuant, Model
 
 from .calibrate import calibrate
 from .float_model import FloatModel
-from .layers import asymmetric, quantize_dense, quantize_lstm
+from .layers import asymmetric, quantize_dense, quantize_gru, quantize_lstm
+
+QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "dense": quantize_dense}
 
 
 def _check_order(model: FloatModel) -> None:
@@ -32,12 +34,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = "percen
     layers = []
     scale, zp = in_scale, in_zp
     for layer, layer_ranges in zip(model.layers, ranges.layers):
-        if layer.kind == "lstm":
-            q = quantize_lstm(layer, scale, zp, layer_ranges)
-            scale, zp = q.hidden_scale, q.hidden_zero_point
-        else:
-            q = quantize_dense(layer, scale, zp, layer_ranges)
-            scale, zp = q.output_scale, q.output_zero_point
+        q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges)
+        scale, zp = (q.output_scale, q.output_zero_point) if layer.kind == "dense" else (q.hidden_scale, q.hidden_zero_point)
         layers.append(q)
     meta = {
         "source": model.source,

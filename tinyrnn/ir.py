@@ -87,6 +87,42 @@ class LSTMLayer:
 
 
 @dataclass
+class GRULayer:
+    """int8 GRU in the LSTM's family: int8 weights, Q3.12 gate pre-activations, int16 LUT activations.
+
+    Gate order update (z), reset (r), candidate (h~) as in Keras. The hidden state is
+    carried between steps as int16 Q0.15 (``h = z·h + (1−z)·h~`` is a leaky
+    integrator: in int8 the small (1−z)·h~ increments round away); the matmuls and
+    the layer output use ``h8 = round(h16 / 256)``, int8 with scale 1/128 and zero
+    point 0. ``reset_after`` selects Keras' variant: r applied after the recurrent
+    matmul (with its own recurrent bias) or to h before it.
+    """
+
+    kind: ClassVar[str] = "gru"
+    name: str
+    input_size: int
+    hidden_size: int
+    return_sequences: bool
+    reset_after: bool
+    w_x: np.ndarray  # (3, H, I) int8
+    w_h: np.ndarray  # (3, H, H) int8
+    bias_x: np.ndarray  # (3, H) int32, scale s_x·s_wx[g]
+    bias_h: np.ndarray  # (3, H) int32, scale s_h·s_wh[g] (candidate row 0 unless reset_after)
+    input_zero_point: int
+    input_scale: float
+    gate_x_multiplier: np.ndarray  # (3,) to Q3.12
+    gate_x_shift: np.ndarray
+    gate_h_multiplier: np.ndarray
+    gate_h_shift: np.ndarray
+    hidden_scale: float = 1.0 / 128.0
+    hidden_zero_point: int = 0
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
+
+@dataclass
 class DenseLayer:
     """int8 fully connected layer, per-output-channel requantization."""
 
@@ -105,7 +141,7 @@ class DenseLayer:
     activation: str  # linear | relu (applied as int8 clamp) | sigmoid | softmax (left to the caller)
 
 
-LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, DenseLayer)}
+LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, DenseLayer)}
 
 
 @dataclass

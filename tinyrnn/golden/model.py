@@ -6,9 +6,10 @@ import numpy as np
 
 from ..ir import Model
 from .dense_s8 import dense_s8
+from .gru_s8 import gru_s8
 from .lstm_s8 import lstm_s8
 
-RECURRENT = {"lstm": lstm_s8}
+RECURRENT = {"lstm": lstm_s8, "gru": gru_s8}
 
 
 def run_model(model: Model, x_q: np.ndarray, probes: list | None = None) -> np.ndarray:
