@@ -1,0 +1,329 @@
+"""IR model → C sources: ``NAME.c/.h`` (API), ``NAME_weights.c/.h`` (const data), kernels.
+
+Every integer the C code uses is computed and range-checked here; the Jinja2 templates
+only place ready-made numbers and names. The checks are the preconditions under which
+the kernels are free of undefined behaviour and equal the golden model bit for bit
+(accumulators fit int32, shifts in [-31, 30], zero points in int8, ...); a model outside
+them is rejected with a TinyrnnError naming the layer rather than compiled into C that
+could silently differ.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from ..errors import TinyrnnError
+from ..golden.dense_s8 import activation_min, effective_bias
+from ..golden.lstm_s8 import effective_biases
+from ..golden.lut import sigmoid_table_uint16
+from ..ir import DenseLayer, LSTMLayer, Model
+
+# Bump when a kernel signature or params struct changes: the device reports it (INFO).
+KERNEL_ABI_VERSION = 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding_divide_by_pot / saturating left shift limits
+ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
+DENSE_ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax")
+PRODUCT_BOUND = 32768 * 32768  # |int16 · int16| products requantized inside the cell
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CTYPES = {np.int8: "int8_t", np.int16: "int16_t", np.int32: "int32_t", np.uint16: "uint16_t"}
+_PER_LINE = {np.int8: 16, np.int16: 12, np.int32: 8, np.uint16: 12}
+
+
+def template_env() -> jinja2.Environment:
+    """The Jinja2 environment over the package's templates (StrictUndefined: a missing
+    value is an error, never an empty string in C)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("tinyrnn.codegen", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+# --------------------------------------------------------------------------- checks
+def _as_int(where: str, what: str, a, dtype, shape: tuple) -> np.ndarray:
+    """Array of exactly ``shape`` whose values fit ``dtype`` (any integer input dtype)."""
+    a = np.asarray(a)
+    if a.shape != shape:
+        raise TinyrnnError(f"{where}: {what} has shape {a.shape}, expected {shape}")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise TinyrnnError(f"{where}: {what} must be integer, got {a.dtype}")
+    info = np.iinfo(dtype)
+    if a.size and (a.min() < info.min or a.max() > info.max):
+        raise TinyrnnError(f"{where}: {what} outside {np.dtype(dtype).name} range")
+    return a.astype(dtype)
+
+
+def _check_range(where: str, what: str, values, lo: int, hi: int) -> None:
+    values = np.atleast_1d(np.asarray(values, np.int64))
+    if values.size and (values.min() < lo or values.max() > hi):
+        raise TinyrnnError(f"{where}: {what} must lie in [{lo}, {hi}], got {values.tolist()}")
+
+
+def _acc_bound(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Largest |bias + w·v| over int8 v, per row (|v| <= 128); w (..., K), bias (...)."""
+    return np.abs(bias.astype(np.int64)) + 128 * np.abs(w.astype(np.int64)).sum(axis=-1)
+
+
+def _check_requant(where: str, what: str, bound, multiplier, shift) -> None:
+    """Reject a positive shift that could overflow int32 with an unnormalized multiplier.
+
+    The kernel saturates ``acc << shift`` where the golden model widens to int64; both
+    then saturate to 16/8 bits identically when |multiplier| >= 2^30 (or it is 0), as
+    quantize_multiplier always produces. Only the remaining case can differ.
+    """
+    cases = np.broadcast_arrays(np.asarray(bound, np.int64), np.asarray(multiplier, np.int64),
+                                np.asarray(shift, np.int64))
+    for b, m, s in zip(*(c.reshape(-1).tolist() for c in cases)):
+        if s > 0 and m != 0 and abs(m) < 2**30 and (b << s) > INT32_MAX:
+            raise TinyrnnError(f"{where}: {what} has a left shift that can overflow int32 with an "
+                               f"unnormalized multiplier (|m| < 2^30); requantize it with quantize_multiplier")
+
+
+def _check_acc(where: str, what: str, bound: np.ndarray) -> None:
+    if bound.size and bound.max() > INT32_MAX:
+        raise TinyrnnError(f"{where}: {what} accumulator can overflow int32 (bound {int(bound.max())})")
+
+
+def _check_structure(model: Model, name: str) -> None:
+    if not _NAME_RE.match(name):
+        raise TinyrnnError(f"model name {name!r} is not a C identifier (letters, digits, _)")
+    if not model.layers:
+        raise TinyrnnError("model has no layers")
+    seen_dense = False
+    for k, layer in enumerate(model.layers):
+        where = f"layer {k} ({layer.name})"
+        if isinstance(layer, DenseLayer):
+            seen_dense = True
+        elif not isinstance(layer, LSTMLayer):
+            raise TinyrnnError(f"{where}: layer kind {layer.kind!r} has no C kernel yet")
+        elif seen_dense:
+            raise TinyrnnError(f"{where}: recurrent layers must come before the Dense head")
+    width = model.input_size
+    for k, layer in enumerate(model.layers):
+        where = f"layer {k} ({layer.name})"
+        if layer.input_size != width:
+            raise TinyrnnError(f"{where}: input size {layer.input_size} != previous output {width}")
+        if min(layer.input_size, layer.output_size) < 1:
+            raise TinyrnnError(f"{where}: empty layer")
+        width = layer.output_size
+    recurrent = [layer for layer in model.layers if not isinstance(layer, DenseLayer)]
+    if not recurrent:
+        raise TinyrnnError("model has no recurrent layer")
+    for layer in recurrent[:-1]:
+        if not layer.return_sequences:
+            raise TinyrnnError(f"layer {layer.name}: a stacked recurrent layer must return sequences")
+
+
+# --------------------------------------------------------------------------- layers
+def _cint(v: int) -> str:
+    # "-2147483648" is a unary minus on a constant too big for int; spell it safely.
+    return "(-2147483647 - 1)" if v == INT32_MIN else str(v)
+
+
+def _array(cname: str, values: np.ndarray, dtype, comment: str) -> dict:
+    flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    step = _PER_LINE[dtype]
+    rows = [", ".join(_cint(v) for v in flat[i:i + step]) for i in range(0, len(flat), step)]
+    size = len(flat) * np.dtype(dtype).itemsize
+    return {"cname": cname, "ctype": _CTYPES[dtype], "length": len(flat), "rows": rows, "bytes": size,
+            "comment": comment}
+
+
+def _comment(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.,:;()\[\]+\-= ]", "_", str(text))
+
+
+def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str) -> tuple[dict, list]:
+    H, I = layer.hidden_size, layer.input_size
+    w_x = _as_int(where, "w_x", layer.w_x, np.int8, (4, H, I))
+    w_h = _as_int(where, "w_h", layer.w_h, np.int8, (4, H, H))
+    _as_int(where, "bias", layer.bias, np.int32, (4, H))
+    mults = {k: _as_int(where, k, getattr(layer, k), np.int32, (4,)) for k in
+             ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")}
+    scalars = {k: int(getattr(layer, k)) for k in (
+        "forget_to_cell_multiplier", "forget_to_cell_shift", "input_to_cell_multiplier",
+        "input_to_cell_shift", "hidden_multiplier", "hidden_shift")}
+    for k in ("gate_x_shift", "gate_h_shift", "forget_to_cell_shift", "input_to_cell_shift", "hidden_shift"):
+        _check_range(where, k, mults.get(k, scalars.get(k)), SHIFT_MIN, SHIFT_MAX)
+    for k in ("forget_to_cell_multiplier", "input_to_cell_multiplier", "hidden_multiplier"):
+        _check_range(where, k, scalars[k], INT32_MIN, INT32_MAX)
+    _check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
+    _check_range(where, "hidden_zero_point", layer.hidden_zero_point, -128, 127)
+    tanh_shift = int(layer.cell_scale_power) + 12  # cell state (scale 2^p) → Q3.12
+    _check_range(where, "cell_scale_power + 12", tanh_shift, ACT_SHIFT_MIN, ACT_SHIFT_MAX)
+    try:
+        bias_x, bias_h = effective_biases(layer)
+    except OverflowError as exc:
+        raise TinyrnnError(f"{where}: {exc}") from None
+    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (4, H)
+    _check_acc(where, "input matmul", bound_x)
+    _check_acc(where, "recurrent matmul", bound_h)
+    _check_requant(where, "gate_x", bound_x.max(axis=1), mults["gate_x_multiplier"], mults["gate_x_shift"])
+    _check_requant(where, "gate_h", bound_h.max(axis=1), mults["gate_h_multiplier"], mults["gate_h_shift"])
+    for stem in ("forget_to_cell", "input_to_cell", "hidden"):
+        _check_requant(where, stem, PRODUCT_BOUND, scalars[f"{stem}_multiplier"], scalars[f"{stem}_shift"])
+    clip = int(layer.cell_clip)
+    cell_min, cell_max = (max(-clip, -32768), min(clip, 32767)) if clip > 0 else (-32768, 32767)
+
+    # Unit-major layout [H][4][K] (see tinyrnn_lstm_s8.h): a transpose, values unchanged.
+    arrays = [
+        _array(f"{prefix}_w_x", w_x.transpose(1, 0, 2), np.int8, f"{where}: input weights [H][4][I]"),
+        _array(f"{prefix}_w_h", w_h.transpose(1, 0, 2), np.int8, f"{where}: recurrent weights [H][4][H]"),
+        _array(f"{prefix}_bias_x", bias_x.T, np.int32, f"{where}: effective input bias [H][4]"),
+        _array(f"{prefix}_bias_h", bias_h.T, np.int32, f"{where}: effective recurrent bias [H][4]"),
+    ]
+    fields = {"input_size": I, "hidden_size": H, "w_x": arrays[0]["cname"], "w_h": arrays[1]["cname"],
+              "bias_x": arrays[2]["cname"], "bias_h": arrays[3]["cname"],
+              **{k: "{" + ", ".join(_cint(int(v)) for v in a) + "}" for k, a in mults.items()},
+              **{k: _cint(v) for k, v in scalars.items()},
+              "hidden_zero_point": int(layer.hidden_zero_point), "cell_min": cell_min, "cell_max": cell_max,
+              "tanh_cell_left_shift": tanh_shift, "sigmoid_lut": lut_name}
+    return fields, arrays
+
+
+def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
+    O, I = layer.output_size, layer.input_size
+    w = _as_int(where, "weights", layer.weights, np.int8, (O, I))
+    _as_int(where, "bias", layer.bias, np.int32, (O,))
+    mult = _as_int(where, "multiplier", layer.multiplier, np.int32, (O,))
+    shift = _as_int(where, "shift", layer.shift, np.int32, (O,))
+    _check_range(where, "shift", shift, SHIFT_MIN, SHIFT_MAX)
+    _check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
+    _check_range(where, "output_zero_point", layer.output_zero_point, -128, 127)
+    if layer.activation not in DENSE_ACTIVATIONS:
+        raise TinyrnnError(f"{where}: activation {layer.activation!r} not one of {', '.join(DENSE_ACTIVATIONS)}")
+    try:
+        bias = effective_bias(layer)
+    except OverflowError as exc:
+        raise TinyrnnError(f"{where}: {exc}") from None
+    bound = _acc_bound(w, bias)
+    _check_acc(where, "matmul", bound)
+    _check_requant(where, "output", bound, mult, shift)
+    arrays = [
+        _array(f"{prefix}_weights", w, np.int8, f"{where}: weights [O][I]"),
+        _array(f"{prefix}_bias", bias, np.int32, f"{where}: effective bias [O]"),
+        _array(f"{prefix}_multiplier", mult, np.int32, f"{where}: per-channel multiplier [O]"),
+        _array(f"{prefix}_shift", shift, np.int32, f"{where}: per-channel shift [O]"),
+    ]
+    fields = {"input_size": I, "output_size": O, "weights": arrays[0]["cname"], "bias": arrays[1]["cname"],
+              "multiplier": arrays[2]["cname"], "shift": arrays[3]["cname"],
+              "output_zero_point": int(layer.output_zero_point), "activation_min": activation_min(layer),
+              "activation_max": 127}
+    return fields, arrays
+
+
+# --------------------------------------------------------------------------- context
+def build_context(model: Model, name: str) -> dict:
+    """Everything the templates need, every number already computed."""
+    _check_structure(model, name)
+    digest = model.content_hash()
+    lut_name = f"tinyrnn_{name}_sigmoid_lut"
+    arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
+    recurrent, head, int16_fields, int8_fields = [], [], [], []
+    dense_layers = [k for k, layer in enumerate(model.layers) if isinstance(layer, DenseLayer)]
+    source = "x_t"
+    for k, layer in enumerate(model.layers):
+        prefix, where = f"tinyrnn_{name}_l{k}", f"layer {k} ({_comment(layer.name)})"
+        if isinstance(layer, LSTMLayer):
+            fields, arrs = _lstm(layer, prefix, where, lut_name)
+            entry = {"index": k, "kind": "lstm", "ctype": "tinyrnn_lstm_s8_params", "kernel": "tinyrnn_lstm_s8_step",
+                     "params": f"{prefix}_params", "fields": fields, "input": source, "h": f"l{k}_h",
+                     "c": f"l{k}_c", "size": layer.hidden_size, "zero_point": int(layer.hidden_zero_point),
+                     "comment": where}
+            recurrent.append(entry)
+            int16_fields.append((entry["c"], layer.hidden_size, 0, f"{where}: cell state"))
+            # h starts at the hidden zero point (real zero), as in the golden model.
+            int8_fields.append((entry["h"], layer.hidden_size, entry["zero_point"], f"{where}: hidden state"))
+            source = f"st->{entry['h']}"
+        else:
+            fields, arrs = _dense(layer, prefix, where)
+            last = k == dense_layers[-1]
+            out = None if last else f"l{k}_out"
+            if out:
+                int8_fields.append((out, layer.output_size, 0, f"{where}: output"))
+            head.append({"index": k, "params": f"{prefix}_params", "fields": fields, "input": source,
+                         "output": "y" if last else f"st->{out}", "comment": where})
+            source = f"st->{out}"
+        arrays.extend(arrs)
+    max_h = max(r["size"] for r in recurrent)
+    int16_fields.append(("scratch", max_h, 0, "kernel scratch (new h before it replaces the old)"))
+    # Struct layout: int16 members first, then int8, so sizeof is 2*n16 + n8 rounded to 2
+    # on every ABI we target; the generated C checks sizeof against this number.
+    n16, n8 = sum(f[1] for f in int16_fields), sum(f[1] for f in int8_fields)
+    state_bytes = 2 * n16 + n8 + (n8 % 2)
+    last = model.layers[-1]
+    activation = last.activation if isinstance(last, DenseLayer) else "none"
+    return {
+        "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
+        "model_name": _comment(model.name),
+        "input_size": model.input_size, "output_size": model.output_size,
+        "returns_sequences": model.returns_sequences, "returns_sequences_flag": int(model.returns_sequences),
+        "state_bytes": state_bytes,
+        "output_zero_point": int(model.output_zero_point), "output_scale": _float_literal(model.output_scale),
+        "output_activation": activation, "caller_activation": activation in ("sigmoid", "softmax"),
+        "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
+        "state_fields": [("int16_t", *f) for f in int16_fields] + [("int8_t", *f) for f in int8_fields],
+        "weights_bytes": sum(a["bytes"] for a in arrays),
+    }
+
+
+def _float_literal(x: float) -> str:
+    x = float(x)
+    if not np.isfinite(x):
+        raise TinyrnnError(f"output scale {x} is not finite")
+    text = repr(x)
+    return text + ("f" if ("e" in text or "." in text) else ".0f")
+
+
+# --------------------------------------------------------------------------- output
+def kernel_files() -> list:
+    """The kernel sources shipped with the package (Traversables), sorted by name."""
+    root = importlib.resources.files("tinyrnn.codegen").joinpath("kernels")
+    return sorted((f for f in root.iterdir() if f.name.endswith((".c", ".h"))), key=lambda f: f.name)
+
+
+def _write(path: Path, text: str | bytes) -> None:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    # newline="" semantics: bytes as rendered, so output is identical on every OS.
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+def render(context: dict) -> dict:
+    """{file name: text} for the model-specific files."""
+    env, name = template_env(), context["name"]
+    return {
+        f"{name}.h": env.get_template("model.h.j2").render(**context),
+        f"{name}.c": env.get_template("model.c.j2").render(**context),
+        f"{name}_weights.h": env.get_template("weights.h.j2").render(**context),
+        f"{name}_weights.c": env.get_template("weights.c.j2").render(**context),
+    }
+
+
+def write_files(context: dict, out_dir) -> dict:
+    """Write the rendered model files and the kernels; the result ``generate`` returns."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for fname, text in render(context).items():
+        _write(out / fname, text)
+        files.append(out / fname)
+    for kernel in kernel_files():
+        _write(out / kernel.name, kernel.read_bytes())
+        files.append(out / kernel.name)
+    return {"files": [str(f) for f in sorted(files)], "state_bytes": context["state_bytes"],
+            "weights_bytes": context["weights_bytes"]}
+
+
+def generate(model: Model, out_dir, name: str | None = None) -> dict:
+    """Render the model's C into ``out_dir``; returns files (paths), state_bytes, weights_bytes."""
+    return write_files(build_context(model, name or "model"), out_dir)

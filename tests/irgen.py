@@ -1,0 +1,180 @@
+"""Random valid IR models for tests (shared helper: other test modules import it).
+
+Two regimes: *realistic* (multipliers derived from the accumulator spread, so gates land
+in the interesting middle of sigmoid/tanh rather than always at the rails) and
+*extreme* (weights at ±127/−128, zero points at the int8 ends, shifts anywhere in the
+range the kernels accept, multipliers 0/2^30/INT32_MAX/INT32_MIN, large biases), which
+drives every saturation path. ``extreme`` is a probability per parameter group
+(True = 1.0), so mixed models saturate some paths and stay live in others.
+Everything is drawn from a ``numpy.random.Generator``, so a failing case reproduces
+from its seed. Models satisfy the codegen preconditions (``tinyrnn.codegen.generate``)
+and the golden model's (a left-shifted accumulator stays within 2^32).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from tinyrnn.golden.fixedpoint import quantize_multiplier
+from tinyrnn.golden.model import run_model
+from tinyrnn.ir import DenseLayer, InputQuant, LSTMLayer, Model
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+_EXTREME_MULTIPLIERS = (0, 2**30, INT32_MAX, INT32_MIN, -(2**30))
+_PRODUCT_STD = 74.0 * 74.0  # std of int8 × int8 for uniform int8 values
+
+
+def _pick(rng, extreme: float) -> bool:
+    return bool(rng.random() < float(extreme))
+
+
+def _weights(rng, shape, extreme: float) -> np.ndarray:
+    if _pick(rng, extreme):
+        return rng.choice(np.array([-128, -127, 127, 0], np.int8), size=shape, p=[0.35, 0.15, 0.4, 0.1])
+    return rng.integers(-128, 128, size=shape, dtype=np.int8)
+
+
+def _zero_point(rng, extreme: float) -> int:
+    return int(rng.choice([-128, 127])) if _pick(rng, extreme) else int(rng.integers(-128, 128))
+
+
+def _mult_shift(rng, real: float, extreme: float, bound: int) -> tuple[int, int]:
+    """(multiplier, shift) near ``real`` (jittered ×2^±2), or anything valid when extreme.
+
+    ``bound`` is the largest |value| requantized; a left shift is capped so bound·2^shift
+    stays within 2^32, the golden model's domain (beyond it its int64 product wraps; the
+    C kernel saturates, which agrees with the golden model up to there).
+    """
+    if _pick(rng, extreme):
+        m = int(rng.choice(_EXTREME_MULTIPLIERS)) if rng.random() < 0.5 else int(rng.integers(2**30, 2**31))
+        shift = int(rng.integers(-31, 31))
+    else:
+        m, shift = quantize_multiplier(real * 2.0 ** rng.uniform(-2.0, 2.0))
+    while shift > 0 and bound << shift > 2**32:
+        shift -= 1
+    return m, shift
+
+
+def _mult_shift_arrays(rng, real: float, extreme: float, bounds) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [_mult_shift(rng, real, extreme, int(b)) for b in bounds]
+    return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
+
+
+def _bound(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """max over rows of |bias| + 128·sum|w|: the largest accumulator any int8 input gives."""
+    return np.abs(bias.astype(np.int64)) + 128 * np.abs(w.astype(np.int64)).sum(axis=-1)
+
+
+def lstm_layer(rng, input_size: int, hidden_size: int, *, return_sequences: bool = True,
+               extreme: float = 0.0, name: str = "lstm") -> LSTMLayer:
+    """``extreme`` is the probability that each parameter group is drawn at its extremes."""
+    I, H = input_size, hidden_size
+    spread_x, spread_h = _PRODUCT_STD * math.sqrt(I), _PRODUCT_STD * math.sqrt(H)
+    bias_range = 2**24 if _pick(rng, extreme) else int(spread_x)
+    w_x, w_h = _weights(rng, (4, H, I), extreme), _weights(rng, (4, H, H), extreme)
+    bias = rng.integers(-bias_range, bias_range + 1, size=(4, H)).astype(np.int32)
+    zp_x, zp_h = _zero_point(rng, extreme), _zero_point(rng, extreme)
+    bias_x = bias.astype(np.int64) - zp_x * w_x.astype(np.int64).sum(axis=2)
+    bias_h = -zp_h * w_h.astype(np.int64).sum(axis=2)
+    # Q3.12 spread of the gates: from mostly interpolated (1500 ~ ±0.4) to mostly at the
+    # rails (24000 ~ ±6, which also exercises the int16 saturation of each matmul).
+    target = float(rng.choice([1500.0, 6000.0, 24000.0]))
+    mx, sx = _mult_shift_arrays(rng, target / spread_x, extreme, _bound(w_x, bias_x).max(axis=1))
+    mh, sh = _mult_shift_arrays(rng, target / spread_h, extreme, _bound(w_h, bias_h).max(axis=1))
+    if _pick(rng, extreme):
+        # tanh(c) prescale shift cell_scale_power + 12 over its whole accepted range.
+        cell_power = int(rng.choice([-43, 2, -20, -15, -11]))
+    else:
+        cell_power = int(rng.integers(-15, -9))
+    product = 32768 * 32768  # int16 · int16
+    f2c = _mult_shift(rng, 2.0**-15, extreme, product)  # f (Q0.15) · c → c
+    i2c = _mult_shift(rng, 2.0 ** (-30 - cell_power), extreme, product)  # i·g (Q0.30) → 2^p
+    hidden_scale = 1.0 / 128
+    hid = _mult_shift(rng, 2.0**-30 / hidden_scale, extreme, product)  # o·tanh(c) (Q0.30) → int8
+    clip = int(rng.choice([0, 0, 32767, int(rng.integers(1, 32768)), 40000]))
+    return LSTMLayer(
+        name=name, input_size=I, hidden_size=H, return_sequences=return_sequences,
+        w_x=w_x, w_h=w_h, bias=bias, input_zero_point=zp_x, hidden_zero_point=zp_h,
+        input_scale=1.0 / 128, hidden_scale=hidden_scale,
+        gate_x_multiplier=mx, gate_x_shift=sx, gate_h_multiplier=mh, gate_h_shift=sh,
+        cell_scale_power=cell_power, cell_clip=clip,
+        forget_to_cell_multiplier=f2c[0], forget_to_cell_shift=f2c[1],
+        input_to_cell_multiplier=i2c[0], input_to_cell_shift=i2c[1],
+        hidden_multiplier=hid[0], hidden_shift=hid[1],
+    )
+
+
+def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "linear",
+                extreme: float = 0.0, name: str = "dense") -> DenseLayer:
+    spread = _PRODUCT_STD * math.sqrt(input_size)
+    bias_range = 2**24 if _pick(rng, extreme) else int(spread)
+    w = _weights(rng, (output_size, input_size), extreme)
+    bias = rng.integers(-bias_range, bias_range + 1, size=output_size).astype(np.int32)
+    zp_in = _zero_point(rng, extreme)
+    bounds = _bound(w, bias.astype(np.int64) - zp_in * w.astype(np.int64).sum(axis=1))
+    mult, shift = _mult_shift_arrays(rng, 60.0 / spread, extreme, bounds)
+    return DenseLayer(
+        name=name, input_size=input_size, output_size=output_size, weights=w, bias=bias,
+        input_zero_point=zp_in, output_zero_point=_zero_point(rng, extreme),
+        input_scale=1.0 / 128, output_scale=0.0625, multiplier=mult, shift=shift, activation=activation,
+    )
+
+
+def identity_input_quant(features: int) -> InputQuant:
+    """x_q = round(x): for models fed int8 data directly."""
+    return InputQuant(offset=np.zeros(features, np.float32), scale=np.ones(features, np.float32), zero_point=0)
+
+
+def build_model(rng, input_size: int, hidden_sizes, dense_sizes=(), *, activation: str = "linear",
+                returns_sequences: bool = False, extreme: float = 0.0, name: str = "m") -> Model:
+    """LSTM stack (every layer but the last returns sequences) + optional Dense head;
+    hidden Dense layers use relu, the last one ``activation``."""
+    layers, width = [], input_size
+    for k, h in enumerate(hidden_sizes):
+        last = k == len(hidden_sizes) - 1
+        layers.append(lstm_layer(rng, width, h, return_sequences=returns_sequences if last else True,
+                                 extreme=extreme, name=f"lstm_{k}"))
+        width = h
+    for k, o in enumerate(dense_sizes):
+        act = activation if k == len(dense_sizes) - 1 else "relu"
+        layers.append(dense_layer(rng, width, o, activation=act, extreme=extreme, name=f"dense_{k}"))
+        width = o
+    return Model(name=name, input_size=input_size, input_quant=identity_input_quant(input_size), layers=layers)
+
+
+def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "m") -> Model:
+    """Random shapes (sizes 1..max_size), 1–3 LSTM layers, 0–2 Dense, random head/sequences."""
+    features = int(rng.integers(1, max_size + 1))
+    hidden = [int(rng.integers(1, max_size + 1)) for _ in range(int(rng.integers(1, 4)))]
+    dense = [int(rng.integers(1, max_size + 1)) for _ in range(int(rng.integers(0, 3)))]
+    activation = str(rng.choice(["linear", "relu", "softmax", "sigmoid"]))
+    return build_model(rng, features, hidden, dense, activation=activation,
+                       returns_sequences=bool(rng.random() < 0.4), extreme=extreme, name=name)
+
+
+def random_input(rng, model: Model, batch: int, steps: int, *, extreme: bool = False) -> np.ndarray:
+    """(batch, steps, F) int8; extreme inputs sit at the rails (all −128, all 127, or mixed)."""
+    shape = (batch, steps, model.input_size)
+    if not extreme:
+        return rng.integers(-128, 128, size=shape, dtype=np.int8)
+    x = rng.choice(np.array([-128, 127], np.int8), size=shape)
+    x[0::3] = -128
+    x[1::3] = 127
+    return x
+
+
+def golden_step_outputs(model: Model, x: np.ndarray) -> np.ndarray:
+    """Golden output after every time step (what T calls of ``_step`` give): (N, T, O).
+
+    The same model with its last recurrent layer returning sequences, so the Dense head
+    sees every step's hidden state.
+    """
+    if model.returns_sequences:
+        return run_model(model, x)
+    layers = list(model.layers)
+    last = max(k for k, layer in enumerate(layers) if layer.kind != "dense")
+    layers[last] = dataclasses.replace(layers[last], return_sequences=True)
+    return run_model(dataclasses.replace(model, layers=layers), x)
