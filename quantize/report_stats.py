@@ -1,0 +1,329 @@
+"""Numbers behind the quantization report: model summary, quantization scheme, fidelity.
+
+Fidelity compares the integer golden model with the float twin tensor by tensor. Both
+runs keep every time step of every gate (int64 probes, float64 traces), which for a
+realistic evaluation set is gigabytes; so the data goes through in chunks of sequences
+and each tensor keeps only running sums (signal and noise energy, saturation counts,
+histogram counts on fixed bins). Sums over chunks equal sums over the whole set, so the
+numbers do not depend on the chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tinyrnn.golden.dense_s8 import dense_s8
+from tinyrnn.golden.model import RECURRENT
+from tinyrnn.ir import GATES_GRU, GATES_LSTM, Model
+
+SQNR_FLOOR = -99.0
+HIST_BINS = 160  # about; int8 tensors get one bin per two codes
+MARGIN = 0.1  # of the int range, on each side of the activation histograms
+Q312 = 4096.0  # gate pre-activations are Q3.12
+Q15 = 32768.0  # GRU hidden state is Q0.15
+INT16 = (-32768, 32767)
+INT8 = (-128, 127)
+GATE_SYMBOLS = {"input": "i", "forget": "f", "cell": "g", "output": "o", "update": "z", "reset": "r", "candidate": "h~"}
+
+
+def real_multiplier(multiplier, shift) -> np.ndarray:
+    """The real factor a (Q31 multiplier, shift) pair stands for: m·2^shift / 2^31."""
+    return np.asarray(multiplier, np.float64) * np.exp2(np.asarray(shift, np.float64) - 31.0)
+
+
+def sqnr_db(signal_energy: float, noise_energy: float) -> float | None:
+    """10·log10(Σref² / Σ(q−ref)²); None when the integer values are exact (no noise).
+
+    An all-zero float tensor with integer noise gets SQNR_FLOOR: finite (strict JSON
+    has no −Infinity) and far below anything acceptable.
+    """
+    if noise_energy <= 0.0:
+        return None
+    if signal_energy <= 0.0:
+        return SQNR_FLOOR
+    return max(SQNR_FLOOR, float(10.0 * np.log10(signal_energy / noise_energy)))
+
+
+# ----------------------------------------------------------------------------- model summary
+
+
+def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
+    """(float parameters, int8 weight bytes, int32 bias bytes) of one layer."""
+    arrays = ("kernel", "recurrent_kernel", "bias", "input_bias", "recurrent_bias")
+    params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
+    if qlayer.kind == "dense":
+        return params, int(qlayer.weights.size), 4 * int(qlayer.bias.size)
+    biases = qlayer.bias.size if qlayer.kind == "lstm" else qlayer.bias_x.size + qlayer.bias_h.size
+    return params, int(qlayer.w_x.size + qlayer.w_h.size), 4 * int(biases)
+
+
+def model_summary(float_model, model: Model, steps: int) -> dict:
+    """Layers with shapes, parameter counts and MACs; a Dense after a non-sequence layer runs once."""
+    layers, per_step, per_inference = [], 0, 0
+    sequence = True  # does the tensor entering this layer have a time axis?
+    for flayer, qlayer in zip(float_model.layers, model.layers):
+        params, w_bytes, b_bytes = _layer_counts(flayer, qlayer)
+        if qlayer.kind == "dense":
+            macs = qlayer.input_size * qlayer.output_size
+        else:
+            gates = 4 if qlayer.kind == "lstm" else 3
+            macs = gates * qlayer.hidden_size * (qlayer.input_size + qlayer.hidden_size)
+        runs_per_step = sequence
+        per_step += macs if runs_per_step else 0
+        per_inference += macs * (steps if runs_per_step else 1)
+        layers.append({
+            "name": qlayer.name, "kind": qlayer.kind, "input_size": int(qlayer.input_size),
+            "output_size": int(qlayer.output_size), "units": int(qlayer.output_size),
+            "return_sequences": bool(getattr(qlayer, "return_sequences", sequence)),
+            "activation": getattr(qlayer, "activation", "tanh"),
+            "params": params, "weight_bytes": w_bytes, "bias_bytes": b_bytes,
+            "macs": int(macs), "runs": "every step" if runs_per_step else "once per sequence",
+        })  # fmt: skip
+        if qlayer.kind != "dense":
+            sequence = bool(qlayer.return_sequences)
+    return {
+        "name": model.name, "hash": model.content_hash(), "source": dict(model.meta.get("source", {})),
+        "calibration": dict(model.meta.get("calibration", {})), "input_shape": [int(steps), int(model.input_size)],
+        "output_size": int(model.output_size), "returns_sequences": bool(model.returns_sequences),
+        "classes": list(model.classes), "layers": layers,
+        "totals": {
+            "params": sum(x["params"] for x in layers), "weight_bytes": sum(x["weight_bytes"] for x in layers),
+            "bias_bytes": sum(x["bias_bytes"] for x in layers), "macs_per_step": int(per_step),
+            "macs_per_inference": int(per_inference),
+        },
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- quantization scheme
+
+
+def _weight_sqnr(w_float, w_int, scale) -> float | None:
+    ref = np.asarray(w_float, np.float64)
+    err = np.asarray(w_int, np.float64) * np.asarray(scale, np.float64) - ref
+    return sqnr_db(float(np.sum(ref**2)), float(np.sum(err**2)))
+
+
+def _recurrent_gate_rows(flayer, q) -> list:
+    """Per gate and path: weight scale (recovered from the IR's multiplier), multiplier, shift."""
+    gates = GATES_LSTM if q.kind == "lstm" else GATES_GRU
+    rows = []
+    for g, gate in enumerate(gates):
+        w_float = flayer.gate_weights(g)
+        for path, w_int, mult, shift, act_scale, wf in (
+            ("x", q.w_x[g], q.gate_x_multiplier[g], q.gate_x_shift[g], q.input_scale, w_float[0]),
+            ("h", q.w_h[g], q.gate_h_multiplier[g], q.gate_h_shift[g], q.hidden_scale, w_float[1]),
+        ):
+            real = float(real_multiplier(mult, shift))
+            w_scale = real / (act_scale * Q312)  # the multiplier maps s_act·s_w to Q3.12
+            rows.append({
+                "gate": gate, "path": path, "weight_scale": w_scale, "range": [-127 * w_scale, 127 * w_scale],
+                "multiplier": int(mult), "shift": int(shift), "real_multiplier": real,
+                "weight_sqnr_db": _weight_sqnr(wf, w_int, w_scale),
+            })  # fmt: skip
+    return rows
+
+
+def _lstm_rescales(q) -> list:
+    pairs = (("forget·cell → cell", q.forget_to_cell_multiplier, q.forget_to_cell_shift),
+             ("input·cell-gate → cell", q.input_to_cell_multiplier, q.input_to_cell_shift),
+             ("output·tanh(cell) → hidden", q.hidden_multiplier, q.hidden_shift))  # fmt: skip
+    return [{"name": n, "multiplier": int(m), "shift": int(s), "real_multiplier": float(real_multiplier(m, s))}
+            for n, m, s in pairs]  # fmt: skip
+
+
+def _tensor_row(tensor: str, dtype: str, scale: float, zero_point: int, note: str) -> dict:
+    return {"tensor": tensor, "dtype": dtype, "scale": float(scale), "zero_point": int(zero_point), "note": note}
+
+
+def _dense_scheme(flayer, q) -> dict:
+    real = real_multiplier(q.multiplier, q.shift)
+    w_scale = real * q.output_scale / q.input_scale  # per output channel
+    gates = [{
+        "gate": "kernel", "path": "per channel", "weight_scale": [float(w_scale.min()), float(w_scale.max())],
+        "range": [float(-127 * w_scale.max()), float(127 * w_scale.max())],
+        "multiplier": [int(q.multiplier.min()), int(q.multiplier.max())], "shift": [int(q.shift.min()), int(q.shift.max())],
+        "real_multiplier": [float(real.min()), float(real.max())],
+        "weight_sqnr_db": _weight_sqnr(flayer.kernel.T, q.weights, w_scale[:, None]),
+    }]  # fmt: skip
+    tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric"),
+               _tensor_row("output", "int8", q.output_scale, q.output_zero_point, f"activation {q.activation}")]  # fmt: skip
+    return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": gates, "rescales": []}
+
+
+def _layer_scheme(flayer, q) -> dict:
+    if q.kind == "dense":
+        return _dense_scheme(flayer, q)
+    tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric"),
+               _tensor_row("gate pre-activations", "int16 Q3.12", 1.0 / Q312, 0, "range ±8")]  # fmt: skip
+    if q.kind == "lstm":
+        p = int(q.cell_scale_power)
+        tensors.append(_tensor_row("cell state", "int16", 2.0**p, 0, f"power of two 2^{p}, range ±{2.0 ** (15 + p):g}"))
+        tensors.append(_tensor_row("hidden", "int8", q.hidden_scale, q.hidden_zero_point, "asymmetric"))
+    else:
+        tensors.append(_tensor_row("hidden state", "int16 Q0.15", 1.0 / Q15, 0, "carried between steps"))
+        tensors.append(_tensor_row("hidden (matmuls, output)", "int8", q.hidden_scale, q.hidden_zero_point, "h16 / 256"))
+    rescales = _lstm_rescales(q) if q.kind == "lstm" else []
+    return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": _recurrent_gate_rows(flayer, q), "rescales": rescales}
+
+
+def quant_scheme(float_model, model: Model) -> dict:
+    iq = model.input_quant
+    scale = np.asarray(iq.scale, np.float64)
+    inp = {"dtype": "int8", "zero_point": int(iq.zero_point), "scale": scale.tolist(), "offset": np.asarray(iq.offset, np.float64).tolist(),
+           "note": "per-channel offset and scale (Normalization folded in)"}  # fmt: skip
+    return {"input": inp, "layers": [_layer_scheme(f, q) for f, q in zip(float_model.layers, model.layers)]}
+
+
+def weight_histograms(report_scheme: dict, float_model) -> list:
+    """Float weights per layer/gate/path on bins covering the int8 range (±127·scale)."""
+    out = []
+    for flayer, scheme in zip(float_model.layers, report_scheme["layers"]):
+        panels = []
+        for row in scheme["gates"]:
+            if scheme["kind"] == "dense":
+                w = flayer.kernel
+            else:
+                g = (GATES_LSTM if scheme["kind"] == "lstm" else GATES_GRU).index(row["gate"])
+                w = flayer.gate_weights(g)[0 if row["path"] == "x" else 1]
+            reach = max(abs(row["range"][1]), float(np.abs(w).max(initial=0.0)), 1e-12) * 1.08
+            edges = np.linspace(-reach, reach, 41)
+            counts, _ = np.histogram(np.clip(w, edges[0], edges[-1]), edges)
+            title = f"{row['gate']} ({GATE_SYMBOLS[row['gate']]}), {row['path']}" if scheme["kind"] != "dense" else "kernel"
+            panels.append({"title": title, "edges": edges.tolist(), "counts": counts.tolist(), "range": row["range"]})
+        out.append({"layer": scheme["name"], "kind": scheme["kind"], "panels": panels})
+    return out
+
+
+# ----------------------------------------------------------------------------- fidelity
+
+
+class TensorStats:
+    """Running error and range statistics of one integer tensor against its float twin."""
+
+    def __init__(self, name, label, dtype, limits, dequant, saturates=(True, True)):
+        self.name, self.label, self.dtype, self.limits = name, label, dtype, limits
+        # A relu output's lowest code is its zero, not a clipped value: not counted as saturated.
+        self.sat_lo = limits[0] if saturates[0] else limits[0] - 1
+        self.sat_hi = limits[1] if saturates[1] else limits[1] + 1
+        self.real_range = [float(dequant(np.float64(limits[0]))), float(dequant(np.float64(limits[1])))]
+        # Bins are whole runs of integer codes, so the int histogram has no aliasing
+        # stripes; a margin beside the int range keeps float values beyond it visible.
+        span = limits[1] - limits[0] + 1
+        width = max(1, math.ceil(span * (1 + 2 * MARGIN) / HIST_BINS))
+        margin = math.ceil(span * MARGIN / width) * width
+        codes = np.arange(limits[0] - 0.5 - margin, limits[1] + 0.5 + margin + width / 2, width)
+        self.edges = dequant(codes)
+        self.signal = self.noise = 0.0
+        self.saturated = self.total = 0
+        self.q_min, self.q_max = limits[1], limits[0]
+        self.hist_float = np.zeros(len(self.edges) - 1, np.int64)
+        self.hist_int = np.zeros(len(self.edges) - 1, np.int64)
+
+    def add(self, ref: np.ndarray, q: np.ndarray, deq: np.ndarray) -> None:
+        self.signal += float(np.sum(ref**2))
+        self.noise += float(np.sum((deq - ref) ** 2))
+        self.saturated += int(np.count_nonzero((q <= self.sat_lo) | (q >= self.sat_hi)))
+        self.total += int(q.size)
+        self.q_min, self.q_max = min(self.q_min, int(q.min())), max(self.q_max, int(q.max()))
+        lo, hi = self.edges[0], self.edges[-1]
+        self.hist_float += np.histogram(np.clip(ref, lo, hi), self.edges)[0]
+        self.hist_int += np.histogram(np.clip(deq, lo, hi), self.edges)[0]
+
+    def result(self) -> dict:
+        span = self.limits[1] - self.limits[0]
+        return {
+            "tensor": self.name, "label": self.label, "dtype": self.dtype,
+            "sqnr_db": sqnr_db(self.signal, self.noise),
+            "rms_error": float(np.sqrt(self.noise / max(self.total, 1))),
+            "saturated": self.saturated, "total": self.total,
+            "saturated_pct": 100.0 * self.saturated / max(self.total, 1),
+            "range_used_pct": 100.0 * max(self.q_max - self.q_min, 0) / span,
+        }  # fmt: skip
+
+    def histogram(self) -> dict:
+        return {"title": self.label, "edges": self.edges.tolist(), "float": self.hist_float.tolist(),
+                "int": self.hist_int.tolist(), "range": self.real_range}  # fmt: skip
+
+
+def _tensor_specs(q) -> list:
+    """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
+    if q.kind == "dense":
+        relu = q.activation == "relu"
+        return [("output", "output", "int8", INT8, lambda v: (v - q.output_zero_point) * q.output_scale, (not relu, True))]
+    gates = GATES_LSTM if q.kind == "lstm" else GATES_GRU
+    specs = [(f"gate_{g}", f"{g} gate ({GATE_SYMBOLS[g]}) pre-act.", "Q3.12", INT16, lambda v: v / Q312) for g in gates]
+    if q.kind == "lstm":
+        c = 2.0**q.cell_scale_power
+        specs.append(("cell", "cell state", "int16", INT16, lambda v: v * c))
+        specs.append(("hidden", "hidden state", "int8", INT8, lambda v: (v - q.hidden_zero_point) * q.hidden_scale))
+    else:
+        specs.append(("hidden", "hidden state", "Q0.15", INT16, lambda v: v / Q15))
+    return specs
+
+
+def _float_tensors(flayer, trace: dict) -> dict:
+    """Float traces per probe name, each (N, T, H) (Dense: its output as it leaves the layer)."""
+    if flayer.kind == "dense":
+        z = trace["logits"][0]
+        return {"output": np.maximum(z, 0.0) if flayer.activation == "relu" else z}
+    gates = np.split(np.stack(trace["gates"], axis=1), 4 if flayer.kind == "lstm" else 3, axis=-1)
+    names = GATES_LSTM if flayer.kind == "lstm" else GATES_GRU
+    out = {f"gate_{g}": v for g, v in zip(names, gates)}
+    out["hidden"] = np.stack(trace["hidden"], axis=1)
+    if flayer.kind == "lstm":
+        out["cell"] = np.stack(trace["cell"], axis=1)
+    return out
+
+
+def run_int_layers(model: Model, x_q: np.ndarray) -> tuple[np.ndarray, list]:
+    """The golden model layer by layer (as ``run_model``), also keeping each Dense layer's output.
+
+    ``run_model`` probes only recurrent layers; an intermediate Dense layer's output
+    is needed to compare it with the float twin.
+    """
+    y, probes = np.asarray(x_q, np.int8), []
+    for layer in model.layers:
+        record: dict = {}
+        if layer.kind == "dense":
+            y = dense_s8(layer, y)
+            record["output"] = [y]
+        else:
+            seq, _ = RECURRENT[layer.kind](layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)))
+            y = seq if layer.return_sequences else seq[:, -1]
+        probes.append(record)
+    return y, probes
+
+
+class Fidelity:
+    """Accumulates per-layer tensor statistics and per-step hidden-state error over chunks."""
+
+    def __init__(self, model: Model, steps: int):
+        self.model = model
+        self.layers = [[TensorStats(*spec) for spec in _tensor_specs(q)] for q in model.layers]
+        self.dequant = [{spec[0]: spec[4] for spec in _tensor_specs(q)} for q in model.layers]
+        self.err_sq = [np.zeros(steps) for _ in model.layers]
+        self.ref_sq = [np.zeros(steps) for _ in model.layers]
+        self.count = [0 for _ in model.layers]
+
+    def add(self, float_model, traces: list, probes: list) -> None:
+        for i, (flayer, trace, record) in enumerate(zip(float_model.layers, traces, probes)):
+            ref = _float_tensors(flayer, trace)
+            for stats in self.layers[i]:
+                q = np.stack(record[stats.name], axis=1) if stats.name != "output" else record["output"][0]
+                deq = self.dequant[i][stats.name](q.astype(np.float64))
+                stats.add(ref[stats.name], q, deq)
+                if stats.name == "hidden":  # (N, T, H): error per time step
+                    self.err_sq[i] += np.sum((deq - ref["hidden"]) ** 2, axis=(0, 2))
+                    self.ref_sq[i] += np.sum(ref["hidden"] ** 2, axis=(0, 2))
+                    self.count[i] += q.shape[0] * q.shape[2]
+
+    def result(self) -> list:
+        out = []
+        for q, stats, err, ref, n in zip(self.model.layers, self.layers, self.err_sq, self.ref_sq, self.count):
+            entry = {"name": q.name, "kind": q.kind, "tensors": [s.result() for s in stats], "histograms": [s.histogram() for s in stats]}
+            if q.kind != "dense":
+                entry["error_over_time"] = {"rms_error": np.sqrt(err / max(n, 1)).tolist(), "rms_float": np.sqrt(ref / max(n, 1)).tolist()}
+            out.append(entry)
+        return out
