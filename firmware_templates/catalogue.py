@@ -1,0 +1,87 @@
+"""Load and check the board catalogue ``boards.json`` (the data lives there, not here).
+
+Shared by ``tinyrnn.codegen`` (rendering, compiler flags) and ``tinyrnn.harness``
+(QEMU machine, tick factor), so neither has to import the other. Standard library only.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from importlib import resources
+
+from tinyrnn.errors import TinyrnnError
+
+# Keys every board entry must have; nested ones are checked by _check_entry.
+_REQUIRED = ("description", "cpu", "float_abi", "fpu", "dsp", "mve", "flash", "ram",
+             "stack_bytes", "uart", "clock_enable", "systick", "qemu")
+_FLOAT_ABIS = ("soft", "softfp", "hard")
+
+
+def parse_int(value: int | str) -> int:
+    """Catalogue numbers are ints or strings such as "0x20000000" (JSON has no hex)."""
+    return value if isinstance(value, int) else int(value, 0)
+
+
+@functools.lru_cache(maxsize=1)
+def _load() -> dict:
+    text = resources.files("tinyrnn.firmware_templates").joinpath("boards.json").read_text()
+    data = json.loads(text)
+    for name, entry in data["boards"].items():
+        _check_entry(name, entry)
+    if data["default"] not in data["boards"]:
+        raise TinyrnnError(f"boards.json: default board {data['default']!r} has no entry")
+    return data
+
+
+def _check_entry(name: str, entry: dict) -> None:
+    missing = [k for k in _REQUIRED if k not in entry]
+    if missing:
+        raise TinyrnnError(f"boards.json: board {name!r} lacks {', '.join(missing)}")
+    if entry["float_abi"] not in _FLOAT_ABIS:
+        raise TinyrnnError(f"boards.json: board {name!r}: float_abi must be one of {_FLOAT_ABIS}")
+    if entry["float_abi"] != "soft" and not entry["fpu"]:
+        raise TinyrnnError(f"boards.json: board {name!r}: float_abi "
+                           f"{entry['float_abi']!r} needs an fpu")
+    for region in ("flash", "ram"):
+        parse_int(entry[region]["origin"]), parse_int(entry[region]["length"])
+    for key in ("kind", "base", "clock_hz", "baud"):
+        if key not in entry["uart"]:
+            raise TinyrnnError(f"boards.json: board {name!r}: uart lacks {key!r}")
+    if parse_int(entry["stack_bytes"]) % 8 or \
+            parse_int(entry["stack_bytes"]) >= parse_int(entry["ram"]["length"]):
+        raise TinyrnnError(f"boards.json: board {name!r}: stack_bytes must be a multiple "
+                           "of 8 and smaller than RAM")
+
+
+def board_names() -> list[str]:
+    """All catalogue boards, default first."""
+    data = _load()
+    return [data["default"]] + sorted(n for n in data["boards"] if n != data["default"])
+
+
+def default_board() -> str:
+    return _load()["default"]
+
+
+def get_board(name: str) -> dict:
+    """A deep copy of one board entry; unknown names raise TinyrnnError listing the valid ones."""
+    boards = _load()["boards"]
+    if name not in boards:
+        raise TinyrnnError(f"unknown board {name!r}; valid boards: {', '.join(board_names())}")
+    return copy.deepcopy(boards[name])
+
+
+def qemu_boards() -> list[str]:
+    """Boards QEMU can run (real-hardware-only entries have "qemu": null)."""
+    return [n for n in board_names() if _load()["boards"][n]["qemu"]]
+
+
+def instructions_per_tick(name: str) -> float:
+    """Guest instructions per SysTick tick under ``qemu -icount shift=0``."""
+    factor = get_board(name)["systick"].get("instructions_per_tick")
+    if factor is None:
+        raise TinyrnnError(f"board {name!r} has no calibrated instructions_per_tick "
+                           "(not a QEMU board, or not calibrated yet)")
+    return float(factor)
