@@ -19,12 +19,13 @@ import numpy as np
 
 from ..errors import TinyrnnError
 from ..golden.dense_s8 import activation_min, effective_bias
-from ..golden.lstm_s8 import effective_biases
+from ..golden import gru_s8, lstm_s8
 from ..golden.lut import sigmoid_table_uint16
-from ..ir import DenseLayer, LSTMLayer, Model
+from ..ir import DenseLayer, GRULayer, LSTMLayer, Model
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
-KERNEL_ABI_VERSION = 1
+# 2: tinyrnn_gru_s8 added.
+KERNEL_ABI_VERSION = 2
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding_divide_by_pot / saturating left shift limits
 ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
@@ -103,7 +104,7 @@ def _check_structure(model: Model, name: str) -> None:
         where = f"layer {k} ({layer.name})"
         if isinstance(layer, DenseLayer):
             seen_dense = True
-        elif not isinstance(layer, LSTMLayer):
+        elif not isinstance(layer, (LSTMLayer, GRULayer)):
             raise TinyrnnError(f"{where}: layer kind {layer.kind!r} has no C kernel yet")
         elif seen_dense:
             raise TinyrnnError(f"{where}: recurrent layers must come before the Dense head")
@@ -161,7 +162,7 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str) -> tuple[dic
     tanh_shift = int(layer.cell_scale_power) + 12  # cell state (scale 2^p) → Q3.12
     _check_range(where, "cell_scale_power + 12", tanh_shift, ACT_SHIFT_MIN, ACT_SHIFT_MAX)
     try:
-        bias_x, bias_h = effective_biases(layer)
+        bias_x, bias_h = lstm_s8.effective_biases(layer)
     except OverflowError as exc:
         raise TinyrnnError(f"{where}: {exc}") from None
     bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (4, H)
@@ -187,6 +188,54 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str) -> tuple[dic
               **{k: _cint(v) for k, v in scalars.items()},
               "hidden_zero_point": int(layer.hidden_zero_point), "cell_min": cell_min, "cell_max": cell_max,
               "tanh_cell_left_shift": tanh_shift, "sigmoid_lut": lut_name}
+    return fields, arrays
+
+
+def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str) -> tuple[dict, list]:
+    H, I = layer.hidden_size, layer.input_size
+    w_x = _as_int(where, "w_x", layer.w_x, np.int8, (3, H, I))
+    w_h = _as_int(where, "w_h", layer.w_h, np.int8, (3, H, H))
+    _as_int(where, "bias_x", layer.bias_x, np.int32, (3, H))
+    _as_int(where, "bias_h", layer.bias_h, np.int32, (3, H))
+    mults = {k: _as_int(where, k, getattr(layer, k), np.int32, (3,)) for k in
+             ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")}
+    for k in ("gate_x_shift", "gate_h_shift"):
+        _check_range(where, k, mults[k], SHIFT_MIN, SHIFT_MAX)
+    _check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
+    # The kernel's h8 is round(h16 / 256): scale 1/128, zero point 0, whatever the IR says.
+    if int(layer.hidden_zero_point) != 0 or float(layer.hidden_scale) != 1.0 / 128:
+        raise TinyrnnError(f"{where}: GRU hidden state must have scale 1/128 and zero point 0 "
+                           f"(got {layer.hidden_scale}, {layer.hidden_zero_point})")
+    if layer.reset_after not in (True, False):
+        raise TinyrnnError(f"{where}: reset_after must be a bool, got {layer.reset_after!r}")
+    try:
+        bias_x, bias_h = gru_s8.effective_biases(layer)
+    except OverflowError as exc:
+        raise TinyrnnError(f"{where}: {exc}") from None
+    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (3, H); |h8|, |r*h| <= 128
+    _check_acc(where, "input matmul", bound_x)
+    _check_acc(where, "recurrent matmul", bound_h)
+    _check_requant(where, "gate_x", bound_x.max(axis=1), mults["gate_x_multiplier"], mults["gate_x_shift"])
+    _check_requant(where, "gate_h", bound_h.max(axis=1), mults["gate_h_multiplier"], mults["gate_h_shift"])
+
+    # Unit-major layouts (see tinyrnn_gru_s8.h). Without reset_after the candidate rows
+    # are read in a second pass, so they follow the [H][2][H] update/reset block.
+    if layer.reset_after:
+        w_h_layout, w_h_note = w_h.transpose(1, 0, 2), "[H][3][H]"
+    else:
+        w_h_layout, w_h_note = np.concatenate([w_h[:2].transpose(1, 0, 2).reshape(-1), w_h[2].reshape(-1)]), \
+            "[H][2][H] then candidate [H][H]"
+    arrays = [
+        _array(f"{prefix}_w_x", w_x.transpose(1, 0, 2), np.int8, f"{where}: input weights [H][3][I]"),
+        _array(f"{prefix}_w_h", w_h_layout, np.int8, f"{where}: recurrent weights {w_h_note}"),
+        _array(f"{prefix}_bias_x", bias_x.T, np.int32, f"{where}: effective input bias [H][3]"),
+        _array(f"{prefix}_bias_h", bias_h.T, np.int32, f"{where}: recurrent bias [H][3]"),
+    ]
+    fields = {"input_size": I, "hidden_size": H, "reset_after": int(bool(layer.reset_after)),
+              "w_x": arrays[0]["cname"], "w_h": arrays[1]["cname"],
+              "bias_x": arrays[2]["cname"], "bias_h": arrays[3]["cname"],
+              **{k: "{" + ", ".join(_cint(int(v)) for v in a) + "}" for k, a in mults.items()},
+              "sigmoid_lut": lut_name}
     return fields, arrays
 
 
@@ -222,43 +271,71 @@ def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
 
 
 # --------------------------------------------------------------------------- context
+def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: str) -> tuple[dict, list]:
+    """Template entry of one recurrent layer, its arrays; entry["state"] lists its state
+    members (ctype, field, length, reset value, comment) and entry["scratch"] the
+    (int16, int8) workspace lengths its kernel needs."""
+    H, h = layer.hidden_size, f"l{k}_h"
+    entry = {"index": k, "kind": layer.kind, "params": f"{prefix}_params", "input": source, "h": h, "size": H,
+             "comment": where}
+    if isinstance(layer, LSTMLayer):
+        fields, arrays = _lstm(layer, prefix, where, lut_name)
+        # h starts at the hidden zero point (real zero), as in the golden model.
+        state = [("int16_t", f"l{k}_c", H, 0, f"{where}: cell state"),
+                 ("int8_t", h, H, int(layer.hidden_zero_point), f"{where}: hidden state")]
+        entry.update(ctype="tinyrnn_lstm_s8_params", kernel="tinyrnn_lstm_s8_step", scratch=(H, 0),
+                     args=f"st->{h}, st->l{k}_c, st->scratch")
+    else:
+        fields, arrays = _gru(layer, prefix, where, lut_name)
+        state = [("int16_t", f"l{k}_h16", H, 0, f"{where}: hidden state Q0.15"),
+                 ("int8_t", h, H, 0, f"{where}: hidden state int8, round(h16 / 256)")]
+        workspace = "0, 0" if layer.reset_after else "st->scratch, st->scratch8"
+        entry.update(ctype="tinyrnn_gru_s8_params", kernel="tinyrnn_gru_s8_step",
+                     scratch=(0, 0) if layer.reset_after else (2 * H, H),
+                     args=f"st->l{k}_h16, st->{h}, {workspace}")
+    # state_io: the order the host driver reads an explicit state in (LSTM h, c; GRU h8, h16).
+    entry.update(fields=fields, state=state, state_io=[f[1] for f in state[::-1]])
+    return entry, arrays
+
+
 def build_context(model: Model, name: str) -> dict:
     """Everything the templates need, every number already computed."""
     _check_structure(model, name)
     digest = model.content_hash()
     lut_name = f"tinyrnn_{name}_sigmoid_lut"
     arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
-    recurrent, head, int16_fields, int8_fields = [], [], [], []
+    recurrent, head, members = [], [], []
     dense_layers = [k for k, layer in enumerate(model.layers) if isinstance(layer, DenseLayer)]
     source = "x_t"
     for k, layer in enumerate(model.layers):
         prefix, where = f"tinyrnn_{name}_l{k}", f"layer {k} ({_comment(layer.name)})"
-        if isinstance(layer, LSTMLayer):
-            fields, arrs = _lstm(layer, prefix, where, lut_name)
-            entry = {"index": k, "kind": "lstm", "ctype": "tinyrnn_lstm_s8_params", "kernel": "tinyrnn_lstm_s8_step",
-                     "params": f"{prefix}_params", "fields": fields, "input": source, "h": f"l{k}_h",
-                     "c": f"l{k}_c", "size": layer.hidden_size, "zero_point": int(layer.hidden_zero_point),
-                     "comment": where}
+        if not isinstance(layer, DenseLayer):
+            entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source)
             recurrent.append(entry)
-            int16_fields.append((entry["c"], layer.hidden_size, 0, f"{where}: cell state"))
-            # h starts at the hidden zero point (real zero), as in the golden model.
-            int8_fields.append((entry["h"], layer.hidden_size, entry["zero_point"], f"{where}: hidden state"))
+            members.extend(entry["state"])
             source = f"st->{entry['h']}"
         else:
             fields, arrs = _dense(layer, prefix, where)
             last = k == dense_layers[-1]
             out = None if last else f"l{k}_out"
             if out:
-                int8_fields.append((out, layer.output_size, 0, f"{where}: output"))
+                members.append(("int8_t", out, layer.output_size, 0, f"{where}: output"))
             head.append({"index": k, "params": f"{prefix}_params", "fields": fields, "input": source,
                          "output": "y" if last else f"st->{out}", "comment": where})
             source = f"st->{out}"
         arrays.extend(arrs)
-    max_h = max(r["size"] for r in recurrent)
-    int16_fields.append(("scratch", max_h, 0, "kernel scratch (new h before it replaces the old)"))
+    # One workspace shared by all layers (they run one after another); C has no
+    # zero-length arrays, so a member exists only when some kernel uses it.
+    scratch16, scratch8 = (max(r["scratch"][i] for r in recurrent) for i in (0, 1))
+    if scratch16:
+        members.append(("int16_t", "scratch", scratch16, 0, "kernel scratch (new values until the old ones are dropped)"))
+    if scratch8:
+        members.append(("int8_t", "scratch8", scratch8, 0, "GRU kernel scratch (r * h of the reset_after=0 variant)"))
+    int16_fields = [f for f in members if f[0] == "int16_t"]
+    int8_fields = [f for f in members if f[0] == "int8_t"]
     # Struct layout: int16 members first, then int8, so sizeof is 2*n16 + n8 rounded to 2
     # on every ABI we target; the generated C checks sizeof against this number.
-    n16, n8 = sum(f[1] for f in int16_fields), sum(f[1] for f in int8_fields)
+    n16, n8 = sum(f[2] for f in int16_fields), sum(f[2] for f in int8_fields)
     state_bytes = 2 * n16 + n8 + (n8 % 2)
     last = model.layers[-1]
     activation = last.activation if isinstance(last, DenseLayer) else "none"
@@ -271,7 +348,7 @@ def build_context(model: Model, name: str) -> dict:
         "output_zero_point": int(model.output_zero_point), "output_scale": _float_literal(model.output_scale),
         "output_activation": activation, "caller_activation": activation in ("sigmoid", "softmax"),
         "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
-        "state_fields": [("int16_t", *f) for f in int16_fields] + [("int8_t", *f) for f in int8_fields],
+        "state_fields": int16_fields + int8_fields,
         "weights_bytes": sum(a["bytes"] for a in arrays),
     }
 

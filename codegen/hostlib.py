@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TinyrnnError
-from ..ir import InputQuant, LSTMLayer, Model
+from ..golden.gru_s8 import hidden_s8
+from ..ir import GRULayer, InputQuant, LSTMLayer, Model
 from .generate import build_context, template_env, write_files
 
 WARNINGS = ("-Wall", "-Wextra", "-Wconversion", "-Werror")
@@ -68,7 +69,7 @@ class HostModel:
         src = self.workdir / "src"
         context = build_context(model, name)
         self.info = write_files(context, src)
-        self._recurrent = [r["size"] for r in context["recurrent"]]
+        self._recurrent = [(r["kind"], r["size"]) for r in context["recurrent"]]
         driver = src / f"{name}_host_main.c"
         driver.write_text(template_env().get_template("host_main.c.j2").render(**context), encoding="utf-8")
         sources = [f for f in self.info["files"] if f.endswith(".c")] + [str(driver)]
@@ -116,21 +117,29 @@ class HostModel:
         return self._call("pair", x, x.tobytes(), (x.shape[1], self.output_size))
 
     def run_from_state(self, x, states) -> np.ndarray:
-        """``states``: one (h (N, H) int8, c (N, H) int16) pair per recurrent layer."""
+        """``states``: one per recurrent layer, LSTM (h (N, H) int8, c (N, H) int16),
+        GRU h16 (N, H) int16 (the driver also gets the h8 derived from it)."""
         x = self._check_x(x)
         n = x.shape[0]
         if len(states) != len(self._recurrent):
-            raise TinyrnnError(f"need {len(self._recurrent)} (h, c) states, got {len(states)}")
+            raise TinyrnnError(f"need {len(self._recurrent)} recurrent states, got {len(states)}")
+        rows = []
+        for state, (kind, size) in zip(states, self._recurrent):
+            if kind == "gru":
+                h16 = np.asarray(state, np.int16).reshape(n, size)
+                state = (hidden_s8(h16), h16)
+            h, c = state
+            rows.append((np.asarray(h, np.int8).reshape(n, size), np.asarray(c, np.int16).reshape(n, size)))
         parts = []
         for i in range(n):
-            for (h, c), size in zip(states, self._recurrent):
-                parts.append(np.asarray(h, np.int8).reshape(n, size)[i].tobytes())
-                parts.append(np.asarray(c, np.int16).reshape(n, size)[i].astype("=i2").tobytes())
+            for h, c in rows:
+                parts.append(h[i].astype(np.int8).tobytes())
+                parts.append(c[i].astype("=i2").tobytes())
             parts.append(x[i].tobytes())
         return self._call("state", x, b"".join(parts), (x.shape[1], self.output_size))
 
 
-def layer_model(layer: LSTMLayer, name: str | None = None) -> Model:
+def layer_model(layer: LSTMLayer | GRULayer, name: str | None = None) -> Model:
     """A lone recurrent layer as a Model (identity input quantization, all steps out)."""
     layer = dataclasses.replace(layer, return_sequences=True)
     quant = InputQuant(offset=np.zeros(layer.input_size, np.float32), scale=np.ones(layer.input_size, np.float32),
@@ -138,13 +147,17 @@ def layer_model(layer: LSTMLayer, name: str | None = None) -> Model:
     return Model(name=name or layer.name, input_size=layer.input_size, input_quant=quant, layers=[layer])
 
 
-def run_lstm_layer(layer: LSTMLayer, x, workdir, *, state=None, sanitize: bool = False, cc: str = "gcc") -> np.ndarray:
-    """Host C for one LSTM layer over a batch: x (B, T, I) int8 → hidden states (B, T, H).
+def run_layer(layer: LSTMLayer | GRULayer, x, workdir, *, state=None, sanitize: bool = False,
+              cc: str = "gcc") -> np.ndarray:
+    """Host C for one recurrent layer over a batch: x (B, T, I) int8 → int8 hidden states (B, T, H).
 
-    ``state`` = (h0 (B, H) int8, c0 (B, H) int16) starts from an explicit state (as some
-    TFLM vectors do); otherwise h = zero point, c = 0.
+    ``state`` starts from an explicit state (as some TFLM vectors do): LSTM (h0 (B, H)
+    int8, c0 (B, H) int16), GRU h16 (B, H) int16; otherwise every state is real zero.
     """
     host = HostModel(layer_model(layer), workdir, name="layer", sanitize=sanitize, cc=cc)
     if state is None:
         return host.step(np.asarray(x, np.int8))
     return host.run_from_state(np.asarray(x, np.int8), [state])
+
+
+run_lstm_layer = run_layer  # the LSTM-era name, kept for callers

@@ -36,12 +36,21 @@ def _refuse(layer, what: str) -> TinyrnnError:
 def _check_options(layer, cfg: dict) -> None:
     for option, wanted in _RECURRENT_FIXED:
         value = cfg.get(option, wanted)
-        if isinstance(value, dict):  # serialized activation objects
-            value = value.get("config", {}).get("name", value.get("class_name"))
+        if isinstance(value, dict):  # serialized activation objects; custom functions: config "package>name"
+            inner = value.get("config")
+            value = inner if isinstance(inner, str) else (inner or {}).get("name", value.get("class_name"))
         if value != wanted:
             raise _refuse(layer, f"option {option}={value!r} is not supported (needs {wanted!r})")
     if cfg.get("time_major"):
         raise _refuse(layer, "option time_major=True is not supported")
+
+
+def _check_masking(layer, kind: str, cfg: dict) -> None:
+    """Masks skip time steps; the kernels run every step, so a masked model would differ."""
+    if kind == "Masking":
+        raise _refuse(layer, "masking is not supported (the kernels process every time step)")
+    if cfg.get("mask_zero"):
+        raise _refuse(layer, "option mask_zero=True is not supported (masking)")
 
 
 def _normalization(layer, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +109,8 @@ def _open_model(path: str):
 def load_keras(path: str | os.PathLike) -> FloatModel:
     path = os.fspath(path)
     model = _open_model(path)
+    for layer in model.layers:  # before the input check: an Embedding input is (time,)
+        _check_masking(layer, type(layer).__name__, layer.get_config())
     shape = tuple(model.inputs[0].shape)[1:] if model.inputs else None
     if shape is None or len(shape) != 2 or shape[-1] is None:
         raise TinyrnnError(f"{path}: model input must be (time, features), got {shape}")

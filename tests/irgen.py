@@ -1,4 +1,4 @@
-"""Random valid IR models for tests (shared helper: other test modules import it).
+"""Random valid IR models (LSTM, GRU, Dense) for tests (shared helper: other test modules import it).
 
 Two regimes: *realistic* (multipliers derived from the accumulator spread, so gates land
 in the interesting middle of sigmoid/tanh rather than always at the rails) and
@@ -20,7 +20,7 @@ import numpy as np
 
 from tinyrnn.golden.fixedpoint import quantize_multiplier
 from tinyrnn.golden.model import run_model
-from tinyrnn.ir import DenseLayer, InputQuant, LSTMLayer, Model
+from tinyrnn.ir import DenseLayer, GRULayer, InputQuant, LSTMLayer, Model
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 _EXTREME_MULTIPLIERS = (0, 2**30, INT32_MAX, INT32_MIN, -(2**30))
@@ -107,6 +107,42 @@ def lstm_layer(rng, input_size: int, hidden_size: int, *, return_sequences: bool
     )
 
 
+def gru_layer(rng, input_size: int, hidden_size: int, *, return_sequences: bool = True, reset_after: bool = True,
+              extreme: float = 0.0, name: str = "gru") -> GRULayer:
+    """Random int8 GRU (h8 scale 1/128, zero point 0, as the kernel fixes them).
+
+    The candidate's recurrent bias is 0 without reset_after in quantized models; here it
+    is nonzero with probability ``extreme`` (the spec adds it either way)."""
+    I, H = input_size, hidden_size
+    spread_x, spread_h = _PRODUCT_STD * math.sqrt(I), _PRODUCT_STD * math.sqrt(H)
+    w_x, w_h = _weights(rng, (3, H, I), extreme), _weights(rng, (3, H, H), extreme)
+    range_x = 2**24 if _pick(rng, extreme) else int(spread_x)
+    range_h = 2**24 if _pick(rng, extreme) else int(spread_h)
+    bias_x = rng.integers(-range_x, range_x + 1, size=(3, H)).astype(np.int32)
+    bias_h = rng.integers(-range_h, range_h + 1, size=(3, H)).astype(np.int32)
+    if not reset_after and not _pick(rng, extreme):
+        bias_h[2] = 0
+    zp_x = _zero_point(rng, extreme)
+    eff_x = bias_x.astype(np.int64) - zp_x * w_x.astype(np.int64).sum(axis=2)
+    target = float(rng.choice([1500.0, 6000.0, 24000.0]))
+    mx, sx = _mult_shift_arrays(rng, target / spread_x, extreme, _bound(w_x, eff_x).max(axis=1))
+    mh, sh = _mult_shift_arrays(rng, target / spread_h, extreme, _bound(w_h, bias_h).max(axis=1))
+    return GRULayer(
+        name=name, input_size=I, hidden_size=H, return_sequences=return_sequences, reset_after=reset_after,
+        w_x=w_x, w_h=w_h, bias_x=bias_x, bias_h=bias_h, input_zero_point=zp_x, input_scale=1.0 / 128,
+        gate_x_multiplier=mx, gate_x_shift=sx, gate_h_multiplier=mh, gate_h_shift=sh,
+    )
+
+
+RECURRENT_KINDS = ("lstm", "gru", "gru_before")  # gru: reset_after=True (Keras default); gru_before: False
+
+
+def recurrent_layer(rng, kind: str, input_size: int, hidden_size: int, **kwargs):
+    if kind == "lstm":
+        return lstm_layer(rng, input_size, hidden_size, **kwargs)
+    return gru_layer(rng, input_size, hidden_size, reset_after=kind == "gru", **kwargs)
+
+
 def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "linear",
                 extreme: float = 0.0, name: str = "dense") -> DenseLayer:
     spread = _PRODUCT_STD * math.sqrt(input_size)
@@ -129,14 +165,16 @@ def identity_input_quant(features: int) -> InputQuant:
 
 
 def build_model(rng, input_size: int, hidden_sizes, dense_sizes=(), *, activation: str = "linear",
-                returns_sequences: bool = False, extreme: float = 0.0, name: str = "m") -> Model:
-    """LSTM stack (every layer but the last returns sequences) + optional Dense head;
-    hidden Dense layers use relu, the last one ``activation``."""
+                returns_sequences: bool = False, extreme: float = 0.0, name: str = "m", kinds=None) -> Model:
+    """Recurrent stack (every layer but the last returns sequences) + optional Dense head;
+    hidden Dense layers use relu, the last one ``activation``. ``kinds`` gives each
+    recurrent layer's kind (``RECURRENT_KINDS``), all LSTM by default."""
     layers, width = [], input_size
-    for k, h in enumerate(hidden_sizes):
+    kinds = kinds or ["lstm"] * len(hidden_sizes)
+    for k, (h, kind) in enumerate(zip(hidden_sizes, kinds, strict=True)):
         last = k == len(hidden_sizes) - 1
-        layers.append(lstm_layer(rng, width, h, return_sequences=returns_sequences if last else True,
-                                 extreme=extreme, name=f"lstm_{k}"))
+        layers.append(recurrent_layer(rng, kind, width, h, return_sequences=returns_sequences if last else True,
+                                      extreme=extreme, name=f"{kind}_{k}"))
         width = h
     for k, o in enumerate(dense_sizes):
         act = activation if k == len(dense_sizes) - 1 else "relu"
@@ -145,14 +183,17 @@ def build_model(rng, input_size: int, hidden_sizes, dense_sizes=(), *, activatio
     return Model(name=name, input_size=input_size, input_quant=identity_input_quant(input_size), layers=layers)
 
 
-def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "m") -> Model:
-    """Random shapes (sizes 1..max_size), 1–3 LSTM layers, 0–2 Dense, random head/sequences."""
+def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "m", kinds=("lstm",)) -> Model:
+    """Random shapes (sizes 1..max_size), 1–3 recurrent layers each of a kind drawn from
+    ``kinds``, 0–2 Dense, random head/sequences."""
     features = int(rng.integers(1, max_size + 1))
     hidden = [int(rng.integers(1, max_size + 1)) for _ in range(int(rng.integers(1, 4)))]
     dense = [int(rng.integers(1, max_size + 1)) for _ in range(int(rng.integers(0, 3)))]
     activation = str(rng.choice(["linear", "relu", "softmax", "sigmoid"]))
+    # Kinds are drawn only for a mixed pool, so LSTM-only seeds give the models they always gave.
+    layer_kinds = [str(rng.choice(kinds)) for _ in hidden] if len(kinds) > 1 else [kinds[0]] * len(hidden)
     return build_model(rng, features, hidden, dense, activation=activation,
-                       returns_sequences=bool(rng.random() < 0.4), extreme=extreme, name=name)
+                       returns_sequences=bool(rng.random() < 0.4), extreme=extreme, name=name, kinds=layer_kinds)
 
 
 def random_input(rng, model: Model, batch: int, steps: int, *, extreme: bool = False) -> np.ndarray:

@@ -6,7 +6,7 @@ TensorFlow, and `--help` stays fast.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import tempfile
 
 import numpy as np
@@ -141,9 +141,91 @@ def _vectors(args):
     return result, human
 
 
+# ---------------------------------------------------------------- codegen / build
+def _codegen_args(p):
+    p.add_argument("artifact")
+    p.add_argument("--board", default="mps2-an386", help="catalogue board (see `tinyrnn boards`)")
+    p.add_argument("--out", required=True, help="firmware project directory")
+    p.add_argument("--name", default="model", help="C name of the model (tinyrnn_NAME_step, ...)")
+
+
+def _codegen(args):
+    from tinyrnn import ir
+    from tinyrnn.codegen.project import render_project
+
+    project = render_project(ir.load(args.artifact), args.board, args.out, args.name)
+    result = {k: project[k] for k in ("project_dir", "board", "model_hash", "state_bytes", "weights_bytes")}
+    human = f"wrote {args.out} for {args.board}: state {result['state_bytes']} B, weights {result['weights_bytes']} B"
+    return result, human
+
+
+def _build_args(p):
+    p.add_argument("dir", help="firmware project directory from `tinyrnn codegen`")
+
+
+def _build(args):
+    from tinyrnn.codegen.build import build
+
+    sizes = build(args.dir)
+    result = {"elf": sizes["elf"], "flash_bytes": sizes["flash_bytes"], "ram_bytes": sizes["ram_bytes"],
+              "stack_bytes": sizes.get("stack")}  # fmt: skip
+    return result, f"built {result['elf']}: flash {result['flash_bytes']} B, RAM {result['ram_bytes']} B"
+
+
+# ---------------------------------------------------------------- verify
+def _verify_args(p):
+    p.add_argument("--model", required=True, help="artifact file")
+    p.add_argument("--target", required=True, help="qemu:BOARD or a pyserial URL (socket://host:port, /dev/ttyACM0)")
+    p.add_argument("--data", required=True, help="NPZ file (x float, y labels)")
+    p.add_argument("--n", type=int, default=100, help="number of sequences (default 100)")
+    p.add_argument("--build-dir", help="keep the QEMU firmware build here (default: a temporary directory)")
+
+
+def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True) -> dict:
+    from tinyrnn import ir
+    from tinyrnn.harness.verify import verify_device
+    from tinyrnn.targets import connect
+
+    model = ir.load(artifact)
+    data = load_data(data_spec, model)
+    if n < 1:
+        raise TinyrnnError(f"--n must be at least 1, got {n}")
+    x_q = model.input_quant.quantize(data.x[:n])
+    with contextlib.ExitStack() as stack:
+        workdir = build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-verify-"))
+        device, info = stack.enter_context(connect(target, model, workdir))
+        res = verify_device(device, model, x_q, progress=progress)
+    summary = res.summary()
+    factor = info.get("instructions_per_tick")
+    ticks = summary["ticks_per_inference"]
+    outputs = np.asarray(res.outputs)
+    device_acc = float(np.mean(np.argmax(outputs, -1) == data.y[: len(outputs)])) if outputs.ndim == 2 and len(outputs) else None
+    return {
+        "verified": res.error is None and res.mismatches == 0 and res.sequences == len(x_q),
+        "sequences": res.sequences, "requested": int(len(x_q)), "mismatches": res.mismatches,
+        "board": info["board"], "target": target,
+        "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
+        "ticks_per_inference": ticks, "device_accuracy": device_acc,
+        "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
+        "sequences_per_second": summary["sequences_per_second"],
+        "first_mismatch": summary["first_mismatch"], "error": summary["error"], "model_hash": model.content_hash(),
+    }  # fmt: skip
+
+
+def _verify(args):
+    r = verify(args.model, args.target, args.data, args.n, args.build_dir)
+    verdict = "VERIFIED bit-exact" if r["verified"] else "NOT verified"
+    human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {r['board']}, {r['mismatches']} mismatching"
+             f"{'; ' + r['error'] if r['error'] else ''}; {r['instructions_per_inference']} instructions/inference")
+    return r, human
+
+
 REGISTRY = {
     "train": (_train, _train_args, "train a Keras LSTM/GRU classifier"),
     "quantize": (_quantize, _quantize_args, "quantize a Keras model to an int8 artifact"),
     "eval": (_eval, _eval_args, "accuracy of a float model or an int8 artifact"),
     "vectors": (_vectors, _vectors_args, "run a conformance vector case"),
+    "codegen": (_codegen, _codegen_args, "generate C and a firmware project for a board"),
+    "build": (_build, _build_args, "build a firmware project; sizes from the ELF"),
+    "verify": (_verify, _verify_args, "run sequences on a device and compare with the golden model"),
 }

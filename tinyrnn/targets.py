@@ -1,0 +1,65 @@
+"""Where a model runs: the golden model, a host build, a QEMU board or a pyserial URL.
+
+``connect()`` hides the difference for the CLI: for ``qemu:BOARD`` it generates and
+builds the firmware, boots QEMU and opens the link; for a URL it opens the port.
+Either way the device must report the artifact's model hash before anything runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TinyrnnError
+from .ir import Model
+
+QEMU_PREFIX = "qemu:"
+
+
+def build_firmware(model: Model, board: str, out_dir) -> dict:
+    """Generate, render and build; returns the project description plus ELF sizes."""
+    from tinyrnn.codegen.build import build
+    from tinyrnn.codegen.project import render_project
+
+    project = render_project(model, board, out_dir)
+    return {**project, **build(project["project_dir"])}
+
+
+@contextlib.contextmanager
+def connect(target: str, model: Model, workdir, log_file=None):
+    """Yield (Device, info dict) for a QEMU board or a pyserial URL."""
+    from tinyrnn.harness.dut import Device
+
+    expected = model.content_hash()
+    if target.startswith(QEMU_PREFIX):
+        from tinyrnn.firmware_templates.catalogue import instructions_per_tick
+        from tinyrnn.harness.qemu import Qemu
+
+        board = target[len(QEMU_PREFIX):]
+        built = build_firmware(model, board, Path(workdir) / f"fw-{board}")
+        info = {"board": board, "instructions_per_tick": instructions_per_tick(board), **_sizes(built)}
+        with Qemu(board, built["elf"]) as qemu, Device.open(qemu.url, expected_hash=expected, log_file=log_file) as dev:
+            yield dev, info
+    elif "://" in target or target.startswith("/dev/") or target.upper().startswith("COM"):
+        with Device.open(target, expected_hash=expected, log_file=log_file) as dev:
+            yield dev, {"board": dev.info().board, "instructions_per_tick": None}
+    else:
+        raise TinyrnnError(f"target {target!r}: expected qemu:BOARD or a pyserial URL (socket://…, /dev/ttyACM0, …)")
+
+
+def _sizes(built: dict) -> dict:
+    keys = ("elf", "flash_bytes", "ram_bytes", "state_bytes", "weights_bytes")
+    return {k: built[k] for k in keys if k in built}
+
+
+def run_layer_on_target(layer, x: np.ndarray, target: str, workdir) -> np.ndarray:
+    """A lone recurrent layer (vector case) over a batch on host C or a device → (B, T, H)."""
+    from tinyrnn.codegen.hostlib import layer_model, run_layer
+
+    if target == "host":
+        return run_layer(layer, x, workdir)
+    model = layer_model(layer, name="layer")
+    with connect(target, model, workdir) as (device, _):
+        return np.stack([device.run(seq)[0] for seq in np.asarray(x, np.int8)])
