@@ -207,6 +207,7 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
         "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
         "ticks_per_inference": ticks, "device_accuracy": device_acc,
         "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
+        "state_bytes": info.get("state_bytes"), "weights_bytes": info.get("weights_bytes"),
         "sequences_per_second": summary["sequences_per_second"],
         "first_mismatch": summary["first_mismatch"], "error": summary["error"], "model_hash": model.content_hash(),
     }  # fmt: skip
@@ -220,6 +221,40 @@ def _verify(args):
     return r, human
 
 
+# ---------------------------------------------------------------- demo / report
+def _demo_args(p):
+    p.add_argument("--out", default="out/demo", help="directory for every artifact (default out/demo)")
+    p.add_argument("--arch", choices=("lstm", "gru"), default="lstm")
+    p.add_argument("--board", default="mps2-an386")
+    p.add_argument("--n", type=int, default=100, help="sequences to verify on the device (default 100)")
+    p.add_argument("--epochs", type=int, default=12)
+
+
+def _demo(args):
+    from tinyrnn.pipeline import demo_summary, run_demo
+
+    result = run_demo(args.out, arch=args.arch, board=args.board, n_verify=args.n, epochs=args.epochs)
+    return result, demo_summary(result)
+
+
+def _report_args(p):
+    p.add_argument("keras_model", help="the float .keras model")
+    p.add_argument("artifact", help="its quantized artifact")
+    p.add_argument("--data", required=True, help="evaluation data (NPZ with x and y)")
+    p.add_argument("--target", help="also run on qemu:BOARD or a pyserial URL for device accuracy and cost")
+    p.add_argument("--n", type=int, help="use the first N sequences")
+    p.add_argument("--out", required=True, help="report .html (JSON written beside it)")
+
+
+def _report(args):
+    from tinyrnn.pipeline import write_report
+    from tinyrnn.quantize.report import text_summary
+
+    verified = verify(args.artifact, args.target, args.data, args.n or 100) if args.target else None
+    report = write_report(args.keras_model, args.artifact, args.data, args.out, verified, args.n)
+    return {"report": args.out, "json": args.out.rsplit(".", 1)[0] + ".json", "headline": report["headline"]}, text_summary(report)
+
+
 REGISTRY = {
     "train": (_train, _train_args, "train a Keras LSTM/GRU classifier"),
     "quantize": (_quantize, _quantize_args, "quantize a Keras model to an int8 artifact"),
@@ -228,4 +263,6 @@ REGISTRY = {
     "codegen": (_codegen, _codegen_args, "generate C and a firmware project for a board"),
     "build": (_build, _build_args, "build a firmware project; sizes from the ELF"),
     "verify": (_verify, _verify_args, "run sequences on a device and compare with the golden model"),
+    "report": (_report, _report_args, "quantization report (HTML + JSON)"),
+    "demo": (_demo, _demo_args, "the whole pipeline on generated data, verified on an emulated Cortex-M4"),
 }
