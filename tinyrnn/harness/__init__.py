@@ -1,0 +1,1 @@
+"""Device harness: the framed serial protocol (host side), links, the Device class and the pytest plugin."""

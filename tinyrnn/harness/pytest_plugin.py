@@ -1,0 +1,127 @@
+"""pytest plugin: a ``tinyrnn_device`` fixture talking to QEMU or a real board.
+
+Opt in with ``pytest -p tinyrnn.harness.pytest_plugin``::
+
+    --tinyrnn-target   QEMU board name (e.g. mps2-an386) or pyserial URL
+                       (socket://127.0.0.1:4000, /dev/ttyACM0, rfc2217://host:port, spy://…)
+    --tinyrnn-model    IR artifact: the device must run exactly this model (hash check)
+    --tinyrnn-firmware ELF to boot when the target is a QEMU board name
+    --tinyrnn-timeout  per-request timeout in seconds (default 2)
+
+The connection (and QEMU) lives for the whole session; every test gets a fresh
+traffic log, ``<basetemp>/tinyrnn-serial/<test>.log`` (hex, with stream offsets that
+match the offsets in LinkError messages), whose path is attached to failure reports.
+Tests that use the fixture or carry ``@pytest.mark.tinyrnn_device`` are skipped, with
+the reason, when no target was given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import pytest
+
+from ..errors import TinyrnnError
+
+_NO_TARGET = "no --tinyrnn-target given (a QEMU board name or a pyserial URL)"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("tinyrnn", "tinyrnn device under test")
+    group.addoption("--tinyrnn-target", default=None, help="QEMU board name or pyserial URL of the device")
+    group.addoption("--tinyrnn-model", default=None, help="IR artifact the device must be running (hash check)")
+    group.addoption("--tinyrnn-firmware", default=None, help="firmware ELF to boot when the target is a QEMU board")
+    group.addoption("--tinyrnn-timeout", type=float, default=2.0, help="per-request timeout in seconds")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tinyrnn_device: needs a device (--tinyrnn-target); skipped without one")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--tinyrnn-target"):
+        return
+    skip = pytest.mark.skip(reason=_NO_TARGET)
+    for item in items:
+        if "tinyrnn_device" in item.keywords or "tinyrnn_device" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
+
+
+def is_url(target: str) -> bool:
+    """pyserial URLs and device paths; anything else is a board name for QEMU."""
+    return "://" in target or target.startswith(("/", "\\\\")) or re.fullmatch(r"COM\d+", target, re.I) is not None
+
+
+def _expected_hash(model_path: str | None) -> str | None:
+    if not model_path:
+        return None
+    from ..ir import load  # numpy only; loaded lazily so plain runs stay cheap
+
+    return load(model_path).content_hash()
+
+
+@contextlib.contextmanager
+def open_target(target: str, *, model: str | None = None, firmware: str | None = None, timeout_s: float = 2.0):
+    """Yield a Device on target (URL or QEMU board), closing everything afterwards."""
+    from .dut import Device
+    from .link import Link
+
+    expected = _expected_hash(model)
+    with contextlib.ExitStack() as stack:
+        url = target
+        if not is_url(target):
+            if not firmware:
+                raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give the ELF with --tinyrnn-firmware")
+            from .qemu import Qemu  # another module's process management; only needed for boards
+
+            url = stack.enter_context(Qemu(target, firmware)).url
+        link = stack.enter_context(Link(url, timeout_s=timeout_s))
+        yield Device(link, expected)
+
+
+@pytest.fixture(scope="session")
+def tinyrnn_session_device(request):
+    """The session's Device (one connection, one QEMU), or a skip without a target."""
+    opt = request.config.getoption
+    target = opt("--tinyrnn-target")
+    if not target:
+        pytest.skip(_NO_TARGET)
+    try:
+        with open_target(target, model=opt("--tinyrnn-model"), firmware=opt("--tinyrnn-firmware"),
+                         timeout_s=opt("--tinyrnn-timeout")) as dev:
+            yield dev
+    except TinyrnnError as exc:
+        # One clear line instead of a traceback through the harness.
+        pytest.fail(f"tinyrnn target {target}: {exc}", pytrace=False)
+
+
+def _log_name(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150] + ".log"
+
+
+@pytest.fixture
+def tinyrnn_device(request, tinyrnn_session_device, tmp_path_factory):
+    """A Device for this test; its serial traffic goes to this test's own log file."""
+    log_dir = tmp_path_factory.getbasetemp() / "tinyrnn-serial"
+    log_dir.mkdir(exist_ok=True)
+    path = log_dir / _log_name(request.node.nodeid)
+    link = tinyrnn_session_device.link
+    request.node.user_properties.append(("tinyrnn_serial_log", str(path)))
+    with open(path, "w", encoding="ascii", errors="replace") as fh:
+        link.log_file = fh
+        fh.write(f"# {request.node.nodeid} on {link.url}\n")
+        try:
+            yield tinyrnn_session_device
+        finally:
+            link.log_file = None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for name, value in item.user_properties:
+            if name == "tinyrnn_serial_log":
+                report.sections.append(("tinyrnn serial log", value))
