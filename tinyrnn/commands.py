@@ -51,28 +51,37 @@ def _train(args):
 
 # ---------------------------------------------------------------- quantize
 def _quantize_args(p):
-    p.add_argument("model", help=".keras model file")
-    p.add_argument("--calib", required=True, help="calibration data (NPZ file, UCI HAR folder or synthetic:NAME)")
+    p.add_argument("model", help=".keras model file, or an int8 .tflite with a fused LSTM")
+    p.add_argument("--calib", help="calibration data for a .keras model (NPZ file, UCI HAR folder or synthetic:NAME)")
     p.add_argument("--out", required=True, help="output artifact file (.tnr)")
     p.add_argument("--method", choices=("percentile", "minmax"), default="percentile")
     p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration")
 
 
-def quantize_file(model_path: str, calib_spec: str, out: str, method="percentile", samples=500) -> dict:
+def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500) -> dict:
     from tinyrnn import ir
-    from tinyrnn.quantize.calibrate import check_calibration_data
-    from tinyrnn.quantize.keras_import import load_keras
-    from tinyrnn.quantize.pipeline import quantize_model
 
-    if not model_path.endswith(".keras"):
-        raise TinyrnnError(f"{model_path}: unsupported model format (expected a .keras file)")
-    float_model = load_keras(model_path)
-    data = load_data(calib_spec)
-    calib_x = check_calibration_data(data.x[:samples], float_model, calib_spec)
-    model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()))
+    if model_path.endswith(".tflite"):
+        from tinyrnn.quantize.tflite_import import load_tflite
+
+        model, used = load_tflite(model_path), 0
+    elif model_path.endswith(".keras"):
+        from tinyrnn.quantize.calibrate import check_calibration_data
+        from tinyrnn.quantize.keras_import import load_keras
+        from tinyrnn.quantize.pipeline import quantize_model
+
+        if not calib_spec:
+            raise TinyrnnError(f"{model_path}: a .keras model needs --calib data")
+        float_model = load_keras(model_path)
+        data = load_data(calib_spec)
+        calib_x = check_calibration_data(data.x[:samples], float_model, calib_spec)
+        model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()))
+        used = int(calib_x.shape[0])
+    else:
+        raise TinyrnnError(f"{model_path}: unsupported model format (expected .keras or .tflite)")
     digest = ir.save(model, out)
     return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
-            "calibration_samples": int(calib_x.shape[0]), "method": method}  # fmt: skip
+            "calibration_samples": used, "method": method if used else "from .tflite"}  # fmt: skip
 
 
 def _quantize(args):
