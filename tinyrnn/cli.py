@@ -10,6 +10,7 @@ step runs on its own.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -31,12 +32,24 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinyrnn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"tinyrnn {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (func, configure, help_text) in commands.REGISTRY.items():
+    for name, entry in commands.REGISTRY.items():
+        func, configure, help_text = _resolve(entry)
         p = sub.add_parser(name, help=help_text, description=help_text)
         configure(p)
         _add_json(p)
         p.set_defaults(func=func)
     return parser
+
+
+def _resolve(entry):
+    """A registry entry: (run, configure, help) or the name of a module defining RUN, CONFIGURE, HELP.
+
+    A command module must import nothing heavy at import time (the parser imports it).
+    """
+    if isinstance(entry, str):
+        module = importlib.import_module(entry)
+        return module.run, module.configure, module.HELP
+    return entry
 
 
 def _version() -> str:

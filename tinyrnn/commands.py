@@ -264,6 +264,8 @@ def _report(args):
     return {"report": args.out, "json": args.out.rsplit(".", 1)[0] + ".json", "headline": report["headline"]}, text_summary(report)
 
 
+# Values: (run, configure, help) for commands defined here, or the dotted name of a
+# module that defines run(args), configure(parser) and HELP (see cli._resolve).
 REGISTRY = {
     "train": (_train, _train_args, "train a Keras LSTM/GRU classifier"),
     "quantize": (_quantize, _quantize_args, "quantize a Keras model to an int8 artifact"),
