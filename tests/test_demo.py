@@ -1,0 +1,30 @@
+"""`tinyrnn demo`: the main job, end to end on the emulated Cortex-M4, for LSTM and GRU."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from test_cli import run_json
+
+pytestmark = [pytest.mark.qemu, pytest.mark.tf, pytest.mark.slow]
+
+KEYS = {"verified", "sequences", "mismatches", "board", "instructions_per_inference", "flash_bytes",
+        "ram_bytes", "float_accuracy", "int8_accuracy"}  # fmt: skip
+
+
+@pytest.mark.parametrize("arch, n", [("lstm", 100), ("gru", 30)])
+def test_demo_verifies_every_byte_and_reports(tmp_path, arch, n):
+    r = run_json("demo", "--out", tmp_path / "demo", "--arch", arch, "--n", n, timeout=600)
+    assert KEYS <= set(r)
+    assert r["verified"] is True and r["sequences"] == n and r["mismatches"] == 0
+    assert r["board"] == "mps2-an386"
+    assert r["instructions_per_inference"] > 0 and r["flash_bytes"] > 0 and r["ram_bytes"] > 0
+    # The generated task needs memory; a trained model must be far above chance (25 %).
+    assert r["float_accuracy"] > 0.6 and abs(r["float_accuracy"] - r["int8_accuracy"]) < 0.05
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert report["accuracy"]["devices"][0]["accuracy"] == pytest.approx(r["device_accuracy"])
+    for name in ("model.keras", "model.tnr", "report.html", "firmware/fw-mps2-an386/firmware.elf", "test.npz"):
+        assert os.path.isfile(tmp_path / "demo" / name), name
