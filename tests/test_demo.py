@@ -28,3 +28,16 @@ def test_demo_verifies_every_byte_and_reports(tmp_path, arch, n):
     assert report["accuracy"]["devices"][0]["accuracy"] == pytest.approx(r["device_accuracy"])
     for name in ("model.keras", "model.tnr", "report.html", "firmware/fw-mps2-an386/firmware.elf", "test.npz"):
         assert os.path.isfile(tmp_path / "demo" / name), name
+
+
+def test_eval_reports_float_int8_and_device_on_the_same_windows(tmp_path):
+    run_json("demo", "--out", tmp_path / "d", "--n", 10, "--epochs", 3, timeout=600)
+    d = tmp_path / "d"
+    r = run_json("eval", d / "model.keras", "--quantized", d / "model.tnr", "--data", d / "test.npz",
+                 "--target", "qemu:mps2-an386", "--n", 40)  # fmt: skip
+    assert r["n"] == 40 and r["verified"] is True and r["mismatches"] == 0
+    alone = run_json("eval", d / "model.tnr", "--data", d / "test.npz", "--n", 40)
+    assert r["int8_accuracy"] == alone["accuracy"]
+    # The device computes exactly the golden outputs, so its accuracy is the golden one.
+    assert r["device_accuracy"] == r["int8_accuracy"]
+    assert {"float_accuracy", "accuracy"} <= set(r)

@@ -196,3 +196,15 @@ def test_corrupt_or_truncated_file_is_one_line_naming_it(converted, tmp_path, cu
     assert "\n" not in str(err.value)
     with pytest.raises(TinyrnnError, match=r"missing\.tflite: no such"):
         load_tflite(tmp_path / "missing.tflite")
+
+
+@pytest.mark.qemu
+def test_converter_made_tflite_runs_on_qemu_bit_exact_with_golden(converted, tmp_path):
+    """The whole chain for a TFLite user: converter .tflite → quantize → C → QEMU, every byte."""
+    from test_cli import run_json
+
+    np.savez(tmp_path / "test.npz", x=converted["x_test"][:20], y=converted["y_test"][:20])
+    q = run_json("quantize", converted["dir"] / "tf_keras.tflite", "--out", tmp_path / "m.tnr")
+    assert q["layers"] == ["lstm", "dense"]
+    r = run_json("verify", "--model", tmp_path / "m.tnr", "--target", "qemu:mps2-an386", "--data", tmp_path / "test.npz", "--n", 20)
+    assert r["verified"] is True and r["sequences"] == 20 and r["mismatches"] == 0

@@ -93,34 +93,52 @@ def _quantize(args):
 def _eval_args(p):
     p.add_argument("model", help=".keras file (float) or artifact (int8 golden)")
     p.add_argument("--data", required=True)
+    p.add_argument("--quantized", help="also the int8 artifact of this .keras model (same windows)")
+    p.add_argument("--target", help="also run on qemu:BOARD or a pyserial URL (device accuracy, same windows)")
+    p.add_argument("--n", type=int, help="use the first N windows (default: all; with --target: 100)")
 
 
-def evaluate(model_path: str, data_spec: str) -> dict:
+def _accuracy(pred: np.ndarray, y: np.ndarray, model_path: str) -> float:
+    if pred.ndim != 1:
+        raise TinyrnnError(f"{model_path}: accuracy needs a model with one output per sequence")
+    return float(np.mean(pred == y))
+
+
+def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
+    """Accuracy of a .keras model (float twin) or an artifact (int8 golden) on the first n windows."""
     if _is_artifact(model_path):
         from tinyrnn import ir
         from tinyrnn.golden.model import predict
 
         model = ir.load(model_path)
         data = load_data(data_spec, model)
-        pred = predict(model, data.x)
-        kind = "int8-golden"
-    else:
-        from tinyrnn.quantize.keras_import import load_keras
+        x, y = data.x[:n], data.y[:n]
+        return {"accuracy": _accuracy(predict(model, x), y, model_path), "n": int(len(y)), "kind": "int8-golden"}
+    from tinyrnn.quantize.keras_import import load_keras
 
-        float_model = load_keras(model_path)
-        data = load_data(data_spec)
-        if data.features != float_model.input_shape[1]:
-            raise TinyrnnError(f"{data_spec}: data has {data.features} features, the model expects {float_model.input_shape[1]}")
-        pred = np.argmax(float_model.run(data.x), axis=-1)
-        kind = "float"
-    if pred.ndim != 1:
-        raise TinyrnnError(f"{model_path}: accuracy needs a model with one output per sequence")
-    return {"accuracy": float(np.mean(pred == data.y)), "n": int(len(data.y)), "kind": kind}
+    float_model = load_keras(model_path)
+    data = load_data(data_spec)
+    if data.features != float_model.input_shape[1]:
+        raise TinyrnnError(f"{data_spec}: data has {data.features} features, the model expects {float_model.input_shape[1]}")
+    x, y = data.x[:n], data.y[:n]
+    pred = np.argmax(float_model.run(x), axis=-1)
+    return {"accuracy": _accuracy(pred, y, model_path), "n": int(len(y)), "kind": "float"}
 
 
 def _eval(args):
-    result = evaluate(args.model, args.data)
-    return result, f"{result['kind']} accuracy {result['accuracy']:.4f} on {result['n']} sequences"
+    n = args.n if args.n is not None else (100 if args.target else None)
+    result = evaluate(args.model, args.data, n)
+    result[f"{'float' if result['kind'] == 'float' else 'int8'}_accuracy"] = result["accuracy"]
+    artifact = args.quantized or (args.model if _is_artifact(args.model) else None)
+    if args.quantized:
+        result["int8_accuracy"] = evaluate(args.quantized, args.data, n)["accuracy"]
+    if args.target:
+        if artifact is None:
+            raise TinyrnnError("--target needs an int8 artifact: pass one as MODEL or with --quantized")
+        ran = verify(artifact, args.target, args.data, result["n"])
+        result.update(device_accuracy=ran["device_accuracy"], verified=ran["verified"], mismatches=ran["mismatches"], target=args.target)
+    parts = [f"{k.split('_')[0]} {result[k]:.4f}" for k in ("float_accuracy", "int8_accuracy", "device_accuracy") if result.get(k) is not None]
+    return result, f"accuracy on {result['n']} sequences: " + ", ".join(parts)
 
 
 # ---------------------------------------------------------------- vectors
