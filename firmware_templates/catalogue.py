@@ -53,6 +53,24 @@ def _check_entry(name: str, entry: dict) -> None:
             parse_int(entry["stack_bytes"]) >= parse_int(entry["ram"]["length"]):
         raise TinyrnnError(f"boards.json: board {name!r}: stack_bytes must be a multiple "
                            "of 8 and smaller than RAM")
+    for vid_pid in entry.get("usb", []):
+        parse_usb_id(vid_pid, f"board {name!r}")
+    probe = entry.get("probe") or {}
+    if "pyocd" in probe and not probe["pyocd"].get("target"):
+        raise TinyrnnError(f"boards.json: board {name!r}: probe.pyocd needs a target")
+    if "openocd" in probe and not all(isinstance(a, str) for a in probe["openocd"]):
+        raise TinyrnnError(f"boards.json: board {name!r}: probe.openocd must be a list of arguments")
+
+
+def parse_usb_id(text: str, where: str = "usb id") -> tuple[int, int]:
+    """ "0483:374B" → (0x0483, 0x374B); the form lsusb and pyserial's hwid print."""
+    try:
+        vid, pid = (int(part, 16) for part in text.split(":"))
+    except ValueError:
+        raise TinyrnnError(f"boards.json: {where}: {text!r} is not VID:PID in hex") from None
+    if not (0 <= vid <= 0xFFFF and 0 <= pid <= 0xFFFF):
+        raise TinyrnnError(f"boards.json: {where}: {text!r} is out of the 16-bit range")
+    return vid, pid
 
 
 def board_names() -> list[str]:
@@ -85,3 +103,21 @@ def instructions_per_tick(name: str) -> float:
         raise TinyrnnError(f"board {name!r} has no calibrated instructions_per_tick "
                            "(not a QEMU board, or not calibrated yet)")
     return float(factor)
+
+
+def real_boards() -> list[str]:
+    """Boards that have a way to be programmed (a "probe" section): real hardware."""
+    return [n for n in board_names() if _load()["boards"][n].get("probe")]
+
+
+def usb_names() -> dict[tuple[int, int], str]:
+    """(vid, pid) → human name of every known USB serial device."""
+    return {parse_usb_id(k, "usb_ids"): v for k, v in _load().get("usb_ids", {}).items()}
+
+
+def boards_for_usb(vid: int | None, pid: int | None) -> list[str]:
+    """Catalogue boards whose probe enumerates with this VID:PID."""
+    if vid is None or pid is None:
+        return []
+    return [n for n in board_names()
+            if (vid, pid) in {parse_usb_id(u) for u in _load()["boards"][n].get("usb", [])}]

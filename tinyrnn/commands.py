@@ -25,27 +25,60 @@ def load_data(spec: str, model=None):
     data = load_dataset(spec)
     if model is not None and data.features != model.input_size:
         raise TinyrnnError(f"{spec}: data has {data.features} features per step, the model expects {model.input_size}")
+    classes = model.output_size if model is not None and not model.returns_sequences else 0
+    if classes > 1 and int(data.y.max()) >= classes:
+        i = int(np.argmax(data.y >= classes))
+        raise TinyrnnError(f"{spec}: label y[{i}] = {int(data.y[i])} out of range for the model's {classes} outputs")
     return data
 
 
 # ---------------------------------------------------------------- train
 def _train_args(p):
     p.add_argument("--data", required=True, help="NPZ file, UCI HAR folder or synthetic:NAME")
-    p.add_argument("--arch", choices=("lstm", "gru"), default="lstm")
+    p.add_argument("--arch", default="lstm",
+                   help="lstm, gru, or one kind per layer for a mixed stack, first layer first (lstm,gru)")
     p.add_argument("--units", type=int, default=32)
-    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--layers", type=int, help="stack depth, 1..3 (default 1, or the length of an --arch list)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=5, help="early stopping: epochs without a better validation loss")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="held out for validation (by group if any)")
+    p.add_argument("--n", type=int, help="windows to generate for synthetic:NAME (default 2000)")
+    p.add_argument("--qat", action="store_true",
+                   help="quantization-aware fine-tuning after float training; the fine-tuned weights are kept "
+                        "only if the int8 model does better on the validation windows")
+    p.add_argument("--qat-epochs", type=int, default=5)
+    p.add_argument("--qat-learning-rate", type=float, default=1e-4)
+    p.add_argument("--qat-keep", choices=("if-better", "always", "never"), default="if-better",
+                   help="never = only measure what QAT would give")
     p.add_argument("--legacy-keras", action="store_true", help="build with tf_keras (for a TFLite fused-LSTM export)")
+    p.add_argument("--export-tflite", nargs="?", const="", metavar="PATH",
+                   help="also write an int8 .tflite by the TFLite converter (default: beside --out); "
+                        "an LSTM needs --legacy-keras")
     p.add_argument("--out", required=True, help="output .keras file")
 
 
 def _train(args):
     from tinyrnn.train.trainer import train
 
+    qat = {"epochs": args.qat_epochs, "learning_rate": args.qat_learning_rate, "keep": args.qat_keep} if args.qat else None
     result = train(args.data, arch=args.arch, units=args.units, layers=args.layers, epochs=args.epochs,
-                   seed=args.seed, out_path=args.out, legacy_keras=args.legacy_keras)  # fmt: skip
-    human = f"trained {args.arch}({args.units}) → {result['out']}: val accuracy {result['val_accuracy']:.3f}"
+                   seed=args.seed, out_path=args.out, batch_size=args.batch_size, legacy_keras=args.legacy_keras,
+                   val_fraction=args.val_fraction, patience=args.patience, learning_rate=args.learning_rate,
+                   n=args.n, qat=qat, export_tflite=args.export_tflite)  # fmt: skip
+    human = (f"trained {result['arch']}({result['units']})x{result['layers']} → {result['out_path']}: "
+             f"val accuracy {result['val_accuracy']:.4f} (best epoch {result['best_epoch']}/{result['epochs_run']})")
+    if "qat" in result:
+        q = result["qat"]
+        human += (f"\nQAT: int8 val accuracy {q['int8_val_accuracy_before']:.4f} → {q['int8_val_accuracy_after']:.4f}, "
+                  f"{'fine-tuned weights kept' if q['kept'] else 'float-trained weights kept'}")
+    if "tflite_path" in result:
+        acc = result.get("tflite_val_accuracy")
+        human += (f"\nTFLite int8 → {result['tflite_path']} ({result['tflite_bytes']} B"
+                  f"{f', LiteRT val accuracy {acc:.4f}' if acc is not None else ''}; "
+                  f"{'tinyrnn imports it' if result['tflite_importable'] else 'not importable by tinyrnn'})")
     return result, human
 
 
@@ -54,11 +87,28 @@ def _quantize_args(p):
     p.add_argument("model", help=".keras model file, or an int8 .tflite with a fused LSTM")
     p.add_argument("--calib", help="calibration data for a .keras model (NPZ file, UCI HAR folder or synthetic:NAME)")
     p.add_argument("--out", required=True, help="output artifact file (.tnr)")
-    p.add_argument("--method", choices=("percentile", "minmax"), default="percentile")
+    import argparse
+
+    from tinyrnn.quantize.calibrate import METHODS
+    from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
+    from tinyrnn.quantize.pipeline import DEFAULTS
+
+    p.add_argument("--method", choices=METHODS, default=DEFAULTS["method"],
+                   help="range rule for input, hidden state and logits (mse: least quantization error)")
+    p.add_argument("--percentile", type=float, default=DEFAULTS["percentile"], help="for --method percentile and --cell-power percentile")
+    p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=DEFAULTS["bias_correction"],
+                   help="fold the mean shift caused by weight rounding into the biases")
+    p.add_argument("--cell-power", choices=CELL_POWERS, default=DEFAULTS["cell_power"],
+                   help="LSTM cell scale 2^p: max (no saturation on calibration data), tight (one lower), percentile")
+    p.add_argument("--weights", choices=WEIGHT_RULES, default=DEFAULTS["weights"],
+                   help="weight scales: max |w|, or mse (clip outlier weights where that lowers the error)")
     p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration")
 
 
-def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500) -> dict:
+def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500, **levers) -> dict:
+    """``levers``: quantize_model's keyword options (percentile, bias_correction, cell_power, weights)."""
+    import os
+
     from tinyrnn import ir
 
     if model_path.endswith(".tflite"):
@@ -72,20 +122,29 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
 
         if not calib_spec:
             raise TinyrnnError(f"{model_path}: a .keras model needs --calib data")
+        if samples < 1:
+            raise TinyrnnError(f"--calib-samples must be at least 1, got {samples}")
+        data = load_data(calib_spec)  # before the model: bad data fails fast, without TensorFlow
         float_model = load_keras(model_path)
-        data = load_data(calib_spec)
         calib_x = check_calibration_data(data.x[:samples], float_model, calib_spec)
-        model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()))
+        model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()), **levers)
         used = int(calib_x.shape[0])
     else:
         raise TinyrnnError(f"{model_path}: unsupported model format (expected .keras or .tflite)")
-    digest = ir.save(model, out)
+    ir.validate(model, model_path)  # never write an artifact that would not load
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        digest = ir.save(model, out)  # atomic: temp file + rename
+    except OSError as exc:
+        raise TinyrnnError(f"{out}: cannot write the artifact ({exc.strerror or exc}: {exc.filename})") from None
     return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
-            "calibration_samples": used, "method": method if used else "from .tflite"}  # fmt: skip
+            "calibration_samples": used, "method": method if used else "from .tflite",
+            "levers": model.meta.get("calibration", {}) if used else {}}  # fmt: skip
 
 
 def _quantize(args):
-    result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples)
+    result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
+                           bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights)  # fmt: skip
     return result, f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"
 
 
@@ -106,6 +165,8 @@ def _accuracy(pred: np.ndarray, y: np.ndarray, model_path: str) -> float:
 
 def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
     """Accuracy of a .keras model (float twin) or an artifact (int8 golden) on the first n windows."""
+    if n is not None and n < 1:
+        raise TinyrnnError(f"--n must be at least 1, got {n}")
     if _is_artifact(model_path):
         from tinyrnn import ir
         from tinyrnn.golden.model import predict
@@ -121,7 +182,10 @@ def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
     if data.features != float_model.input_shape[1]:
         raise TinyrnnError(f"{data_spec}: data has {data.features} features, the model expects {float_model.input_shape[1]}")
     x, y = data.x[:n], data.y[:n]
-    pred = np.argmax(float_model.run(x), axis=-1)
+    out = float_model.run(x)
+    if out.ndim == 2 and out.shape[1] > 1 and int(y.max()) >= out.shape[1]:
+        raise TinyrnnError(f"{data_spec}: label {int(y.max())} out of range for the model's {out.shape[1]} outputs")
+    pred = np.argmax(out, axis=-1)
     return {"accuracy": _accuracy(pred, y, model_path), "n": int(len(y)), "kind": "float"}
 
 
@@ -202,35 +266,53 @@ def _build(args):
 # ---------------------------------------------------------------- verify
 def _verify_args(p):
     p.add_argument("--model", required=True, help="artifact file")
-    p.add_argument("--target", required=True, help="qemu:BOARD or a pyserial URL (socket://host:port, /dev/ttyACM0)")
+    p.add_argument("--target", required=True,
+                   help="qemu:BOARD, auto:BOARD[:SERIAL] (a USB port found by VID:PID) or a pyserial URL (socket://host:port, /dev/ttyACM0)")
     p.add_argument("--data", required=True, help="NPZ file (x float, y labels)")
     p.add_argument("--n", type=int, default=100, help="number of sequences (default 100)")
     p.add_argument("--build-dir", help="keep the QEMU firmware build here (default: a temporary directory)")
+    p.add_argument("--jobs", type=int, default=1, help="QEMU instances verifying in parallel (qemu:BOARD targets; default 1)")
 
 
-def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True) -> dict:
+def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True,
+           jobs: int = 1) -> dict:
     from tinyrnn import ir
+    from tinyrnn.harness.ports import resolve_target
     from tinyrnn.harness.verify import verify_device
-    from tinyrnn.targets import connect
+    from tinyrnn.targets import QEMU_PREFIX, build_firmware, connect
 
     model = ir.load(artifact)
     data = load_data(data_spec, model)
-    if n < 1:
-        raise TinyrnnError(f"--n must be at least 1, got {n}")
+    if n < 1 or jobs < 1:
+        raise TinyrnnError(f"--n and --jobs must be at least 1, got {n} and {jobs}")
+    if jobs > 1 and not target.startswith(QEMU_PREFIX):
+        raise TinyrnnError(f"--jobs {jobs} needs a qemu:BOARD target (one emulated device per job), not {target}")
+    target = resolve_target(target)
     x_q = model.input_quant.quantize(data.x[:n])
     with contextlib.ExitStack() as stack:
         workdir = build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-verify-"))
-        device, info = stack.enter_context(connect(target, model, workdir))
-        res = verify_device(device, model, x_q, progress=progress)
+        if jobs > 1:  # build once, then every worker boots its own QEMU with this ELF
+            from tinyrnn.firmware_templates.catalogue import instructions_per_tick
+            from tinyrnn.harness.parallel import QemuJob, verify_parallel
+
+            board = target[len(QEMU_PREFIX):]
+            info = {"board": board, "instructions_per_tick": instructions_per_tick(board),
+                    **build_firmware(model, board, f"{workdir}/fw-{board}")}
+            job = QemuJob(board, info["elf"], model.content_hash(), lifetime_s=120.0 + 2.0 * len(x_q))
+            res = verify_parallel(model, x_q, job, jobs, progress=progress)
+        else:
+            device, info = stack.enter_context(connect(target, model, workdir))
+            res = verify_device(device, model, x_q, progress=progress)
     summary = res.summary()
     factor = info.get("instructions_per_tick")
     ticks = summary["ticks_per_inference"]
     outputs = np.asarray(res.outputs)
-    device_acc = float(np.mean(np.argmax(outputs, -1) == data.y[: len(outputs)])) if outputs.ndim == 2 and len(outputs) else None
+    labels = np.asarray(data.y)[res.indices] if len(res.indices) else None
+    device_acc = float(np.mean(np.argmax(outputs, -1) == labels)) if outputs.ndim == 2 and len(outputs) else None
     return {
         "verified": res.error is None and res.mismatches == 0 and res.sequences == len(x_q),
         "sequences": res.sequences, "requested": int(len(x_q)), "mismatches": res.mismatches,
-        "board": info["board"], "target": target,
+        "board": info["board"], "target": target, "jobs": res.jobs,
         "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
         "ticks_per_inference": ticks, "device_accuracy": device_acc,
         "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
@@ -241,10 +323,11 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
 
 
 def _verify(args):
-    r = verify(args.model, args.target, args.data, args.n, args.build_dir)
+    r = verify(args.model, args.target, args.data, args.n, args.build_dir, jobs=args.jobs)
     verdict = "VERIFIED bit-exact" if r["verified"] else "NOT verified"
     human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {r['board']}, {r['mismatches']} mismatching"
-             f"{'; ' + r['error'] if r['error'] else ''}; {r['instructions_per_inference']} instructions/inference")
+             f"{'; ' + r['error'] if r['error'] else ''}; {r['instructions_per_inference']} instructions/inference; "
+             f"{r['sequences_per_second']} sequences/s with {r['jobs']} job(s)")
     return r, human
 
 
@@ -294,4 +377,7 @@ REGISTRY = {
     "verify": (_verify, _verify_args, "run sequences on a device and compare with the golden model"),
     "report": (_report, _report_args, "quantization report (HTML + JSON)"),
     "demo": (_demo, _demo_args, "the whole pipeline on generated data, verified on an emulated Cortex-M4"),
+    "flash": "tinyrnn.flash",
+    "ports": "tinyrnn.ports",
+    "bench": "tinyrnn.bench",
 }

@@ -294,6 +294,20 @@ static void crc_byte(tinyrnn_link_t *l, uint8_t b)
     l->crc = tinyrnn_crc16(l->crc, &b, 1);
 }
 
+static void on_length(tinyrnn_link_t *l, uint8_t b)
+{
+    l->len = (uint16_t)(l->len | (uint16_t)b << 8);
+    crc_byte(l, b);
+    l->pos = 0;
+    if (l->len > TINYRNN_LINK_MAX_PAYLOAD) {
+        /* Reject before buffering anything: the buffer can never overflow. */
+        send_error(l, l->seq, TRP_E_OVERSIZE, "length exceeds max payload");
+        l->state = ST_SYNC0;
+    } else {
+        l->state = l->len ? ST_PAYLOAD : ST_CRC0;
+    }
+}
+
 void tinyrnn_link_feed(tinyrnn_link_t *l, int c)
 {
     uint8_t b;
@@ -334,16 +348,7 @@ void tinyrnn_link_feed(tinyrnn_link_t *l, int c)
         l->state = ST_LEN1;
         break;
     case ST_LEN1:
-        l->len = (uint16_t)(l->len | (uint16_t)b << 8);
-        crc_byte(l, b);
-        l->pos = 0;
-        if (l->len > TINYRNN_LINK_MAX_PAYLOAD) {
-            /* Reject before buffering anything: the buffer can never overflow. */
-            send_error(l, l->seq, TRP_E_OVERSIZE, "length exceeds max payload");
-            l->state = ST_SYNC0;
-        } else {
-            l->state = l->len ? ST_PAYLOAD : ST_CRC0;
-        }
+        on_length(l, b);
         break;
     case ST_PAYLOAD:
         l->rx[l->pos++] = b;

@@ -195,6 +195,11 @@ class Device:
         y is (O,) for last-step models, (T, O) for sequence models. Chunks that would
         not fit one payload are sent as several RUN frames; on a wire error the whole
         window is resent (its first chunk resets the state, so that is safe).
+
+        Silence counts as a wire error here even once the link is synced (Link alone
+        does not retry it): a request whose sync byte was lost never reaches the
+        device parser, so the device cannot complain about it. A dead device costs
+        (retries + 1) timeouts before the error; a crashed one reports its fault at once.
         """
         x = self._as_int8(x_q, 2, "x_q")
         if x.shape[0] == 0:
@@ -203,7 +208,9 @@ class Device:
             try:
                 return self._run_once(x)
             except LinkError as exc:
-                if not exc.retryable or attempt == self.link.retries:
+                if not (exc.retryable or exc.kind == "timeout") or attempt == self.link.retries:
+                    if attempt:
+                        exc.args = (f"{exc.args[0]} [window sent {attempt + 1} times]",)
                     raise
                 self.link.stats["window_retries"] += 1
                 self.link.resync()

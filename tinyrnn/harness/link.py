@@ -15,7 +15,9 @@ retries a whole RUN window instead (its first chunk resets the state).
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import TextIO
@@ -69,6 +71,15 @@ def _preview(data: bytes, limit: int = 48) -> str:
     return chunk.hex(" ") + more
 
 
+def _no_delay(ser) -> None:
+    """TCP_NODELAY on socket:// links: a request is one write, and Nagle's algorithm
+    would hold it until the previous segment's (delayed, ~40 ms) ACK arrived."""
+    sock = getattr(ser, "_socket", None)  # pyserial's socket:// handler; absent elsewhere
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Link:
     """A framed request/reply channel to one device over a pyserial URL."""
 
@@ -94,6 +105,7 @@ class Link:
             )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"cannot open {url}: {exc}", kind="open") from None
+        _no_delay(self._ser)
         self._note(f"open {url}")
 
     # ------------------------------------------------------------------ lifecycle

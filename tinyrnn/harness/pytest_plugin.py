@@ -2,10 +2,13 @@
 
 Opt in with ``pytest -p tinyrnn.harness.pytest_plugin``::
 
-    --tinyrnn-target   QEMU board name (e.g. mps2-an386) or pyserial URL
-                       (socket://127.0.0.1:4000, /dev/ttyACM0, rfc2217://host:port, spy://…)
-    --tinyrnn-model    IR artifact: the device must run exactly this model (hash check)
-    --tinyrnn-firmware ELF to boot when the target is a QEMU board name
+    --tinyrnn-target   qemu:BOARD (or just the board name, e.g. mps2-an386),
+                       auto:BOARD[:SERIAL] (the USB port of a real board, found by VID:PID),
+                       or a pyserial URL (socket://127.0.0.1:4000, /dev/ttyACM0,
+                       rfc2217://host:port, spy://…)
+    --tinyrnn-model    IR artifact: the device must run exactly this model (hash check);
+                       also offered to tests as the ``tinyrnn_model`` fixture (an ir.Model)
+    --tinyrnn-firmware ELF to boot when the target is a QEMU board
     --tinyrnn-timeout  per-request timeout in seconds (default 2)
 
 The connection (and QEMU) lives for the whole session; every test gets a fresh
@@ -53,6 +56,9 @@ def is_url(target: str) -> bool:
     return "://" in target or target.startswith(("/", "\\\\")) or re.fullmatch(r"COM\d+", target, re.I) is not None
 
 
+_QEMU_PREFIX = "qemu:"
+
+
 def _expected_hash(model_path: str | None) -> str | None:
     if not model_path:
         return None
@@ -66,16 +72,19 @@ def open_target(target: str, *, model: str | None = None, firmware: str | None =
     """Yield a Device on target (URL or QEMU board), closing everything afterwards."""
     from .dut import Device
     from .link import Link
+    from .ports import resolve_target
 
     expected = _expected_hash(model)
     with contextlib.ExitStack() as stack:
-        url = target
-        if not is_url(target):
+        url = resolve_target(target)  # auto:BOARD → /dev/ttyACM0
+        if not is_url(url):
+            board = url[len(_QEMU_PREFIX):] if url.startswith(_QEMU_PREFIX) else url
             if not firmware:
                 raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give the ELF with --tinyrnn-firmware")
             from .qemu import Qemu  # another module's process management; only needed for boards
 
-            url = stack.enter_context(Qemu(target, firmware)).url
+            # The session may be long: per-request deadlines, not QEMU's lifetime watchdog, catch hangs.
+            url = stack.enter_context(Qemu(board, firmware, timeout_s=24 * 3600.0)).url
         link = stack.enter_context(Link(url, timeout_s=timeout_s))
         yield Device(link, expected)
 
@@ -94,6 +103,20 @@ def tinyrnn_session_device(request):
     except TinyrnnError as exc:
         # One clear line instead of a traceback through the harness.
         pytest.fail(f"tinyrnn target {target}: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def tinyrnn_model(request):
+    """The --tinyrnn-model artifact as an ir.Model (golden model input), or a skip without one."""
+    path = request.config.getoption("--tinyrnn-model")
+    if not path:
+        pytest.skip("no --tinyrnn-model given (the artifact the device runs)")
+    from ..ir import load
+
+    try:
+        return load(path)
+    except TinyrnnError as exc:
+        pytest.fail(f"--tinyrnn-model {path}: {exc}", pytrace=False)
 
 
 def _log_name(nodeid: str) -> str:

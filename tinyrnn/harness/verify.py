@@ -1,7 +1,8 @@
 """Device == golden model, element for element, with a count of what differed.
 
 Only outputs actually received are compared: if the link fails mid-run, the
-result says exactly how many sequences were verified before the failure.
+result says exactly which sequences were verified before the failure (``indices``;
+with one device that is always a prefix, with several it may have gaps).
 """
 
 from __future__ import annotations
@@ -23,10 +24,33 @@ class VerifyResult:
     mismatches: int = 0  # sequences with at least one differing element
     mismatched_elements: int = 0
     first_mismatch: dict | None = None
-    ticks: list = field(default_factory=list)  # per inference
-    outputs: list = field(default_factory=list)  # device outputs, int8
+    ticks: list = field(default_factory=list)  # per inference, in sequence order
+    outputs: list = field(default_factory=list)  # device outputs, int8, in sequence order
+    indices: list = field(default_factory=list)  # the sequence index of each output
     error: str | None = None  # link failure that ended the run early
     rate: float = 0.0  # sequences per second
+    jobs: int = 1  # devices used at once
+
+    def record(self, index: int, got, ticks: int, want: np.ndarray) -> int:
+        """Compare one received output with the golden one; returns the differing count.
+
+        Call in increasing index order (the parallel runner merges before calling)."""
+        got = np.asarray(got, np.int8).reshape(want.shape)
+        differ = int(np.count_nonzero(got != want))
+        if differ:
+            self.mismatches += 1
+            self.mismatched_elements += differ
+            if self.first_mismatch is None:
+                self.first_mismatch = _first_difference(index, got, want)
+        self.sequences += 1
+        self.ticks.append(int(ticks))
+        self.outputs.append(got)
+        self.indices.append(int(index))
+        return differ
+
+    def verified_ranges(self) -> str:
+        """The compared sequence indices as text, e.g. "0-39, 60-99"."""
+        return index_ranges(self.indices)
 
     def summary(self) -> dict:
         ticks = np.asarray(self.ticks, np.int64)
@@ -42,17 +66,37 @@ class VerifyResult:
         }
 
 
+def index_ranges(indices) -> str:
+    """Sorted indices as compact ranges: [0, 1, 2, 5] → "0-2, 5"; none → "none"."""
+    out: list[str] = []
+    idx = sorted(int(i) for i in indices)
+    start = prev = None
+    for i in idx + [None]:
+        if start is not None and (i is None or i != prev + 1):
+            out.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = None
+        if i is not None and start is None:
+            start = i
+        prev = i
+    return ", ".join(out) or "none"
+
+
 def _first_difference(index: int, got: np.ndarray, want: np.ndarray) -> dict:
     where = np.argwhere(got != want)[0]
     flat = int(np.ravel_multi_index(tuple(where), want.shape))
     return {"sequence": index, "element": flat, "device": int(got.flat[flat]), "golden": int(want.flat[flat])}
 
 
-def verify_device(device: Device, model: Model, x_q: np.ndarray, progress: bool = True) -> VerifyResult:
-    """Run every sequence of x_q (N, T, F) int8 on the device and compare with the golden model."""
+def check_input(model: Model, x_q) -> np.ndarray:
     x_q = np.asarray(x_q, np.int8)
     if x_q.ndim != 3 or x_q.shape[2] != model.input_size:
         raise TinyrnnError(f"input must be (N, T, {model.input_size}) int8, got {x_q.shape}")
+    return x_q
+
+
+def verify_device(device: Device, model: Model, x_q: np.ndarray, progress: bool = True) -> VerifyResult:
+    """Run every sequence of x_q (N, T, F) int8 on the device and compare with the golden model."""
+    x_q = check_input(model, x_q)
     expected = run_model(model, x_q)
     result = VerifyResult()
     with Progress(len(x_q), "verify", enabled=progress) as bar:
@@ -62,16 +106,7 @@ def verify_device(device: Device, model: Model, x_q: np.ndarray, progress: bool 
             except TinyrnnError as exc:
                 result.error = f"sequence {i}: {exc}"
                 break
-            got = np.asarray(got, np.int8).reshape(expected[i].shape)
-            differ = int(np.count_nonzero(got != expected[i]))
-            if differ:
-                result.mismatches += 1
-                result.mismatched_elements += differ
-                if result.first_mismatch is None:
-                    result.first_mismatch = _first_difference(i, got, expected[i])
-            result.sequences += 1
-            result.ticks.append(int(ticks))
-            result.outputs.append(got)
+            result.record(i, got, ticks, expected[i])
             bar.update(1, mismatches=result.mismatches)
         result.rate = bar.rate()
     return result

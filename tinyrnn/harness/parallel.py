@@ -1,0 +1,166 @@
+"""Verify many sequences on several QEMU instances at once.
+
+A ``concurrent.futures.ProcessPoolExecutor`` (no home-made scheduler): every worker
+process boots its own QEMU with the same ELF on its first block, keeps it for the
+following blocks, and returns the device outputs of a block of consecutive
+sequences. The parent compares with the golden model in sequence order, so the
+result is exactly what one device would have produced, only sooner.
+
+Processes, not threads: each QEMU needs a host process feeding its serial socket,
+and the GIL would serialise the frame encode/decode work of several links. The
+pool uses the "spawn" start method (no fork of a parent that may hold threads).
+
+When a block fails (link error, crash, a dead worker) no new blocks are started,
+the running ones finish, and the result names exactly which sequences were
+compared (``VerifyResult.indices``), so a report never claims more than it saw.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import multiprocessing.util
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import TinyrnnError
+from ..golden.model import run_model
+from ..ir import Model
+from ..progress import Progress
+from .verify import VerifyResult, check_input, index_ranges
+
+__all__ = ["QemuJob", "verify_parallel"]
+
+_MAX_BLOCK = 25  # sequences per task: small enough for a smooth progress bar and load balance
+
+
+@dataclass(frozen=True)
+class QemuJob:
+    """What every worker needs to boot its own device."""
+
+    board: str
+    elf: str
+    expected_hash: str
+    lifetime_s: float  # QEMU watchdog: the longest one worker's QEMU may live
+    timeout_s: float = 2.0  # per-request deadline
+
+
+# --------------------------------------------------------------------------- worker side
+_job: QemuJob | None = None
+_session: tuple | None = None  # (Qemu, Device) of this worker process
+
+
+def _close_session() -> None:
+    global _session
+    if _session is not None:
+        qemu, device = _session
+        _session = None
+        try:
+            device.close()
+        finally:
+            qemu.close()
+
+
+def _worker_init(job: QemuJob) -> None:
+    global _job
+    _job = job
+    # atexit handlers do not run in pool workers; multiprocessing's own finalizers
+    # with an exit priority do, so QEMU dies with its worker.
+    multiprocessing.util.Finalize(None, _close_session, exitpriority=10)
+
+
+def _device():
+    global _session
+    if _session is None:
+        from .dut import Device
+        from .qemu import Qemu
+
+        qemu = Qemu(_job.board, _job.elf, timeout_s=_job.lifetime_s)
+        try:
+            qemu.start()
+            device = Device.open(qemu.url, expected_hash=_job.expected_hash, timeout_s=_job.timeout_s)
+        except BaseException:
+            qemu.close()
+            raise
+        _session = (qemu, device)
+    return _session[1]
+
+
+def _run_block(start: int, x_block: np.ndarray) -> dict:
+    """Outputs of consecutive sequences from ``start``; stops at the first failure."""
+    outputs, ticks = [], []
+    try:
+        device = _device()
+        for seq in x_block:
+            y, t = device.run(seq)
+            outputs.append(y)
+            ticks.append(int(t))
+    except TinyrnnError as exc:
+        _close_session()  # a link in an unknown state: the next block boots a fresh QEMU
+        return {"start": start, "outputs": outputs, "ticks": ticks, "error": f"sequence {start + len(outputs)}: {exc}"}
+    return {"start": start, "outputs": outputs, "ticks": ticks, "error": None}
+
+
+# --------------------------------------------------------------------------- parent side
+def block_size(n: int, jobs: int) -> int:
+    """About four blocks per worker (load balance), at most _MAX_BLOCK sequences each."""
+    return max(1, min(_MAX_BLOCK, -(-n // (4 * jobs))))
+
+
+def _collect(pool, x_q: np.ndarray, expected: np.ndarray, block: int, bar: Progress) -> tuple[dict, list]:
+    """Run every block; returns ({start: block result}, [(start, error text)])."""
+    futures = {pool.submit(_run_block, s, x_q[s:s + block]): s for s in range(0, len(x_q), block)}
+    done: dict[int, dict] = {}
+    errors: list[tuple[int, str]] = []
+    differing = 0  # for the progress line only; the result is built in sequence order later
+    for fut in cf.as_completed(futures):
+        start = futures[fut]
+        if fut.cancelled():
+            continue
+        try:
+            res = fut.result()
+        except cf.CancelledError:
+            continue
+        except Exception as exc:  # noqa: BLE001 - a dead worker process (BrokenProcessPool) or pickling trouble
+            res = {"start": start, "outputs": [], "ticks": [], "error": f"worker for sequences {start}-"
+                   f"{min(len(x_q), start + block) - 1} failed: {type(exc).__name__}: {exc}"}
+        done[start] = res
+        differing += sum(bool(np.any(np.asarray(y).reshape(expected[start + k].shape) != expected[start + k]))
+                         for k, y in enumerate(res["outputs"]))
+        bar.update(len(res["outputs"]), mismatches=differing)
+        if res["error"]:
+            errors.append((start, res["error"]))
+            for other in futures:  # stop handing out work; running blocks finish
+                other.cancel()
+    return done, errors
+
+
+def verify_parallel(model: Model, x_q: np.ndarray, job: QemuJob, jobs: int, progress: bool = True) -> VerifyResult:
+    """Like verify_device(), over ``jobs`` QEMU instances booting ``job.elf``."""
+    x_q = check_input(model, x_q)
+    if jobs < 1:
+        raise TinyrnnError(f"--jobs must be at least 1, got {jobs}")
+    jobs = min(jobs, len(x_q)) or 1
+    expected = run_model(model, x_q)
+    block = block_size(len(x_q), jobs)
+    ctx = multiprocessing.get_context("spawn")
+    result = VerifyResult(jobs=jobs)
+    with Progress(len(x_q), "verify", enabled=progress) as bar:
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(job,)) as pool:
+            try:
+                done, errors = _collect(pool, x_q, expected, block, bar)
+            except BaseException:  # Ctrl-C: drop the queue; workers (and their QEMUs) got the signal too
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        result.rate = bar.rate()
+    for start in sorted(done):  # merge in sequence order
+        res = done[start]
+        for k, (y, t) in enumerate(zip(res["outputs"], res["ticks"])):
+            result.record(start + k, y, t, expected[start + k])
+    if errors:
+        missing = sorted(set(range(len(x_q))) - set(result.indices))
+        more = len(errors) - 1
+        result.error = (f"{min(errors)[1]} (verified: {result.verified_ranges()}; not verified: {index_ranges(missing)}"
+                        f"{f'; {more} more failed block' + ('s' if more > 1 else '') if more else ''})")
+    return result
