@@ -4,6 +4,16 @@ Scheme (the TFLite Micro integer LSTM's): int8 activations with asymmetric scale
 zero point; int8 symmetric weights with one scale per gate and path (LSTM) or per
 output channel (Dense); int32 biases at scale s_in·s_w; gate pre-activations Q3.12;
 cell state int16 with a power-of-two scale.
+
+Levers (options of ``quantize_model``; they change only the parameters put into the IR,
+never the integer math): ``cell_power`` picks the cell state's power-of-two scale from
+the calibrated extremes ("max": never saturates on calibration data; "tight": one power
+lower, so the largest values saturate in exchange for twice the resolution;
+"percentile": from the calibration percentile of |c|). ``bias_correction`` subtracts
+the mean pre-activation shift that weight rounding causes, (W_q·s − W)·E[input], from
+the float bias before it is quantized (per gate and path; means from calibration).
+``weights`` picks each weight block's scale: "max" (max |w| → 127) or "mse" (the clip
+with the least rounding + clipping error; large outlier weights saturate at ±127).
 """
 
 from __future__ import annotations
@@ -20,6 +30,9 @@ from .float_model import FloatDense, FloatGRU, FloatLSTM
 
 GATE_FRAC_BITS = 12  # Q3.12
 Q15 = 2.0**-15
+CELL_POWERS = ("max", "tight", "percentile")
+WEIGHT_RULES = ("max", "mse")
+WEIGHT_FRACTIONS = np.linspace(1.0, 0.2, 81)  # "mse" weight scales: fractions of max |w|/127 tried
 
 
 def asymmetric(lo: float, hi: float) -> tuple[float, int]:
@@ -32,10 +45,26 @@ def asymmetric(lo: float, hi: float) -> tuple[float, int]:
     return scale, zero_point
 
 
-def symmetric_weights(w: np.ndarray, axis=None) -> tuple[np.ndarray, np.ndarray]:
-    """int8 weights in [-127, 127] and their scale(s) (max |w| over ``axis``)."""
+def _mse_weight_scale(w: np.ndarray, scale: np.ndarray, axis) -> np.ndarray:
+    """Per slice, the scale among WEIGHT_FRACTIONS·scale with the least rounding + clipping MSE."""
+    keep = axis is not None
+    best, best_err = scale, np.full(np.shape(scale), np.inf)
+    for f in WEIGHT_FRACTIONS:
+        s = scale * f
+        err = np.mean((np.clip(np.round(w / s), -127, 127) * s - w) ** 2, axis=axis, keepdims=keep)
+        better = err < best_err
+        best, best_err = np.where(better, s, best), np.where(better, err, best_err)
+    return best
+
+
+def symmetric_weights(w: np.ndarray, axis=None, rule: str = "max") -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights in [-127, 127] and their scale(s) over ``axis``: max |w|, or the clip with least MSE."""
+    if rule not in WEIGHT_RULES:
+        raise TinyrnnError(f"weights {rule!r} unknown (use one of {', '.join(WEIGHT_RULES)})")
     peak = np.max(np.abs(w), axis=axis, keepdims=axis is not None)
     scale = np.where(peak > 0, peak / 127.0, 1.0)
+    if rule == "mse":
+        scale = _mse_weight_scale(w, scale, axis)
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), np.squeeze(scale)
 
 
@@ -58,22 +87,42 @@ def cell_scale_power(abs_cell_max: float) -> int:
     return max(-15, math.ceil(math.log2(abs_cell_max)) - 15)
 
 
-def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict) -> LSTMLayer:
+def choose_cell_power(ranges: dict, rule: str) -> int:
+    """The cell state's scale power by ``rule`` (see CELL_POWERS and the module docstring)."""
+    if rule == "max":
+        return cell_scale_power(ranges["abs_cell"])
+    if rule == "tight":
+        return max(-15, cell_scale_power(ranges["abs_cell"]) - 1)
+    if rule == "percentile":
+        return cell_scale_power(ranges["abs_cell_percentile"])
+    raise TinyrnnError(f"cell_power {rule!r} unknown (use one of {', '.join(CELL_POWERS)})")
+
+
+def bias_shift(w: np.ndarray, q: np.ndarray, scale, mean: np.ndarray) -> np.ndarray:
+    """(W_q·s − W)·E[input]: the mean pre-activation shift caused by rounding W (H, I) to q·scale."""
+    return (q.astype(np.float64) * scale - w) @ np.asarray(mean, np.float64)
+
+
+def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict, *,
+                  bias_correction: bool = False, cell_power: str = "max", weights: str = "max") -> LSTMLayer:  # fmt: skip
+    """Both paths' bias corrections go into the one (input-path) bias: the gate adds them anyway."""
     units = layer.units
+    p = choose_cell_power(ranges, cell_power)
     lo, hi = ranges["hidden"]
     h_scale, h_zp = asymmetric(max(lo, -1.0), min(hi, 1.0))
     w_x, w_h, bias = [], [], []
     real_x, real_h = [], []
     for g in range(4):
         wx, wh, b = layer.gate_weights(g)
-        qx, sx = symmetric_weights(wx)
-        qh, sh = symmetric_weights(wh)
+        qx, sx = symmetric_weights(wx, rule=weights)
+        qh, sh = symmetric_weights(wh, rule=weights)
+        if bias_correction:
+            b = b - bias_shift(wx, qx, sx, ranges["input_mean"]) - bias_shift(wh, qh, sh, ranges["hidden_mean"])
         w_x.append(qx)
         w_h.append(qh)
         bias.append(int32_bias(b, in_scale * sx, f"layer '{layer.name}'"))
         real_x.append(in_scale * sx * 2**GATE_FRAC_BITS)
         real_h.append(h_scale * sh * 2**GATE_FRAC_BITS)
-    p = cell_scale_power(ranges["abs_cell"])
     mx, shx = multipliers(real_x)
     mh, shh = multipliers(real_h)
     (f2c_m,), (f2c_s,) = multipliers(Q15)
@@ -92,14 +141,38 @@ def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict) -
     )  # fmt: skip
 
 
-def quantize_gru(layer: FloatGRU, in_scale: float, in_zp: int, ranges: dict) -> GRULayer:
+def gru_bias_corrections(layer: FloatGRU, g: int, weights: tuple, ranges: dict) -> tuple:
+    """(input-path, recurrent-path) bias shifts of GRU gate g; weights = (wx, qx, sx, wh, qh, sh).
+
+    Update/reset: each path's shift goes into its own bias. Candidate: the recurrent
+    path is gated by r, so its shift is taken over the gated quantity and put into the
+    input-path bias, which is added outside the gating. reset_after=True: r_j multiplies
+    (U·h)_j, shift_j = Σ_k ΔU_jk·E[r_j·h_k]; reset_after=False: U multiplies r⊙h,
+    shift = ΔU·E[r⊙h] (this keeps the recurrent candidate bias row 0, as the IR documents).
+    """
+    wx, qx, sx, wh, qh, sh = weights
+    from_x = bias_shift(wx, qx, sx, ranges["input_mean"])
+    if g < 2:
+        return from_x, bias_shift(wh, qh, sh, ranges["hidden_mean"])
+    if layer.reset_after:
+        gated = ((qh.astype(np.float64) * sh - wh) * ranges["reset_outer_mean"]).sum(axis=1)
+    else:
+        gated = bias_shift(wh, qh, sh, ranges["reset_hidden_mean"])
+    return from_x + gated, np.zeros_like(from_x)
+
+
+def quantize_gru(layer: FloatGRU, in_scale: float, in_zp: int, ranges: dict, *,
+                 bias_correction: bool = False, weights: str = "max") -> GRULayer:  # fmt: skip
     """The hidden state's scale is fixed (int8 1/128, int16 Q0.15): |h| < 1 always."""
     h_scale = GRULayer.hidden_scale
     w_x, w_h, bias_x, bias_h, real_x, real_h = [], [], [], [], [], []
     for g in range(3):
         wx, wh, b_in, b_rec = layer.gate_weights(g)
-        qx, sx = symmetric_weights(wx)
-        qh, sh = symmetric_weights(wh)
+        qx, sx = symmetric_weights(wx, rule=weights)
+        qh, sh = symmetric_weights(wh, rule=weights)
+        if bias_correction:
+            shift_x, shift_h = gru_bias_corrections(layer, g, (wx, qx, sx, wh, qh, sh), ranges)
+            b_in, b_rec = b_in - shift_x, b_rec - shift_h
         w_x.append(qx)
         w_h.append(qh)
         bias_x.append(int32_bias(b_in, in_scale * sx, f"layer '{layer.name}'"))
@@ -117,17 +190,21 @@ def quantize_gru(layer: FloatGRU, in_scale: float, in_zp: int, ranges: dict) -> 
     )  # fmt: skip
 
 
-def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict) -> DenseLayer:
+def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict, *,
+                   bias_correction: bool = False, weights: str = "max") -> DenseLayer:  # fmt: skip
     lo, hi = ranges["logits"]
     if layer.activation == "relu":
         lo = 0.0
     out_scale, out_zp = asymmetric(lo, hi)
-    w_q, w_scale = symmetric_weights(layer.kernel.T, axis=1)
+    w_q, w_scale = symmetric_weights(layer.kernel.T, axis=1, rule=weights)
     w_scale = np.atleast_1d(w_scale)
+    bias = layer.bias
+    if bias_correction:
+        bias = bias - bias_shift(layer.kernel.T, w_q, w_scale[:, None], ranges["input_mean"])
     mult, shift = multipliers(in_scale * w_scale / out_scale)
     return DenseLayer(
         name=layer.name, input_size=layer.kernel.shape[0], output_size=layer.units,
-        weights=w_q, bias=int32_bias(layer.bias, in_scale * w_scale, f"layer '{layer.name}'"),
+        weights=w_q, bias=int32_bias(bias, in_scale * w_scale, f"layer '{layer.name}'"),
         input_zero_point=in_zp, output_zero_point=out_zp, input_scale=in_scale, output_scale=out_scale,
         multiplier=mult, shift=shift, activation=layer.activation,
     )  # fmt: skip

@@ -7,11 +7,16 @@ import numpy as np
 from tinyrnn.errors import TinyrnnError
 from tinyrnn.ir import InputQuant, Model
 
-from .calibrate import calibrate
+from .calibrate import Ranges, calibrate, check_options
 from .float_model import FloatModel
-from .layers import asymmetric, quantize_dense, quantize_gru, quantize_lstm
+from .layers import CELL_POWERS, WEIGHT_RULES, asymmetric, quantize_dense, quantize_gru, quantize_lstm
 
 QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "dense": quantize_dense}
+# quantize_model's lever defaults (the CLI shows the same), measured in results/har_accuracy.md:
+# bias correction is on (+1.4 to +3.3 dB hidden-state SQNR on HAR models without a Normalization
+# layer, no change with one, accuracy equal within noise); mse ranges, mse weight scales and the
+# other cell power rules did not beat these.
+DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max"}
 
 
 def _check_order(model: FloatModel) -> None:
@@ -23,25 +28,55 @@ def _check_order(model: FloatModel) -> None:
             raise TinyrnnError(f"layer '{layer.name}': a recurrent layer after a Dense layer is not supported")
 
 
-def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = "percentile", percentile: float = 99.99,
-                   classes: list | None = None) -> Model:  # fmt: skip
+def check_levers(method: str, percentile: float, bias_correction, cell_power: str, weights: str) -> None:
+    """Every option of ``quantize_model`` valid, or a TinyrnnError naming the option."""
+    check_options(method, percentile)
+    if not isinstance(bias_correction, (bool, np.bool_)):
+        raise TinyrnnError(f"bias_correction must be True or False, got {bias_correction!r}")
+    if cell_power not in CELL_POWERS:
+        raise TinyrnnError(f"cell_power {cell_power!r} unknown (use one of {', '.join(CELL_POWERS)})")
+    if weights not in WEIGHT_RULES:
+        raise TinyrnnError(f"weights {weights!r} unknown (use one of {', '.join(WEIGHT_RULES)})")
+
+
+def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULTS["method"],
+                   percentile: float = DEFAULTS["percentile"], classes: list | None = None, *,
+                   bias_correction: bool = DEFAULTS["bias_correction"], cell_power: str = DEFAULTS["cell_power"],
+                   weights: str = DEFAULTS["weights"], ranges: Ranges | None = None) -> Model:  # fmt: skip
+    """Calibrate on ``calib_x`` (raw inputs, (N, T, F)) and quantize every layer.
+
+    Levers (measured on HAR in results/har_accuracy.md): ``method`` — range rule for
+    the input, LSTM hidden state and logits ("minmax", "percentile" at ``percentile``,
+    "mse"); ``bias_correction`` — fold the mean shift weight rounding causes into the
+    biases; ``cell_power`` — LSTM cell scale rule ("max", "tight", "percentile");
+    ``weights`` — weight scale rule ("max", "mse"). ``ranges``: the result of
+    ``calibrate(model, calib_x, method, percentile)`` if already computed (trying several
+    levers on one calibration set then needs one float pass, not one per call).
+    """
+    check_levers(method, percentile, bias_correction, cell_power, weights)
     _check_order(model)
-    ranges = calibrate(model, calib_x, method, percentile)
+    if ranges is None:
+        ranges = calibrate(model, calib_x, method, percentile)
+    elif len(ranges.layers) != len(model.layers):
+        raise TinyrnnError(f"ranges cover {len(ranges.layers)} layers, the model has {len(model.layers)}")
     in_scale, in_zp = asymmetric(*ranges.input)
     input_quant = InputQuant(
         offset=model.mean.astype(np.float32), scale=(model.std * in_scale).astype(np.float32), zero_point=in_zp
     )
+    common = {"bias_correction": bool(bias_correction), "weights": weights}
+    options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "dense": common}
     layers = []
     scale, zp = in_scale, in_zp
     for layer, layer_ranges in zip(model.layers, ranges.layers):
-        q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges)
+        q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges, **options[layer.kind])
         scale, zp = (q.output_scale, q.output_zero_point) if layer.kind == "dense" else (q.hidden_scale, q.hidden_zero_point)
         layers.append(q)
     meta = {
         "source": model.source,
-        "calibration": {"method": method, "percentile": percentile, "samples": int(calib_x.shape[0])},
+        "calibration": {"method": method, "percentile": percentile, "samples": int(calib_x.shape[0]),
+                        "bias_correction": bool(bias_correction), "cell_power": cell_power, "weights": weights},
         "float_activation": model.layers[-1].activation if model.layers[-1].kind == "dense" else "linear",
-    }
+    }  # fmt: skip
     return Model(
         name="model", input_size=int(model.input_shape[1]), input_quant=input_quant, layers=layers,
         classes=list(classes or []), meta=meta,
