@@ -24,6 +24,7 @@ system-deps:
 	[ -f /usr/lib/arm-none-eabi/lib/libc.a ] || [ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || missing="$$missing libnewlib-arm-none-eabi"; \
 	command -v qemu-system-arm >/dev/null || missing="$$missing qemu-system-arm"; \
 	command -v clang >/dev/null || missing="$$missing clang"; \
+	printf 'int main(void){return 0;}' | clang -fsanitize=address,undefined -x c - -o /dev/null 2>/dev/null || missing="$$missing libclang-rt-14-dev"; \
 	command -v chromium >/dev/null || missing="$$missing chromium fonts-dejavu-core"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

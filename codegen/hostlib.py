@@ -21,7 +21,8 @@ from ..ir import GRULayer, InputQuant, LSTMLayer, Model
 from .generate import build_context, template_env, write_files
 
 WARNINGS = ("-Wall", "-Wextra", "-Wconversion", "-Werror")
-BASE_FLAGS = ("-O2", "-std=c99", *WARNINGS)
+OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+BASE_FLAGS = ("-O2", "-std=c99", *WARNINGS)  # -O2 is replaced by compile_host's ``opt``
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
 # Leak checking needs ptrace, which containers often forbid; the kernels never allocate.
 SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1",
@@ -29,16 +30,21 @@ SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1",
 
 
 def compile_host(sources, output, *, include_dirs=(), sanitize: bool = False, cc: str = "gcc",
-                 extra_flags=()) -> Path:
-    """Compile and link C sources into a host executable; compiler errors → TinyrnnError."""
+                 extra_flags=(), opt: str = "-O2") -> Path:
+    """Compile and link C sources into a host executable; compiler errors → TinyrnnError.
+
+    ``opt``: the optimization level (one of OPT_LEVELS); ``extra_flags`` go last.
+    """
     if shutil.which(cc) is None:
         raise TinyrnnError(f"C compiler '{cc}' not found on PATH (install gcc)")
+    if opt not in OPT_LEVELS:
+        raise TinyrnnError(f"optimization level {opt!r} unknown (one of {', '.join(OPT_LEVELS)})")
     output = Path(output)
-    cmd = [cc, *BASE_FLAGS, *(SANITIZE_FLAGS if sanitize else ()), *extra_flags]
-    cmd += [f"-I{d}" for d in include_dirs] + [str(s) for s in sources] + ["-o", str(output)]
+    flags = [opt, *BASE_FLAGS[1:], *(SANITIZE_FLAGS if sanitize else ()), *extra_flags]
+    cmd = [cc, *flags, *(f"-I{d}" for d in include_dirs), *map(str, sources), "-o", str(output)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise TinyrnnError(f"host compile failed ({' '.join(cmd[:1] + list(BASE_FLAGS))}):\n{proc.stderr.strip()}")
+        raise TinyrnnError(f"host compile failed ({cc} {' '.join(flags)}):\n{proc.stderr.strip()}")
     return output
 
 
@@ -63,7 +69,7 @@ class HostModel:
     """
 
     def __init__(self, model: Model, workdir, *, name: str = "model", sanitize: bool = False, cc: str = "gcc",
-                 extra_flags=()):
+                 extra_flags=(), opt: str = "-O2"):
         self.model, self.name, self.sanitize = model, name, sanitize
         self.workdir = Path(workdir)
         src = self.workdir / "src"
@@ -75,7 +81,7 @@ class HostModel:
         sources = [f for f in self.info["files"] if f.endswith(".c")] + [str(driver)]
         suffix = "_asan" if sanitize else ""
         self.exe = compile_host(sources, self.workdir / f"{name}_host{suffix}", include_dirs=[src],
-                                sanitize=sanitize, cc=cc, extra_flags=extra_flags)
+                                sanitize=sanitize, cc=cc, extra_flags=extra_flags, opt=opt)
 
     @property
     def input_size(self) -> int:

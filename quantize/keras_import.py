@@ -53,9 +53,22 @@ def _check_masking(layer, kind: str, cfg: dict) -> None:
         raise _refuse(layer, "option mask_zero=True is not supported (masking)")
 
 
+def _weights(layer) -> list[np.ndarray]:
+    """The layer's weights as float64, refused (naming layer and tensor) if any is NaN or Inf."""
+    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
+    for w, var in zip(weights, layer.weights):
+        bad = ~np.isfinite(w)
+        if bad.any():
+            what = getattr(var, "path", None) or getattr(var, "name", "weights")
+            raise _refuse(layer, f"{int(bad.sum())} NaN/Inf values in {what}: retrain or fix the model")
+    return weights
+
+
 def _normalization(layer, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     mean = np.asarray(layer.mean, np.float64).reshape(-1)
     var = np.asarray(layer.variance, np.float64).reshape(-1)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))) or np.any(var < 0):
+        raise _refuse(layer, "mean/variance hold NaN, Inf or negative values: adapt() it on finite data")
     if mean.size != n_features:
         raise _refuse(layer, f"normalizes {mean.size} values, expected one per input channel ({n_features})")
     if getattr(layer, "invert", False):
@@ -66,7 +79,7 @@ def _normalization(layer, n_features: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _recurrent(layer, cfg: dict):
     _check_options(layer, cfg)
-    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
+    weights = _weights(layer)
     kernel, recurrent = weights[0], weights[1]
     units = recurrent.shape[0]
     kind = type(layer).__name__
@@ -87,7 +100,7 @@ def _dense(layer, cfg: dict) -> FloatDense:
     activation = cfg.get("activation", "linear")
     if activation not in _DENSE_ACTIVATIONS:
         raise _refuse(layer, f"option activation={activation!r} is not supported (use one of {', '.join(_DENSE_ACTIVATIONS)})")
-    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
+    weights = _weights(layer)
     bias = weights[1] if cfg.get("use_bias", True) else np.zeros(weights[0].shape[1])
     return FloatDense(layer.name, weights[0], bias, activation)
 

@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ IR_FORMAT = "tinyrnn-ir"
 IR_VERSION = 1
 GATES_LSTM = ("input", "forget", "cell", "output")
 GATES_GRU = ("update", "reset", "candidate")
+DENSE_ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax")
 
 
 @dataclass
@@ -236,24 +238,27 @@ def save(model: Model, path: str | os.PathLike) -> str:
 
 
 def _build(cls, doc: dict, arrays: dict, where: str):
+    if not isinstance(doc, dict):
+        raise TinyrnnError(f"{where}: expected an object, got {type(doc).__name__}")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in doc:
             raise TinyrnnError(f"{where}: field '{f.name}' missing")
         value = doc[f.name]
         if isinstance(value, dict) and set(value) == {"array"}:
-            if value["array"] not in arrays:
-                raise TinyrnnError(f"{where}: array '{value['array']}' missing")
+            if not isinstance(value["array"], str) or value["array"] not in arrays:
+                raise TinyrnnError(f"{where}: array {value['array']!r} missing")
             value = arrays[value["array"]]
         kwargs[f.name] = value
     return cls(**kwargs)
 
 
-def load(path: str | os.PathLike) -> Model:
-    """Read an artifact; any damage is a one-line TinyrnnError naming the file."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise TinyrnnError(f"{path}: no such artifact file")
+# Zip, zlib, JSON and .npy damage: everything the readers raise for a bad file.
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError, ValueError, OSError, EOFError,
+                NotImplementedError, RuntimeError)  # fmt: skip
+
+
+def _read(path: str) -> tuple[dict, dict]:
     try:
         with zipfile.ZipFile(path) as zf:
             header = json.loads(zf.read("ir.json"))
@@ -262,34 +267,166 @@ def load(path: str | os.PathLike) -> Model:
                 for name in zf.namelist()
                 if name.startswith("arrays/") and name.endswith(".npy")
             }
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError) as exc:
-        raise TinyrnnError(f"{path}: not a tinyrnn artifact or damaged ({exc})") from None
+    except _READ_ERRORS as exc:
+        raise TinyrnnError(f"{path}: not a tinyrnn artifact or damaged ({type(exc).__name__}: {exc})") from None
     if not isinstance(header, dict) or header.get("format") != IR_FORMAT:
         raise TinyrnnError(f"{path}: not a tinyrnn artifact (format tag missing)")
     version = header.get("version")
-    if not isinstance(version, int) or version > IR_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise TinyrnnError(f"{path}: artifact format version {version!r} is not a version number: file damaged")
+    if version > IR_VERSION:
         raise TinyrnnError(
             f"{path}: artifact format version {version} is newer than this tinyrnn reads ({IR_VERSION}); upgrade tinyrnn"
         )
+    return header, arrays
+
+
+def _model_from(doc, arrays: dict, path: str) -> Model:
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
+        raise TinyrnnError(f"{path}: artifact structure damaged (no model/layers)")
+    layers = []
+    for i, ldoc in enumerate(doc["layers"]):
+        cls = LAYER_TYPES.get(ldoc.get("kind")) if isinstance(ldoc, dict) else None
+        if cls is None:
+            kind = ldoc.get("kind") if isinstance(ldoc, dict) else ldoc
+            raise TinyrnnError(f"{path}: layer {i} has unknown kind {kind!r}")
+        layers.append(_build(cls, ldoc, arrays, f"{path}: layer {i}"))
+    return Model(
+        name=doc["name"],
+        input_size=doc["input_size"],
+        input_quant=_build(InputQuant, doc["input_quant"], arrays, f"{path}: input_quant"),
+        layers=layers,
+        classes=doc.get("classes", []),
+        meta=doc.get("meta", {}),
+    )
+
+
+def load(path: str | os.PathLike) -> Model:
+    """Read an artifact; any damage is a one-line TinyrnnError naming the file.
+
+    A model that loads has passed the content-hash check and :func:`validate`, so the
+    golden model and codegen can rely on its types, shapes and layer chain.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise TinyrnnError(f"{path}: no such artifact file")
+    header, arrays = _read(path)
     try:
-        doc = header["model"]
-        layers = []
-        for i, ldoc in enumerate(doc["layers"]):
-            cls = LAYER_TYPES.get(ldoc.get("kind"))
-            if cls is None:
-                raise TinyrnnError(f"{path}: layer {i} has unknown kind {ldoc.get('kind')!r}")
-            layers.append(_build(cls, ldoc, arrays, f"{path}: layer {i}"))
-        model = Model(
-            name=doc["name"],
-            input_size=doc["input_size"],
-            input_quant=_build(InputQuant, doc["input_quant"], arrays, f"{path}: input_quant"),
-            layers=layers,
-            classes=doc.get("classes", []),
-            meta=doc.get("meta", {}),
-        )
-    except (KeyError, TypeError) as exc:
-        raise TinyrnnError(f"{path}: artifact structure damaged (missing {exc})") from None
-    digest = model.content_hash()
+        model = _model_from(header.get("model"), arrays, path)
+        digest = model.content_hash()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TinyrnnError(f"{path}: artifact structure damaged ({type(exc).__name__}: {exc})") from None
     if digest != header.get("hash"):
         raise TinyrnnError(f"{path}: content hash mismatch (stored {str(header.get('hash'))[:12]}…, computed {digest[:12]}…): file damaged")
+    validate(model, path)
     return model
+
+
+# --------------------------------------------------------------------------- validation
+_INT8 = (-128, 127)
+_INT32 = (-(2**31), 2**31 - 1)
+_SCALARS = {"str": str, "int": (int, np.integer), "float": (int, float, np.integer, np.floating),
+            "bool": (bool, np.bool_)}  # fmt: skip
+
+
+def _check_scalar(where: str, name: str, value, type_name: str) -> None:
+    want = _SCALARS[type_name]
+    if not isinstance(value, want) or (type_name != "bool" and isinstance(value, (bool, np.bool_))):
+        raise TinyrnnError(f"{where}: field '{name}' must be {type_name}, got {type(value).__name__}")
+    if type_name == "int":
+        lo, hi = _INT8 if name.endswith("zero_point") else _INT32
+        if not lo <= value <= hi:
+            raise TinyrnnError(f"{where}: field '{name}' = {value} outside [{lo}, {hi}]")
+    if type_name == "float" and (not np.isfinite(value) or (name.endswith("_scale") and value <= 0)):
+        raise TinyrnnError(f"{where}: field '{name}' = {value} is not a finite positive scale")
+
+
+def _check_array(where: str, name: str, a, shape: tuple, bits: int | None) -> None:
+    """Exact ``shape``; integer values within ``bits`` signed bits, or finite floats when bits is None."""
+    if not isinstance(a, np.ndarray) or a.shape != shape:
+        got = a.shape if isinstance(a, np.ndarray) else type(a).__name__
+        raise TinyrnnError(f"{where}: array '{name}' has shape {got}, expected {shape}")
+    if bits is None:
+        if a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+            raise TinyrnnError(f"{where}: array '{name}' must hold finite floats")
+        return
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if a.dtype.kind not in "iu" or (a.size and (int(a.min()) < lo or int(a.max()) > hi)):
+        raise TinyrnnError(f"{where}: array '{name}' must hold int{bits} values, got {a.dtype}")
+
+
+def _array_specs(layer) -> dict:
+    """name → (shape, bits) of a layer's arrays."""
+    if isinstance(layer, DenseLayer):
+        o, i = layer.output_size, layer.input_size
+        return {"weights": ((o, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
+    g = len(GATES_LSTM) if isinstance(layer, LSTMLayer) else len(GATES_GRU)
+    h, i = layer.hidden_size, layer.input_size
+    specs = {"w_x": ((g, h, i), 8), "w_h": ((g, h, h), 8)}
+    specs.update({b: ((g, h), 32) for b in (("bias",) if isinstance(layer, LSTMLayer) else ("bias_x", "bias_h"))})
+    specs.update({k: ((g,), 32) for k in ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")})
+    return specs
+
+
+def _check_fields(obj, where: str) -> None:
+    for f in dataclasses.fields(obj):
+        if f.type in _SCALARS:
+            _check_scalar(where, f.name, getattr(obj, f.name), f.type)
+
+
+def _check_layer(layer, where: str) -> None:
+    _check_fields(layer, where)
+    sizes = ("input_size", "output_size" if isinstance(layer, DenseLayer) else "hidden_size")
+    for size in sizes:
+        if getattr(layer, size) < 1:
+            raise TinyrnnError(f"{where}: {size} must be at least 1")
+    for name, (shape, bits) in _array_specs(layer).items():
+        _check_array(where, name, getattr(layer, name), shape, bits)
+    if isinstance(layer, DenseLayer) and layer.activation not in DENSE_ACTIVATIONS:
+        raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(DENSE_ACTIVATIONS)})")
+    # Zero points folded into the int32 biases (as the golden model and the kernels do) must fit int32.
+    pairs = {DenseLayer: (("bias", "weights", "input_zero_point"),),
+             LSTMLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
+             GRULayer: (("bias_x", "w_x", "input_zero_point"),)}[type(layer)]  # fmt: skip
+    for bias, w, zp in pairs:
+        folded = (0 if bias is None else getattr(layer, bias).astype(np.int64)) - getattr(layer, zp) * getattr(
+            layer, w).astype(np.int64).sum(axis=-1)
+        if folded.size and (folded.min() < _INT32[0] or folded.max() > _INT32[1]):
+            raise TinyrnnError(f"{where}: {bias or w} with the {zp} folded in overflows int32")
+
+
+def validate(model: Model, where: str = "model") -> None:
+    """Types, shapes, value ranges and the layer chain: what every reader of a Model assumes."""
+    _check_scalar(where, "name", model.name, "str")
+    _check_scalar(where, "input_size", model.input_size, "int")
+    if model.input_size < 1:
+        raise TinyrnnError(f"{where}: input_size must be at least 1")
+    if not isinstance(model.classes, list) or not all(isinstance(c, str) for c in model.classes):
+        raise TinyrnnError(f"{where}: classes must be a list of names")
+    if not isinstance(model.meta, dict):
+        raise TinyrnnError(f"{where}: meta must be an object")
+    quant = model.input_quant
+    _check_fields(quant, f"{where}: input_quant")
+    for name in ("offset", "scale"):
+        _check_array(f"{where}: input_quant", name, getattr(quant, name), (model.input_size,), None)
+    if not np.all(quant.scale > 0):
+        raise TinyrnnError(f"{where}: input_quant scale must be positive")
+    if not model.layers:
+        raise TinyrnnError(f"{where}: model has no layers")
+    width, dense_seen, recurrent = model.input_size, False, []
+    for k, layer in enumerate(model.layers):
+        lwhere = f"{where}: layer {k}"
+        _check_layer(layer, lwhere)
+        if layer.input_size != width:
+            raise TinyrnnError(f"{lwhere}: input size {layer.input_size} != previous output {width}")
+        if isinstance(layer, DenseLayer):
+            dense_seen = True
+        elif dense_seen:
+            raise TinyrnnError(f"{lwhere}: a recurrent layer after a Dense layer")
+        else:
+            recurrent.append(layer)
+        width = layer.output_size
+    if not recurrent:
+        raise TinyrnnError(f"{where}: model has no LSTM or GRU layer")
+    if any(not layer.return_sequences for layer in recurrent[:-1]):
+        raise TinyrnnError(f"{where}: a stacked recurrent layer must return sequences")

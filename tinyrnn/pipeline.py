@@ -7,6 +7,7 @@ the golden model, then a summary and a quantization report.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def write_report(keras_path: str, artifact: str, data_spec: str, out_html: str, 
 
     from .commands import load_data
 
+    if n is not None and n < 1:
+        raise TinyrnnError(f"--n must be at least 1, got {n}")
     model = ir.load(artifact)
     data = load_data(data_spec, model)
     x, y = (data.x, data.y) if n is None else (data.x[:n], data.y[:n])
@@ -50,9 +53,20 @@ def write_report(keras_path: str, artifact: str, data_spec: str, out_html: str, 
                   "sequences": verified["sequences"], "mismatches": verified["mismatches"]}  # fmt: skip
     cost = report_cost(verified, x.shape[1]) if verified else None
     report = build_report(load_keras(keras_path), model, x, y, device=device, cost=cost, progress=progress)
-    Path(out_html).parent.mkdir(parents=True, exist_ok=True)
-    write_html(report, out_html)
-    write_json(report, str(Path(out_html).with_suffix(".json")))
+    # Both files are written under temporary names and renamed only once both are complete.
+    html, js = Path(out_html), Path(out_html).with_suffix(".json")
+    temps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in (html, js)]
+    try:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        write_html(report, str(temps[0]))
+        write_json(report, str(temps[1]))
+        os.replace(temps[1], js)
+        os.replace(temps[0], html)
+    except OSError as exc:
+        raise TinyrnnError(f"{out_html}: cannot write the report ({exc.strerror or exc})") from None
+    finally:
+        for tmp in (*temps, Path(f"{temps[0]}.tmp")):  # write_html's own temp file too
+            tmp.unlink(missing_ok=True)
     return report
 
 
