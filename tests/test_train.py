@@ -119,3 +119,97 @@ def test_small_lstm_beats_chance_on_memory_task(name):
                             progress=False, learning_rate=5e-3)
     chance = 1.0 / ds.n_classes
     assert info["val_accuracy"] > chance + 0.25, info["history"]
+
+
+# ----------------------------------------------------------------------------- stacks
+
+@pytest.mark.parametrize("arch,layers,kinds", [
+    ("lstm", None, ["lstm"]), ("gru", 2, ["gru", "gru"]), ("lstm,gru", None, ["lstm", "gru"]),
+    ("GRU, lstm", 2, ["gru", "lstm"]), (["lstm", "lstm", "gru"], None, ["lstm", "lstm", "gru"]),
+])
+def test_resolve_archs(arch, layers, kinds):
+    assert M.resolve_archs(arch, layers) == kinds
+
+
+@pytest.mark.parametrize("arch,layers,message", [
+    ("lstm,gru", 3, "lists 2 layers but layers is 3"), ("lstm,rnn", None, "comma list"),
+    ("", None, "architecture"), ("gru", 0, "layers must be 1..3"), ("lstm,gru,gru,lstm", None, "1..3"),
+])
+def test_resolve_archs_errors(arch, layers, message):
+    with pytest.raises(TinyrnnError, match=message):
+        M.resolve_archs(arch, layers)
+
+
+def test_mixed_stack_builds_and_quantizes(tmp_path):
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    ds = synthetic.multitone(n=64, timesteps=10, seed=0)
+    model = M.build_model("lstm,gru", 5, None, (10, 3), 4, normalization_data=ds.x)
+    assert [layer.name for layer in model.layers[2:]] == ["lstm_0", "gru_1", "head"]
+    assert [layer.return_sequences for layer in model.layers[2:4]] == [True, False]
+    path = T.save_model(model, tmp_path / "mixed.keras")
+    q = quantize_model(load_keras(path), ds.x)
+    assert [layer.kind for layer in q.layers] == ["lstm", "gru", "dense"]
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def _cli(argv, capsys):
+    from tinyrnn.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_train_json_lists_history_and_validation(tmp_path, capsys):
+    out_path = tmp_path / "m.keras"
+    code, out, err = _cli(["train", "--data", "synthetic:delayed_recall", "--n", "80", "--arch", "gru,lstm",
+                           "--units", "3", "--epochs", "2", "--seed", "3", "--out", str(out_path), "--json"], capsys)
+    assert code == 0, err
+    r = json.loads(out)  # exactly one JSON object on stdout
+    assert out.count("\n") == 1 and out_path.is_file()
+    assert (r["arch"], r["archs"], r["layers"], r["seed"]) == ("gru,lstm", ["gru", "lstm"], 2, 3)
+    assert [h["epoch"] for h in r["history"]] == list(range(1, r["epochs_run"] + 1))
+    assert all("val_accuracy" in h and "val_loss" in h for h in r["history"])
+    assert 0.0 <= r["val_accuracy"] <= 1.0 and r["n_val"] > 0 and "qat" not in r
+    code, out, err = _cli(["train", "--data", "synthetic:delayed_recall", "--n", "60", "--units", "4",
+                           "--epochs", "1", "--out", str(tmp_path / "h.keras")], capsys)
+    assert code == 0 and out == "" and "trained lstm(4)x1 →" in err and "val accuracy" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--arch", "lstm", "--export-tflite"], "needs --legacy-keras"),
+    (["--arch", "gru", "--export-tflite", "x.tfl"], "must end in .tflite"),
+    (["--arch", "lstm,gru", "--layers", "3"], "lists 2 layers"),
+    (["--arch", "transformer"], "architecture must be one of"),
+    (["--qat", "--qat-epochs", "0"], "QAT needs at least 1 epoch"),
+])
+def test_cli_train_refuses_before_training(argv, message, tmp_path, capsys):
+    code, out, err = _cli(["train", "--data", "synthetic:multitone", "--n", "40", "--epochs", "1",
+                           "--out", str(tmp_path / "m.keras"), *argv], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+    assert err.startswith("tinyrnn: error: ") and not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.slow
+def test_export_tflite_legacy_lstm(tmp_path):
+    ds = synthetic.multitone(n=60, timesteps=8, seed=0)
+    r = T.train(ds, "lstm", 4, epochs=1, seed=0, batch_size=32, legacy_keras=True, progress=False,
+                out_path=tmp_path / "l.keras", export_tflite=True)
+    assert r["tflite_path"] == str(tmp_path / "l.tflite") and r["tflite_bytes"] > 0
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in r["tflite_ops"] and r["tflite_importable"] is True
+    assert 0.0 <= r["tflite_val_accuracy"] <= 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.keras", "l.tflite"]  # no temp files left
+
+
+@pytest.mark.slow
+def test_export_tflite_gru_converter_crash_is_one_clean_line(tmp_path):
+    """TF 2.21's converter segfaults on a GRU: reported in one line, the .keras model kept."""
+    ds = synthetic.multitone(n=60, timesteps=8, seed=0)
+    with pytest.raises(TinyrnnError, match=r"crashed \(segmentation fault\).*GRU.*saved as") as err:
+        T.train(ds, "gru", 4, epochs=1, seed=0, batch_size=32, legacy_keras=True, progress=False,
+                out_path=tmp_path / "g.keras", export_tflite=str(tmp_path / "g.tflite"))
+    assert "\n" not in str(err.value) and (tmp_path / "g.keras").is_file()
+    assert not (tmp_path / "g.tflite").exists()

@@ -5,6 +5,10 @@ training windows, per feature) → 1..3 ``LSTM``/``GRU`` layers with default
 activations and ``unroll=False`` (``return_sequences`` on all but the last) →
 ``Dense(n_classes, softmax)``. No masking, no Bidirectional, no dropout.
 
+Stacks: ``arch="lstm", layers=2`` is LSTM→LSTM; a comma list gives each layer
+its own kind, first layer first (``arch="lstm,gru"`` is LSTM→GRU, and sets the
+depth). Layer names are ``{kind}_{index}`` (``lstm_0``, ``gru_1``).
+
 Keras 3 by default. ``legacy_keras=True`` builds with ``tf_keras`` (Keras 2),
 which the TensorFlow Lite converter turns into a fused LSTM op; that path sets
 ``TF_USE_LEGACY_KERAS=1`` when TensorFlow is not imported yet (so ``tf.keras``
@@ -26,49 +30,76 @@ MAX_LAYERS = 3
 
 
 def get_keras(legacy_keras: bool = False):
-    """The Keras module to build with: ``keras`` (3) or ``tf_keras`` (2)."""
-    if legacy_keras:
-        # Route tf.keras to tf_keras for the whole process, but only while that is
-        # still possible: once TensorFlow is imported, flipping the variable could
-        # re-route tf.keras under code that already relies on Keras 3.
-        if "tensorflow" not in sys.modules:
-            os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    """The Keras module to build with: ``keras`` (3) or ``tf_keras`` (2).
+
+    Imported through :func:`tinyrnn.tfenv.import_keras` (quiet TensorFlow start-up).
+    ``legacy_keras`` routes ``tf.keras`` to tf_keras for the whole process, but only
+    while that is still possible: once TensorFlow is imported, flipping
+    ``TF_USE_LEGACY_KERAS`` could re-route ``tf.keras`` under code that relies on Keras 3.
+    """
+    from tinyrnn.tfenv import import_keras
+
+    if legacy_keras and "tensorflow" in sys.modules:
+        saved = os.environ.get("TF_USE_LEGACY_KERAS")
         try:
-            import tf_keras
-        except ImportError:
-            raise TinyrnnError("legacy Keras needs the tf_keras package "
-                               "(pip install 'tinyrnn[train]')") from None
-        return tf_keras
-    try:
-        import keras
-    except ImportError:
-        raise TinyrnnError("training needs TensorFlow and Keras "
-                           "(pip install 'tinyrnn[train]')") from None
-    return keras
+            return import_keras(True)
+        finally:
+            if saved is None:
+                os.environ.pop("TF_USE_LEGACY_KERAS", None)
+            else:
+                os.environ["TF_USE_LEGACY_KERAS"] = saved
+    return import_keras(bool(legacy_keras))
 
 
-def _check_args(arch: str, units: int, layers: int, input_shape, n_classes: int) -> None:
-    if arch not in ARCHS:
-        raise TinyrnnError(f"architecture must be one of {', '.join(ARCHS)}, got {arch!r}")
+def resolve_archs(arch, layers: int | None = None) -> list[str]:
+    """Per-layer kinds from ``arch`` ("lstm", "gru", "lstm,gru" or a list) and ``layers``.
+
+    One kind repeats ``layers`` times (default 1); a list sets the depth, and
+    ``layers``, if given, must agree with it.
+    """
+    kinds = [a.strip().lower() for a in (arch.split(",") if isinstance(arch, str) else arch)]
+    bad = [a for a in kinds if a not in ARCHS]
+    if not kinds or bad:
+        raise TinyrnnError(f"architecture must be one of {', '.join(ARCHS)} or a comma list of them "
+                           f"(one per layer, e.g. lstm,gru), got {arch!r}")
+    if len(kinds) == 1:
+        n = 1 if layers is None else int(layers)
+        if not 1 <= n <= MAX_LAYERS:
+            raise TinyrnnError(f"layers must be 1..{MAX_LAYERS}, got {layers}")
+        return kinds * n
+    if layers is not None and int(layers) != len(kinds):
+        raise TinyrnnError(f"architecture {arch!r} lists {len(kinds)} layers but layers is {layers}")
+    if len(kinds) > MAX_LAYERS:
+        raise TinyrnnError(f"layers must be 1..{MAX_LAYERS}, got {len(kinds)}")
+    return kinds
+
+
+def arch_label(kinds: list[str]) -> str:
+    """"lstm", "gru" or "lstm,gru" for a list of per-layer kinds (a repeated kind collapses)."""
+    return kinds[0] if len(set(kinds)) == 1 else ",".join(kinds)
+
+
+def _check_args(arch, units: int, layers: int | None, input_shape, n_classes: int) -> list[str]:
+    kinds = resolve_archs(arch, layers)
     if not 1 <= int(units) <= 1024:
         raise TinyrnnError(f"units must be 1..1024, got {units}")
-    if not 1 <= int(layers) <= MAX_LAYERS:
-        raise TinyrnnError(f"layers must be 1..{MAX_LAYERS}, got {layers}")
     if len(input_shape) != 2 or min(int(d) for d in input_shape) < 1:
         raise TinyrnnError(f"input shape must be (T, F) with T, F >= 1, got {tuple(input_shape)}")
     if int(n_classes) < 2:
         raise TinyrnnError(f"need at least 2 classes, got {n_classes}")
+    return kinds
 
 
-def build_model(arch: str, units: int, layers: int = 1, input_shape=(None, None),
+def build_model(arch, units: int, layers: int | None = 1, input_shape=(None, None),
                 n_classes: int = 2, normalization_data: np.ndarray | None = None,
                 legacy_keras: bool = False, name: str | None = None):
     """Build (and not compile) the classifier; returns a Keras ``Model``.
 
     ``normalization_data`` (N, T, F) adapts the Normalization layer's per-feature
     mean and variance; without it the layer is the identity (mean 0, variance 1).
+    ``arch``/``layers``: see :func:`resolve_archs`.
     """
-    _check_args(arch, units, layers, input_shape, n_classes)
+    kinds = _check_args(arch, units, layers, input_shape, n_classes)
     keras = get_keras(legacy_keras)
     T, F = (int(d) for d in input_shape)
     inputs = keras.Input(shape=(T, F), name="x")
@@ -82,12 +113,13 @@ def build_model(arch: str, units: int, layers: int = 1, input_shape=(None, None)
         norm = keras.layers.Normalization(axis=-1, mean=np.zeros(F), variance=np.ones(F),
                                           name="normalization")
     h = norm(inputs)
-    rnn = keras.layers.LSTM if arch == "lstm" else keras.layers.GRU
-    for i in range(int(layers)):
-        h = rnn(int(units), return_sequences=i < int(layers) - 1, unroll=False,
-                name=f"{arch}_{i}")(h)
+    for i, kind in enumerate(kinds):
+        rnn = keras.layers.LSTM if kind == "lstm" else keras.layers.GRU
+        h = rnn(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
+                name=f"{kind}_{i}")(h)
     outputs = keras.layers.Dense(int(n_classes), activation="softmax", name="head")(h)
-    return keras.Model(inputs, outputs, name=name or f"tinyrnn_{arch}{units}x{layers}")
+    label = "_".join(kinds) if len(set(kinds)) > 1 else kinds[0]
+    return keras.Model(inputs, outputs, name=name or f"tinyrnn_{label}{units}x{len(kinds)}")
 
 
 def count_params(model) -> int:

@@ -5,6 +5,13 @@ plus ``tf.config.experimental.enable_op_determinism``. Early stopping watches th
 validation loss and always restores the best epoch's weights. Progress goes to
 stderr: a tqdm bar on a terminal, one plain line per epoch otherwise. The model
 is saved atomically (temp file in the target folder, then rename).
+
+:func:`train` optionally follows the float training with quantization-aware
+fine-tuning (``qat``, :mod:`tinyrnn.train.qat_finetune`: kept only if the int8
+model does better on the validation windows) and writes an int8 ``.tflite``
+(``export_tflite``, :mod:`tinyrnn.train.export`). Bad options (an LSTM export
+without legacy Keras, a wrong suffix, an --arch list that contradicts --layers)
+fail before any training.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pathlib import Path
 from tinyrnn.errors import TinyrnnError
 
 from .datasets import Dataset, load_dataset, split
-from .model import build_model, count_params, get_keras
+from .model import arch_label, build_model, count_params, get_keras, resolve_archs
 
 
 # ----------------------------------------------------------------------------- progress
@@ -126,23 +133,27 @@ def _check_pair(train_ds: Dataset, val_ds: Dataset) -> None:
                            f"{val_ds.x.shape[1:]} differ in shape")
 
 
-def train_model(train_ds: Dataset, val_ds: Dataset, arch: str = "lstm", units: int = 32,
-                layers: int = 1, epochs: int = 20, seed: int = 0, batch_size: int = 64,
+def train_model(train_ds: Dataset, val_ds: Dataset, arch="lstm", units: int = 32,
+                layers: int | None = None, epochs: int = 20, seed: int = 0, batch_size: int = 64,
                 legacy_keras: bool = False, progress: bool = True, patience: int = 5,
                 learning_rate: float = 1e-3):
-    """Train on ``train_ds`` with early stopping on ``val_ds``; returns (model, info)."""
+    """Train on ``train_ds`` with early stopping on ``val_ds``; returns (model, info).
+
+    ``arch``/``layers``: see :func:`tinyrnn.train.model.resolve_archs` ("lstm,gru" = LSTM→GRU).
+    """
     _check_pair(train_ds, val_ds)
     if epochs < 1 or batch_size < 1 or patience < 1:
         raise TinyrnnError("epochs, batch size and patience must be >= 1")
+    kinds = resolve_archs(arch, layers)
     keras = get_keras(legacy_keras)
     set_determinism(seed, legacy_keras)
     n_classes = max(train_ds.n_classes, val_ds.n_classes)
-    model = build_model(arch, units, layers, train_ds.x.shape[1:], n_classes,
+    model = build_model(kinds, units, None, train_ds.x.shape[1:], n_classes,
                         normalization_data=train_ds.x, legacy_keras=legacy_keras)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     bar = _Progress(progress, epochs)
-    bar.info(f"training {arch}({units})x{layers} on {len(train_ds)} windows "
+    bar.info(f"training {arch_label(kinds)}({units})x{len(kinds)} on {len(train_ds)} windows "
              f"(validation {len(val_ds)}), T={train_ds.timesteps} F={train_ds.features}, "
              f"{n_classes} classes, seed {seed}")
     monitor = _make_callback(keras, bar, patience)
@@ -156,16 +167,19 @@ def train_model(train_ds: Dataset, val_ds: Dataset, arch: str = "lstm", units: i
         raise TinyrnnError("training diverged: validation loss was never finite "
                            "(try a lower learning rate)")
     seconds = time.perf_counter() - t0
-    final = {}
-    for part, ds in (("train", train_ds), ("val", val_ds)):
-        res = model.evaluate(ds.x, ds.y, batch_size=batch_size, verbose=0, return_dict=True)
-        final[part] = {"loss": float(res["loss"]), "accuracy": float(res["accuracy"])}
     info = {"history": monitor.rows, "best_epoch": monitor.best_epoch,
             "epochs_run": len(monitor.rows), "train_seconds": round(seconds, 3),
-            "train_accuracy": final["train"]["accuracy"], "val_accuracy": final["val"]["accuracy"],
-            "train_loss": final["train"]["loss"], "val_loss": final["val"]["loss"],
-            "n_classes": int(n_classes)}
+            **final_scores(model, train_ds, val_ds, batch_size), "n_classes": int(n_classes)}
     return model, info
+
+
+def final_scores(model, train_ds: Dataset, val_ds: Dataset, batch_size: int = 64) -> dict:
+    """Float loss and accuracy of ``model`` on both parts."""
+    out = {}
+    for part, ds in (("train", train_ds), ("val", val_ds)):
+        res = model.evaluate(ds.x, ds.y, batch_size=batch_size, verbose=0, return_dict=True)
+        out[f"{part}_loss"], out[f"{part}_accuracy"] = float(res["loss"]), float(res["accuracy"])
+    return out
 
 
 def save_model(model, out_path) -> Path:
@@ -192,25 +206,64 @@ def _versions(legacy_keras: bool) -> dict:
             "legacy_keras": bool(legacy_keras)}
 
 
-def train(spec_or_dataset, arch: str = "lstm", units: int = 32, layers: int = 1,
+def _qat_options(qat) -> dict | None:
+    """``qat``: False/None (off), True (defaults) or a dict of :func:`finetune` options."""
+    if not qat:
+        return None
+    opts = {"epochs": 5, "learning_rate": 1e-4, "keep": "if-better"}
+    opts.update({} if qat is True else dict(qat))
+    if int(opts["epochs"]) < 1 or not float(opts["learning_rate"]) > 0:
+        raise TinyrnnError(f"QAT needs at least 1 epoch and a positive learning rate, got {opts['epochs']} "
+                           f"and {opts['learning_rate']}")
+    if opts["keep"] not in ("if-better", "always", "never"):
+        raise TinyrnnError(f"QAT keep rule must be if-better, always or never, got {opts['keep']!r}")
+    return opts
+
+
+def _check_out_paths(out_path, kinds: list[str], legacy_keras: bool, export_tflite):
+    if Path(out_path).suffix != ".keras":
+        raise TinyrnnError(f"{out_path}: the model file must end in .keras")
+    if export_tflite is None or export_tflite is False:
+        return None
+    from .export import check_export, tflite_path_for
+
+    check_export(kinds, legacy_keras)
+    return tflite_path_for(out_path, export_tflite if isinstance(export_tflite, (str, os.PathLike)) else None)
+
+
+def train(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None = None,
           epochs: int = 20, seed: int = 0, out_path="model.keras", batch_size: int = 64,
           legacy_keras: bool = False, progress: bool = True, *, val: Dataset | None = None,
           val_fraction: float = 0.2, patience: int = 5, learning_rate: float = 1e-3,
-          n: int | None = None) -> dict:
-    """Load/split the data, train, save ``out_path`` and return a JSON-able summary.
+          n: int | None = None, qat=False, export_tflite=None) -> dict:
+    """Load/split the data, train, optionally fine-tune with QAT, save; a JSON-able summary.
 
     ``spec_or_dataset``: a :class:`Dataset` or a spec for :func:`load_dataset`
     (``n`` = synthetic size). Without ``val`` a ``val_fraction`` split is taken
-    (by group where the data has groups, seeded by ``seed``).
+    (by group where the data has groups, seeded by ``seed``). ``arch``: "lstm",
+    "gru" or a comma list, one kind per layer. ``qat``: True or a dict of
+    :func:`tinyrnn.train.qat_finetune.finetune` options (epochs, learning_rate, keep).
+    ``export_tflite``: True/"" (beside ``out_path``) or a ``.tflite`` path.
     """
+    kinds = resolve_archs(arch, layers)
+    tflite_out = _check_out_paths(out_path, kinds, legacy_keras, export_tflite)
+    qat_opts = _qat_options(qat)
     data = load_dataset(spec_or_dataset, n=n, seed=seed)
     train_ds, val_ds = (data, val) if val is not None else split(data, val_fraction, seed)
-    model, info = train_model(train_ds, val_ds, arch, units, layers, epochs, seed, batch_size,
+    model, info = train_model(train_ds, val_ds, kinds, units, None, epochs, seed, batch_size,
                               legacy_keras, progress, patience, learning_rate)
+    calib_x = None
+    if qat_opts is not None:
+        from .qat_finetune import calibration_windows, finetune
+
+        calib_x = calibration_windows(train_ds, seed=seed)
+        model, info["qat"] = finetune(model, train_ds, val_ds, batch_size=batch_size, seed=seed,
+                                      progress=progress, calib_x=calib_x, **qat_opts)
+        info.update(final_scores(model, train_ds, val_ds, batch_size))
     out = save_model(model, out_path)
     result = {
-        "out_path": str(out), "dataset": data.name, "arch": arch, "units": int(units),
-        "layers": int(layers), "epochs": int(epochs), "seed": int(seed),
+        "out_path": str(out), "dataset": data.name, "arch": arch_label(kinds), "archs": kinds,
+        "units": int(units), "layers": len(kinds), "epochs": int(epochs), "seed": int(seed),
         "batch_size": int(batch_size), "learning_rate": float(learning_rate),
         "patience": int(patience), "input_shape": [train_ds.timesteps, train_ds.features],
         "classes": list(data.classes) if data.classes else None,
@@ -218,6 +271,12 @@ def train(spec_or_dataset, arch: str = "lstm", units: int = 32, layers: int = 1,
         "split_by_group": val is None and data.groups is not None,
         "params": count_params(model), **_versions(legacy_keras), **info,
     }
+    if tflite_out is not None:
+        from .export import export_tflite as convert
+        from .qat_finetune import calibration_windows
+
+        calib_x = calibration_windows(train_ds, seed=seed) if calib_x is None else calib_x
+        result.update(convert(out, tflite_out, calib_x, kinds, legacy_keras, val_ds.x, val_ds.y))
     if progress:
         print(f"saved {out}: val accuracy {result['val_accuracy']:.4f} "
               f"(best epoch {result['best_epoch']}/{result['epochs_run']})",
