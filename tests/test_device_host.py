@@ -315,8 +315,6 @@ def run_pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_plugin_with_url_target(host, tmp_path):
-    if host.variant != "last":
-        pytest.skip("one variant is enough")
     own = HostDevice(host.exe, tmp_path)  # the module's device holds its connection
     try:
         res = run_pytest(tmp_path, f"--tinyrnn-target={own.url}")

@@ -11,8 +11,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .commands import evaluate, quantize_file, verify
 from .errors import TinyrnnError
 
