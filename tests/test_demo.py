@@ -41,3 +41,13 @@ def test_eval_reports_float_int8_and_device_on_the_same_windows(tmp_path):
     # The device computes exactly the golden outputs, so its accuracy is the golden one.
     assert r["device_accuracy"] == r["int8_accuracy"]
     assert {"float_accuracy", "accuracy"} <= set(r)
+
+
+def test_verify_writes_the_report_with_device_accuracy(tmp_path):
+    run_json("demo", "--out", tmp_path / "d", "--n", 10, "--epochs", 3, timeout=600)
+    d = tmp_path / "d"
+    r = run_json("verify", "--model", d / "model.tnr", "--target", "qemu:mps2-an386", "--data", d / "test.npz",
+                 "--n", 20, "--keras", d / "model.keras", "--report", tmp_path / "r.html")  # fmt: skip
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert r["verified"] and report["accuracy"]["devices"][0]["accuracy"] == pytest.approx(r["device_accuracy"])
+    assert report["fidelity"]["samples"] == 20 and (tmp_path / "r.html").stat().st_size > 10_000

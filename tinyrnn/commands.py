@@ -272,6 +272,8 @@ def _verify_args(p):
     p.add_argument("--n", type=int, default=100, help="number of sequences (default 100)")
     p.add_argument("--build-dir", help="keep the QEMU firmware build here (default: a temporary directory)")
     p.add_argument("--jobs", type=int, default=1, help="QEMU instances verifying in parallel (qemu:BOARD targets; default 1)")
+    p.add_argument("--report", help="also write the quantization report here (.html, JSON beside it); needs --keras")
+    p.add_argument("--keras", help="the float .keras model the artifact came from (for --report)")
 
 
 def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True,
@@ -323,7 +325,14 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
 
 
 def _verify(args):
+    if args.report and not args.keras:
+        raise TinyrnnError("--report needs --keras MODEL (the float model the artifact was quantized from)")
     r = verify(args.model, args.target, args.data, args.n, args.build_dir, jobs=args.jobs)
+    if args.report:
+        from tinyrnn.pipeline import write_report
+
+        write_report(args.keras, args.model, args.data, args.report, r, n=args.n)
+        r["report"] = args.report
     verdict = "VERIFIED bit-exact" if r["verified"] else "NOT verified"
     human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {r['board']}, {r['mismatches']} mismatching"
              f"{'; ' + r['error'] if r['error'] else ''}; {r['instructions_per_inference']} instructions/inference; "
