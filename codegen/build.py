@@ -106,3 +106,29 @@ def build(project_dir, jobs: int = 2, *, timeout_s: float = 600) -> dict:
         raise TinyrnnError(f"firmware build failed in {project}: {line}")
     elf = project / "firmware.elf"
     return {"elf": str(elf), **elf_sizes(elf)}
+
+
+_MAP_ENTRY = re.compile(r"^ (\.[\w.$]+)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S+)$", re.MULTILINE)
+
+
+def map_sizes(map_file, model_objects: set, weights_objects: set, state_symbol: str = ".bss.g_state") -> dict:
+    """Code, constant data and state bytes of the model, from a GNU ld map file.
+
+    Only the "Linker script and memory map" part counts (garbage-collected sections are
+    listed before it); code = .text* of ``model_objects``, weights = .rodata*/.data* of
+    ``weights_objects``, RAM = the glue's model state plus any .data/.bss of the model."""
+    text = Path(map_file).read_text()
+    text = text[text.index("Linker script and memory map"):]
+    # GNU ld puts a long section name on its own line: join it with its address line.
+    text = re.sub(r"^ (\.[\w.$]+)\n\s+(0x)", r" \1 \2", text, flags=re.MULTILINE)
+    sizes = {"flash_code_bytes": 0, "flash_weights_bytes": 0, "ram_bytes": 0}
+    for section, _addr, size, obj in _MAP_ENTRY.findall(text):
+        name, size = Path(obj).name, int(size, 16)
+        if section.startswith(".text") and name in model_objects:
+            sizes["flash_code_bytes"] += size
+        elif section.startswith((".rodata", ".data")) and name in weights_objects:
+            sizes["flash_weights_bytes"] += size
+        model_data = section.startswith((".bss", ".data")) and name in model_objects | weights_objects
+        if section == state_symbol or model_data:
+            sizes["ram_bytes"] += size
+    return sizes

@@ -22,18 +22,17 @@ from ..golden.dense_s8 import activation_min, effective_bias
 from ..golden import gru_s8, lstm_s8
 from ..golden.lut import sigmoid_table_uint16
 from ..ir import DenseLayer, GRULayer, LSTMLayer, Model
+from . import layout
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
-# 2: tinyrnn_gru_s8 added.
-KERNEL_ABI_VERSION = 2
+# 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
+KERNEL_ABI_VERSION = 3
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding_divide_by_pot / saturating left shift limits
 ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
 DENSE_ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax")
 PRODUCT_BOUND = 32768 * 32768  # |int16 · int16| products requantized inside the cell
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CTYPES = {np.int8: "int8_t", np.int16: "int16_t", np.int32: "int32_t", np.uint16: "uint16_t"}
-_PER_LINE = {np.int8: 16, np.int16: 12, np.int32: 8, np.uint16: 12}
 
 
 def template_env() -> jinja2.Environment:
@@ -125,18 +124,7 @@ def _check_structure(model: Model, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- layers
-def _cint(v: int) -> str:
-    # "-2147483648" is a unary minus on a constant too big for int; spell it safely.
-    return "(-2147483647 - 1)" if v == INT32_MIN else str(v)
-
-
-def _array(cname: str, values: np.ndarray, dtype, comment: str) -> dict:
-    flat = [int(v) for v in np.asarray(values).reshape(-1)]
-    step = _PER_LINE[dtype]
-    rows = [", ".join(_cint(v) for v in flat[i:i + step]) for i in range(0, len(flat), step)]
-    size = len(flat) * np.dtype(dtype).itemsize
-    return {"cname": cname, "ctype": _CTYPES[dtype], "length": len(flat), "rows": rows, "bytes": size,
-            "comment": comment}
+_cint, _array, _weight_array = layout.c_int, layout.c_array, layout.weight_array
 
 
 def _comment(text: str) -> str:
@@ -175,19 +163,24 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str) -> tuple[dic
     clip = int(layer.cell_clip)
     cell_min, cell_max = (max(-clip, -32768), min(clip, 32767)) if clip > 0 else (-32768, 32767)
 
-    # Unit-major layout [H][4][K] (see tinyrnn_lstm_s8.h): a transpose, values unchanged.
+    # One block per unit with its four gate rows (see tinyrnn_lstm_s8.h, codegen/layout.py).
     arrays = [
-        _array(f"{prefix}_w_x", w_x.transpose(1, 0, 2), np.int8, f"{where}: input weights [H][4][I]"),
-        _array(f"{prefix}_w_h", w_h.transpose(1, 0, 2), np.int8, f"{where}: recurrent weights [H][4][H]"),
-        _array(f"{prefix}_bias_x", bias_x.T, np.int32, f"{where}: effective input bias [H][4]"),
-        _array(f"{prefix}_bias_h", bias_h.T, np.int32, f"{where}: effective recurrent bias [H][4]"),
+        _weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 4 gate rows per unit over I"),
+        _weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 4 gate rows per unit over H"),
+        _array(f"{prefix}_bias", np.concatenate([bias_x.T, bias_h.T], axis=1), np.int32,
+               f"{where}: [H][8] effective input biases of the 4 gates, then recurrent"),
     ]
+    gates = layout.gate_requants(mults, bound_x, bound_h)
+    cell = {stem: layout.requant(scalars[f"{stem}_multiplier"], scalars[f"{stem}_shift"], layout.CELL_PRODUCT_BOUND)
+            for stem in ("forget_to_cell", "input_to_cell", "hidden")}
+    tanh_mul, tanh_round, tanh_rshift = layout.tanh_prescale(tanh_shift)
     fields = {"input_size": I, "hidden_size": H, "w_x": arrays[0]["cname"], "w_h": arrays[1]["cname"],
-              "bias_x": arrays[2]["cname"], "bias_h": arrays[3]["cname"],
-              **{k: "{" + ", ".join(_cint(int(v)) for v in a) + "}" for k, a in mults.items()},
-              **{k: _cint(v) for k, v in scalars.items()},
-              "hidden_zero_point": int(layer.hidden_zero_point), "cell_min": cell_min, "cell_max": cell_max,
-              "tanh_cell_left_shift": tanh_shift, "sigmoid_lut": lut_name}
+              "bias": arrays[2]["cname"], "gate": layout.c_structs(gates),
+              **{stem: layout.c_struct(q) for stem, q in cell.items()},
+              "hidden_zero_point": int(layer.hidden_zero_point),
+              "reference": layout.needs_reference(gates, *cell.values()), "cell_clipped": int((cell_min, cell_max) != (-32768, 32767)),
+              "cell_min": cell_min, "cell_max": cell_max, "tanh_cell_mul": tanh_mul, "tanh_cell_round": tanh_round,
+              "tanh_cell_shift": tanh_rshift, "sigmoid_lut": lut_name}
     return fields, arrays
 
 
@@ -218,24 +211,21 @@ def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str) -> tuple[dict,
     _check_requant(where, "gate_x", bound_x.max(axis=1), mults["gate_x_multiplier"], mults["gate_x_shift"])
     _check_requant(where, "gate_h", bound_h.max(axis=1), mults["gate_h_multiplier"], mults["gate_h_shift"])
 
-    # Unit-major layouts (see tinyrnn_gru_s8.h). Without reset_after the candidate rows
-    # are read in a second pass, so they follow the [H][2][H] update/reset block.
+    # One block per unit with its gate rows (see tinyrnn_gru_s8.h, codegen/layout.py).
+    # Without reset_after the candidate rows are read by a second pass over r*h.
+    arrays = [_weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 3 gate rows per unit over I")]
     if layer.reset_after:
-        w_h_layout, w_h_note = w_h.transpose(1, 0, 2), "[H][3][H]"
+        arrays.append(_weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 3 gate rows per unit over H"))
     else:
-        w_h_layout, w_h_note = np.concatenate([w_h[:2].transpose(1, 0, 2).reshape(-1), w_h[2].reshape(-1)]), \
-            "[H][2][H] then candidate [H][H]"
-    arrays = [
-        _array(f"{prefix}_w_x", w_x.transpose(1, 0, 2), np.int8, f"{where}: input weights [H][3][I]"),
-        _array(f"{prefix}_w_h", w_h_layout, np.int8, f"{where}: recurrent weights {w_h_note}"),
-        _array(f"{prefix}_bias_x", bias_x.T, np.int32, f"{where}: effective input bias [H][3]"),
-        _array(f"{prefix}_bias_h", bias_h.T, np.int32, f"{where}: recurrent bias [H][3]"),
-    ]
+        arrays.append(_weight_array(f"{prefix}_w_h", w_h[:2], f"{where}: recurrent update and reset rows over H"))
+        arrays.append(_weight_array(f"{prefix}_w_hc", w_h[2:], f"{where}: recurrent candidate rows over r*h"))
+    arrays.append(_array(f"{prefix}_bias", np.concatenate([bias_x.T, bias_h.T], axis=1), np.int32,
+                         f"{where}: [H][6] effective input biases of the 3 gates, then recurrent"))
+    gates = layout.gate_requants(mults, bound_x, bound_h)
     fields = {"input_size": I, "hidden_size": H, "reset_after": int(bool(layer.reset_after)),
               "w_x": arrays[0]["cname"], "w_h": arrays[1]["cname"],
-              "bias_x": arrays[2]["cname"], "bias_h": arrays[3]["cname"],
-              **{k: "{" + ", ".join(_cint(int(v)) for v in a) + "}" for k, a in mults.items()},
-              "sigmoid_lut": lut_name}
+              "w_hc": "0" if layer.reset_after else arrays[2]["cname"], "bias": arrays[-1]["cname"],
+              "gate": layout.c_structs(gates), "reference": layout.needs_reference(gates), "sigmoid_lut": lut_name}
     return fields, arrays
 
 
@@ -274,8 +264,9 @@ def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
 def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: str) -> tuple[dict, list]:
     """Template entry of one recurrent layer, its arrays; entry["state"] lists its state
     members (ctype, field, length, reset value, comment) and entry["scratch"] the
-    (int16, int8) workspace lengths its kernel needs."""
+    (int32 work, int16, int8) workspace lengths its kernel needs."""
     H, h = layer.hidden_size, f"l{k}_h"
+    work = layout.stage_words(layer.input_size) + layout.stage_words(H)  # x and h staged (tinyrnn_dot.h)
     entry = {"index": k, "kind": layer.kind, "params": f"{prefix}_params", "input": source, "h": h, "size": H,
              "comment": where}
     if isinstance(layer, LSTMLayer):
@@ -283,16 +274,16 @@ def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: st
         # h starts at the hidden zero point (real zero), as in the golden model.
         state = [("int16_t", f"l{k}_c", H, 0, f"{where}: cell state"),
                  ("int8_t", h, H, int(layer.hidden_zero_point), f"{where}: hidden state")]
-        entry.update(ctype="tinyrnn_lstm_s8_params", kernel="tinyrnn_lstm_s8_step", scratch=(H, 0),
-                     args=f"st->{h}, st->l{k}_c, st->scratch")
+        entry.update(ctype="tinyrnn_lstm_s8_params", kernel="tinyrnn_lstm_s8_step", scratch=(work, 0, 0),
+                     args=f"st->{h}, st->l{k}_c, st->work")
     else:
         fields, arrays = _gru(layer, prefix, where, lut_name)
         state = [("int16_t", f"l{k}_h16", H, 0, f"{where}: hidden state Q0.15"),
                  ("int8_t", h, H, 0, f"{where}: hidden state int8, round(h16 / 256)")]
         workspace = "0, 0" if layer.reset_after else "st->scratch, st->scratch8"
         entry.update(ctype="tinyrnn_gru_s8_params", kernel="tinyrnn_gru_s8_step",
-                     scratch=(0, 0) if layer.reset_after else (2 * H, H),
-                     args=f"st->l{k}_h16, st->{h}, {workspace}")
+                     scratch=(work, 0, 0) if layer.reset_after else (work, 2 * H, H),
+                     args=f"st->l{k}_h16, st->{h}, st->work, {workspace}")
     # state_io: the order the host driver reads an explicit state in (LSTM h, c; GRU h8, h16).
     entry.update(fields=fields, state=state, state_io=[f[1] for f in state[::-1]])
     return entry, arrays
@@ -326,17 +317,18 @@ def build_context(model: Model, name: str) -> dict:
         arrays.extend(arrs)
     # One workspace shared by all layers (they run one after another); C has no
     # zero-length arrays, so a member exists only when some kernel uses it.
-    scratch16, scratch8 = (max(r["scratch"][i] for r in recurrent) for i in (0, 1))
+    work, scratch16, scratch8 = (max(r["scratch"][i] for r in recurrent) for i in (0, 1, 2))
+    members.append(("int32_t", "work", work, 0, "kernel work area: the step's input vectors, staged"))
     if scratch16:
         members.append(("int16_t", "scratch", scratch16, 0, "kernel scratch (new values until the old ones are dropped)"))
     if scratch8:
         members.append(("int8_t", "scratch8", scratch8, 0, "GRU kernel scratch (r * h of the reset_after=0 variant)"))
-    int16_fields = [f for f in members if f[0] == "int16_t"]
-    int8_fields = [f for f in members if f[0] == "int8_t"]
-    # Struct layout: int16 members first, then int8, so sizeof is 2*n16 + n8 rounded to 2
-    # on every ABI we target; the generated C checks sizeof against this number.
-    n16, n8 = sum(f[2] for f in int16_fields), sum(f[2] for f in int8_fields)
-    state_bytes = 2 * n16 + n8 + (n8 % 2)
+    fields_by_type = {t: [f for f in members if f[0] == t] for t in ("int32_t", "int16_t", "int8_t")}
+    # Struct layout: int32 members first, then int16, then int8, so sizeof is
+    # 4*n32 + 2*n16 + n8 rounded up to 4 on every ABI we target (the work area makes the
+    # struct word aligned); the generated C checks sizeof against this number.
+    n32, n16, n8 = (sum(f[2] for f in fields_by_type[t]) for t in ("int32_t", "int16_t", "int8_t"))
+    state_bytes = -(-(4 * n32 + 2 * n16 + n8) // 4) * 4
     last = model.layers[-1]
     activation = last.activation if isinstance(last, DenseLayer) else "none"
     return {
@@ -348,8 +340,10 @@ def build_context(model: Model, name: str) -> dict:
         "output_zero_point": int(model.output_zero_point), "output_scale": _float_literal(model.output_scale),
         "output_activation": activation, "caller_activation": activation in ("sigmoid", "softmax"),
         "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
-        "state_fields": int16_fields + int8_fields,
-        "weights_bytes": sum(a["bytes"] for a in arrays),
+        "state_fields": [f for t in ("int32_t", "int16_t", "int8_t") for f in fields_by_type[t]],
+        "weights_bytes": sum(a["bytes"] for a in arrays),  # the largest path layout
+        "weights_bytes_by_path": {path: sum(a.get("bytes_by_path", {}).get(path, a["bytes"]) for a in arrays)
+                                  for path, _ in layout.PATHS},
     }
 
 
@@ -398,9 +392,10 @@ def write_files(context: dict, out_dir) -> dict:
         _write(out / kernel.name, kernel.read_bytes())
         files.append(out / kernel.name)
     return {"files": [str(f) for f in sorted(files)], "state_bytes": context["state_bytes"],
-            "weights_bytes": context["weights_bytes"]}
+            "weights_bytes": context["weights_bytes"], "weights_bytes_by_path": context["weights_bytes_by_path"]}
 
 
 def generate(model: Model, out_dir, name: str | None = None) -> dict:
-    """Render the model's C into ``out_dir``; returns files (paths), state_bytes, weights_bytes."""
+    """Render the model's C into ``out_dir``; returns files (paths), state_bytes, weights_bytes
+    (the largest kernel path's layout) and weights_bytes_by_path (plain, mve, dsp, dsp8, wide)."""
     return write_files(build_context(model, name or "model"), out_dir)

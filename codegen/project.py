@@ -112,6 +112,15 @@ def render_project(model: Model, board: str, out_dir, name: str = "model") -> di
     return {**project, **paths, "project_dir": str(out), **manifest}
 
 
+def model_sizes(project_dir, name: str = "model") -> dict:
+    """flash_code_bytes, flash_weights_bytes, ram_bytes of the model alone, from the link map."""
+    from .build import map_sizes
+    from .generate import kernel_files
+
+    stems = {Path(f.name).stem for f in kernel_files() if f.name.endswith(".c")} | {name}
+    return map_sizes(Path(project_dir) / "firmware.map", {f"{s}.o" for s in stems}, {f"{name}_weights.o"})
+
+
 def read_manifest(project_dir) -> dict:
     path = Path(project_dir) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else {}

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import irgen
+from tinyrnn.codegen.layout import stage_words
 from tinyrnn.codegen.generate import build_context, generate
 from tinyrnn.codegen.hostlib import HostModel, run_layer
 from tinyrnn.errors import TinyrnnError
@@ -170,15 +171,22 @@ def test_run_layer_helper(tmp_path):
 
 
 # ----------------------------------------------------------------------------- structure
+def _align4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
 def test_state_bytes_exact(tmp_path):
-    """int16 members: h16/c per layer + shared scratch (max of H for LSTM, 2H for GRU
-    without reset_after); int8: h per layer, hidden Dense outputs, scratch8 (H)."""
+    """int32 work area (x and h staged, the largest layer's); int16: h16/c per layer +
+    scratch (2H for a GRU without reset_after); int8: h per layer, hidden Dense outputs,
+    scratch8 (H); the struct is 4-byte aligned."""
     rng = np.random.default_rng(2)
     model = irgen.build_model(rng, 3, [6, 4, 5], [3, 2], kinds=["gru", "gru_before", "lstm"])
-    assert build_context(model, "m")["state_bytes"] == 2 * (6 + 4 + 5 + 8) + (6 + 4 + 5 + 3 + 4)
+    work = max(stage_words(3) + stage_words(6), stage_words(6) + stage_words(4), stage_words(4) + stage_words(5))
+    assert build_context(model, "m")["state_bytes"] == _align4(4 * work + 2 * (6 + 4 + 5 + 8) + (6 + 4 + 5 + 3 + 4))
     only_after = irgen.build_model(rng, 3, [7], [], kinds=["gru"])
     ctx = build_context(only_after, "m")
-    assert ctx["state_bytes"] == 2 * 7 + 7 + 1 and "scratch" not in {f[1] for f in ctx["state_fields"]}
+    work = stage_words(3) + stage_words(7)
+    assert ctx["state_bytes"] == _align4(4 * work + 2 * 7 + 7) and "scratch" not in {f[1] for f in ctx["state_fields"]}
     out = generate(model, tmp_path, name="mix")
     assert f"#define TINYRNN_MIX_STATE_BYTES {out['state_bytes']}" in (tmp_path / "mix.h").read_text()
 

@@ -318,7 +318,8 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
         "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
         "ticks_per_inference": ticks, "device_accuracy": device_acc,
         "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
-        "state_bytes": info.get("state_bytes"), "weights_bytes": info.get("weights_bytes"),
+        "state_bytes": info.get("state_bytes"), "model_code_bytes": info.get("model_code_bytes"),
+        "model_weights_bytes": info.get("model_weights_bytes"),
         "sequences_per_second": summary["sequences_per_second"],
         "first_mismatch": summary["first_mismatch"], "error": summary["error"], "model_hash": model.content_hash(),
     }  # fmt: skip

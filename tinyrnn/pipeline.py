@@ -19,13 +19,12 @@ DEMO_TASK = "synthetic:multitone"
 
 
 def report_cost(verified: dict, steps: int) -> dict | None:
-    """The report's cost section from a verify result (QEMU builds know their sizes)."""
-    if not verified.get("flash_bytes"):
+    """The report's cost section from a verify result (QEMU builds know their sizes from the link map)."""
+    if not verified.get("model_code_bytes"):
         return None
     instructions = verified.get("instructions_per_inference")
-    weights = verified.get("weights_bytes") or 0
     return {verified["board"]: {
-        "flash_code": verified["flash_bytes"] - weights, "flash_weights": weights,
+        "flash_code": verified["model_code_bytes"], "flash_weights": verified["model_weights_bytes"],
         "ram_state": verified.get("state_bytes"), "instructions_per_inference": instructions,
         "instructions_per_step": round(instructions / steps) if instructions else None,
     }}  # fmt: skip

@@ -21,10 +21,13 @@ QEMU_PREFIX = "qemu:"
 def build_firmware(model: Model, board: str, out_dir) -> dict:
     """Generate, render and build; returns the project description plus ELF sizes."""
     from tinyrnn.codegen.build import build
-    from tinyrnn.codegen.project import render_project
+    from tinyrnn.codegen.project import model_sizes, render_project
 
     project = render_project(model, board, out_dir)
-    return {**project, **build(project["project_dir"])}
+    built = build(project["project_dir"])
+    model_only = model_sizes(project["project_dir"])
+    return {**project, **built, "model_code_bytes": model_only["flash_code_bytes"],
+            "model_weights_bytes": model_only["flash_weights_bytes"], "model_ram_bytes": model_only["ram_bytes"]}
 
 
 @contextlib.contextmanager
@@ -50,7 +53,8 @@ def connect(target: str, model: Model, workdir, log_file=None):
 
 
 def _sizes(built: dict) -> dict:
-    keys = ("elf", "flash_bytes", "ram_bytes", "state_bytes", "weights_bytes")
+    keys = ("elf", "flash_bytes", "ram_bytes", "state_bytes", "weights_bytes", "model_code_bytes",
+            "model_weights_bytes", "model_ram_bytes")
     return {k: built[k] for k in keys if k in built}
 
 

@@ -35,38 +35,61 @@ static inline int32_t tinyrnn_act_prescale(int32_t x, int32_t left_shift)
     return tinyrnn_asr_s32(x * 3 + (1 << (-left_shift - 1)), -left_shift);
 }
 
-/* Interpolated table value scaled by 2^index_shift, or `saturated` past the table end. */
-static inline int32_t tinyrnn_act_interpolate(int32_t abs_x, int32_t index_shift, int32_t saturated,
+/* Both functions interpolate the table at a = |v| (v = the prescaled input), index
+ * bits above `ix`, and round once: s = (r + 2^(out-1)) >> out with
+ * r = lut[u] * 2^ix + frac * (lut[u+1] - lut[u]), or `saturated` past the table end
+ * (sigmoid: ix 9, out 10; tanh: ix 8, out 8). TFLM's negative branch,
+ * (2^(16+ix) - r + 2^(out-1) - 1) >> out, equals 2^15 - s for every integer r, so both
+ * signs share s. */
+static inline int32_t tinyrnn_act_interpolate(int32_t v, int32_t ix, int32_t out, int32_t saturated,
                                               const uint16_t *lut)
 {
-    const int32_t uh = abs_x >> index_shift;
+    const int32_t a = v >= 0 ? v : -v;
+    const int32_t uh = a >> ix;
     if (uh >= TINYRNN_SIGMOID_LUT_SIZE - 1) {
         return saturated;
     }
-    const int32_t frac = abs_x & ((1 << index_shift) - 1);
     const int32_t ua = lut[uh];
     const int32_t ub = lut[uh + 1];
-    return (ua << index_shift) + frac * (ub - ua);
+    return ((ua << ix) + (1 << (out - 1)) + (a & ((1 << ix) - 1)) * (ub - ua)) >> out;
 }
 
-/* sigmoid: Q3.12 (x 2^left_shift) -> Q0.15 in [0, 32767]; negative inputs by symmetry
- * 1 - sigmoid(|x|), with TFLM's exact rounding offsets. */
+/* sigmoid of an already prescaled input v: Q0.15 in [0, 32767]; negative inputs by
+ * symmetry 1 - sigmoid(|v|), with TFLM's exact rounding. */
+static inline int32_t tinyrnn_sigmoid_prescaled(int32_t v, const uint16_t *lut)
+{
+    const int32_t s = tinyrnn_act_interpolate(v, 9, 10, 0x7FFF, lut);
+    return v >= 0 ? s : (1 << 15) - s;
+}
+
+/* The same for |v| < 255 * 2^9, which no saturated int16 gate times 3 reaches: no
+ * table-end test. */
+static inline int32_t tinyrnn_sigmoid_gate(int32_t v, const uint16_t *lut)
+{
+    const int32_t a = v >= 0 ? v : -v;
+    const int32_t ua = lut[a >> 9];
+    const int32_t ub = lut[(a >> 9) + 1];
+    const int32_t s = ((ua << 9) + (1 << 9) + (a & 511) * (ub - ua)) >> 10;
+    return v >= 0 ? s : (1 << 15) - s;
+}
+
+/* tanh(x) = 2 sigmoid(2x) - 1 of an already prescaled input v: Q0.15 in [-32767, 32767]. */
+static inline int32_t tinyrnn_tanh_prescaled(int32_t v, const uint16_t *lut)
+{
+    const int32_t s = tinyrnn_act_interpolate(v, 8, 8, 0xFFFF, lut);
+    return v >= 0 ? s - (1 << 15) : (1 << 15) - s;
+}
+
+/* sigmoid: Q3.12 (x 2^left_shift) -> Q0.15 in [0, 32767]. */
 static inline int16_t tinyrnn_sigmoid_s16_one(int32_t x, int32_t left_shift, const uint16_t *lut)
 {
-    const int32_t v = tinyrnn_act_prescale(x, left_shift);
-    int32_t r = tinyrnn_act_interpolate(v >= 0 ? v : -v, 9, 0x7FFF << 10, lut);
-    r = v >= 0 ? r + (1 << 9) : (1 << 25) - r + (1 << 9) - 1;
-    return tinyrnn_wrap_s16(tinyrnn_asr_s32(r, 10));
+    return (int16_t)tinyrnn_sigmoid_prescaled(tinyrnn_act_prescale(x, left_shift), lut);
 }
 
-/* tanh(x) = 2 sigmoid(2x) - 1 on the same table with one index bit less:
- * Q3.12 (x 2^left_shift) -> Q0.15 in [-32768, 32767]. */
+/* tanh: Q3.12 (x 2^left_shift) -> Q0.15 in [-32767, 32767]. */
 static inline int16_t tinyrnn_tanh_s16_one(int32_t x, int32_t left_shift, const uint16_t *lut)
 {
-    const int32_t v = tinyrnn_act_prescale(x, left_shift);
-    int32_t r = tinyrnn_act_interpolate(v >= 0 ? v : -v, 8, 0xFFFF << 8, lut);
-    r = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
-    return tinyrnn_wrap_s16(tinyrnn_asr_s32(r, 8));
+    return (int16_t)tinyrnn_tanh_prescaled(tinyrnn_act_prescale(x, left_shift), lut);
 }
 
 /* Vector form (the public kernel): out[k] = act(in[k]) for k < n; in and out may alias.

@@ -12,19 +12,30 @@
 
 #include <stdint.h>
 
+#include "tinyrnn_arch.h"
+
 static inline int32_t tinyrnn_clamp_s32(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
+/* x saturated to a signed `bits`-bit range (a constant): one SSAT where the core has it
+ * (compilers rarely find SSAT themselves once the bounds are hoisted into registers). */
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
+/* The builtin under ACLE's __ssat, whose gcc 12 macro trips -Wsign-conversion. */
+#define TINYRNN_SSAT(x, bits) ((int32_t)__builtin_arm_ssat((x), (bits)))
+#else
+#define TINYRNN_SSAT(x, bits) tinyrnn_clamp_s32((x), -(1 << ((bits)-1)), (1 << ((bits)-1)) - 1)
+#endif
+
 static inline int8_t tinyrnn_sat_s8(int32_t x)
 {
-    return (int8_t)tinyrnn_clamp_s32(x, INT8_MIN, INT8_MAX);
+    return (int8_t)TINYRNN_SSAT(x, 8);
 }
 
 static inline int16_t tinyrnn_sat_s16(int32_t x)
 {
-    return (int16_t)tinyrnn_clamp_s32(x, INT16_MIN, INT16_MAX);
+    return (int16_t)TINYRNN_SSAT(x, 16);
 }
 
 /* sat16(a + b) for any int32 a and an int16 b. Clamping a to +-2^16 first cannot change
@@ -96,6 +107,72 @@ static inline int32_t tinyrnn_requantize(int32_t acc, int32_t multiplier, int32_
         return tinyrnn_doubling_high_mul(tinyrnn_sat_left_shift_s32(acc, shift), multiplier);
     }
     return tinyrnn_rounding_divide_by_pot(tinyrnn_doubling_high_mul(acc, multiplier), -shift);
+}
+
+/* One requantization with everything codegen can precompute (tinyrnn.codegen.layout):
+ * the result equals tinyrnn_requantize(acc, multiplier, shift) for every acc whose
+ * magnitude is within the bound codegen checked. */
+typedef struct {
+    int32_t multiplier;
+    int32_t left;  /* max(shift, 0) + 1 when (bound << left) fits int32; 0: only the reference
+                    * computation is exact (tinyrnn_requantize_any) */
+    int32_t right; /* max(-shift, 0) */
+    int32_t round; /* 2^(right - 1), 0 when right == 0 */
+    int32_t neg;   /* 1 when right > 0 (a negative tie rounds away from zero) */
+    int32_t shift; /* as given, for the reference path */
+} tinyrnn_requant_t;
+
+/* round(a * b / 2^32), ties up, for |a| < 2^31. Cores without a long multiply (Armv6-M)
+ * use four 16x16 products, out of line: exact, and faster than libgcc's 64-bit multiply.
+ * a = ah 2^16 + al, b = bh 2^16 + bl with al, bl in [0, 2^16): each cross product fits
+ * int32, and (a b + 2^31) / 2^32 floors to ah bh plus the cross products' high halves
+ * plus the carry out of their low halves, al bl's high half and the rounding 2^15. */
+#if (defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1) || defined(TINYRNN_MUL_HIGH_16)
+#if defined(__GNUC__)
+__attribute__((noinline, unused))
+#endif
+static int32_t tinyrnn_mul_high_round(int32_t a, int32_t b)
+{
+    const int32_t ah = tinyrnn_asr_s32(a, 16), bh = tinyrnn_asr_s32(b, 16);
+    const uint32_t al = (uint32_t)a & 0xFFFFu, bl = (uint32_t)b & 0xFFFFu;
+    const int32_t q1 = ah * (int32_t)bl, q2 = bh * (int32_t)al;
+    const uint32_t low = ((uint32_t)q1 & 0xFFFFu) + ((uint32_t)q2 & 0xFFFFu) + ((al * bl) >> 16) + 0x8000u;
+    return ah * bh + tinyrnn_asr_s32(q1, 16) + tinyrnn_asr_s32(q2, 16) + (int32_t)(low >> 16);
+}
+#else
+/* SMMULR on DSP cores; else the 64-bit product's high word plus its low word's top bit. */
+static inline int32_t tinyrnn_mul_high_round(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    const uint64_t p = (uint64_t)((int64_t)a * b);
+    return tinyrnn_s32_from_u32((uint32_t)(p >> 32) + ((uint32_t)p >> 31));
+#endif
+}
+#endif
+
+/* tinyrnn_requantize on a precomputed descriptor with left >= 1 (codegen checked that
+ * |acc| << left < 2^31 for every reachable acc). With a2 = acc << (shift + 1) exact,
+ * round(a2 * m / 2^32) is the doubling high multiply (ties up, and no INT32_MIN^2 case
+ * since |a2| < 2^31); the rounding divide is floor((x + 2^(e-1) - [x < 0]) / 2^e), which
+ * cannot overflow as |x| < 2^30. */
+static inline int32_t tinyrnn_requantize_fast(int32_t acc, const tinyrnn_requant_t *q)
+{
+    const int32_t x = tinyrnn_mul_high_round(tinyrnn_s32_from_u32((uint32_t)acc << q->left), q->multiplier);
+    return tinyrnn_asr_s32(x + q->round - (int32_t)(((uint32_t)x >> 31) & (uint32_t)q->neg), q->right);
+}
+
+/* Any descriptor, any acc: the fast form where codegen allowed it, else the reference.
+ * Layers with a descriptor that needs the reference run all of it out of line. */
+#if defined(__GNUC__)
+__attribute__((noinline, unused))
+#endif
+static int32_t tinyrnn_requantize_any(int32_t acc, const tinyrnn_requant_t *q)
+{
+    return q->left ? tinyrnn_requantize_fast(acc, q) : tinyrnn_requantize(acc, q->multiplier, q->shift);
 }
 
 #endif /* TINYRNN_FIXEDPOINT_H */

@@ -9,12 +9,15 @@
  *
  * Every integer in the params struct is computed by codegen in Python, which also checks
  * the ranges the kernel relies on (no accumulator can overflow int32, shifts in
- * [-31, 30], the input zero point folded into bias_x).
+ * [-31, 30], the input zero point folded into the input biases); see codegen/layout.py.
  */
 #ifndef TINYRNN_GRU_S8_H
 #define TINYRNN_GRU_S8_H
 
 #include <stdint.h>
+
+#include "tinyrnn_arch.h"
+#include "tinyrnn_fixedpoint.h"
 
 #define TINYRNN_GRU_GATES 3 /* order: update (z), reset (r), candidate (h~), as in Keras */
 
@@ -22,26 +25,29 @@ typedef struct {
     int32_t input_size;  /* I */
     int32_t hidden_size; /* H */
     int32_t reset_after; /* 1: r applied to the recurrent matmul (Keras default); 0: to h */
-    /* Unit-major weights: the gate rows of hidden unit j are contiguous, so one sequential
-     * pass over flash feeds all accumulators of that unit. */
-    const int8_t *w_x; /* [H][3][I] */
-    /* reset_after = 1: [H][3][H].
-     * reset_after = 0: [H][2][H] (update, reset rows), then [H][H] (candidate rows), read
-     * by the second pass over r*h (which needs every unit's r first). */
-    const int8_t *w_h;
-    const int32_t *bias_x; /* [H][3] input-matmul bias, input zero point folded in */
-    const int32_t *bias_h; /* [H][3] recurrent-matmul bias */
-    int32_t gate_x_multiplier[TINYRNN_GRU_GATES]; /* input matmul -> Q3.12 */
-    int32_t gate_x_shift[TINYRNN_GRU_GATES];
-    int32_t gate_h_multiplier[TINYRNN_GRU_GATES]; /* recurrent matmul -> Q3.12 */
-    int32_t gate_h_shift[TINYRNN_GRU_GATES];
+    /* One block per hidden unit holding its gate rows, in the layout of this build's path
+     * (tinyrnn_arch.h), so one pass over the vector feeds all of that unit's gates. */
+    const tinyrnn_weight_t *w_x;  /* 3 rows per unit over x[I] */
+    const tinyrnn_weight_t *w_h;  /* reset_after = 1: 3 rows per unit over h8[H];
+                                   * reset_after = 0: update and reset rows (2 per unit) */
+    const tinyrnn_weight_t *w_hc; /* reset_after = 0: candidate rows (1 per unit) over r*h,
+                                   * read by a second pass (it needs every unit's r); else null */
+    const int32_t *bias;          /* [H][6]: input-matmul bias of the 3 gates (input zero
+                                   * point folded in), then recurrent-matmul bias */
+    tinyrnn_requant_t gate[2 * TINYRNN_GRU_GATES]; /* gate g: [2g] input matmul, [2g+1]
+                                                     * recurrent matmul -> Q3.12 */
+    int32_t reference; /* 1 when some descriptor has left == 0 (see tinyrnn_requant_t) */
     const uint16_t *sigmoid_lut; /* TINYRNN_SIGMOID_LUT_SIZE entries, emitted by codegen */
 } tinyrnn_gru_s8_params;
 
+/* Words of work area one step needs: x and h8 (later r*h) staged (tinyrnn_dot.h). */
+#define TINYRNN_GRU_WORK_WORDS(I, H) (TINYRNN_STAGE_WORDS(I) + TINYRNN_STAGE_WORDS(H))
+
 /* One time step of one sequence: reads x[I], updates h16[H] and h8[H] in place.
- * reset_after = 0 needs a workspace: scratch16 holds 2H int16 and scratch8 H int8;
- * with reset_after = 1 both are unused and may be null. No argument may alias another. */
+ * work: TINYRNN_GRU_WORK_WORDS(I, H) words. reset_after = 0 also needs scratch16 (2H
+ * int16) and scratch8 (H int8); with reset_after = 1 both are unused and may be null.
+ * No argument may alias another. */
 void tinyrnn_gru_s8_step(const tinyrnn_gru_s8_params *p, const int8_t *x, int16_t *h16, int8_t *h8,
-                         int16_t *scratch16, int8_t *scratch8);
+                         int32_t *work, int16_t *scratch16, int8_t *scratch8);
 
 #endif /* TINYRNN_GRU_S8_H */

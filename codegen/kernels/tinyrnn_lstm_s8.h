@@ -5,45 +5,50 @@
  *
  * Every integer in the params struct is computed by codegen in Python, which also checks
  * the ranges the kernel relies on (no accumulator can overflow int32, shifts in
- * [-31, 30], tanh_cell_left_shift in [-31, 14], zero points in int8).
+ * [-31, 30], tanh prescale in range, zero points in int8); see codegen/layout.py.
  */
 #ifndef TINYRNN_LSTM_S8_H
 #define TINYRNN_LSTM_S8_H
 
 #include <stdint.h>
 
+#include "tinyrnn_arch.h"
+#include "tinyrnn_fixedpoint.h"
+
 #define TINYRNN_LSTM_GATES 4 /* order: input, forget, cell, output */
 
 typedef struct {
     int32_t input_size;  /* I */
     int32_t hidden_size; /* H */
-    /* Unit-major weights: the four gate rows of hidden unit j are contiguous, so one
-     * sequential pass over flash feeds all four accumulators of that unit. */
-    const int8_t *w_x;     /* [H][4][I] */
-    const int8_t *w_h;     /* [H][4][H] */
-    const int32_t *bias_x; /* [H][4] input-matmul bias, input zero point folded in */
-    const int32_t *bias_h; /* [H][4] recurrent-matmul bias, hidden zero point folded in */
-    int32_t gate_x_multiplier[TINYRNN_LSTM_GATES]; /* input matmul -> Q3.12 */
-    int32_t gate_x_shift[TINYRNN_LSTM_GATES];
-    int32_t gate_h_multiplier[TINYRNN_LSTM_GATES]; /* recurrent matmul -> Q3.12 */
-    int32_t gate_h_shift[TINYRNN_LSTM_GATES];
-    int32_t forget_to_cell_multiplier; /* f (Q0.15) * c -> c */
-    int32_t forget_to_cell_shift;
-    int32_t input_to_cell_multiplier; /* i (Q0.15) * g (Q0.15) -> c */
-    int32_t input_to_cell_shift;
-    int32_t hidden_multiplier; /* o (Q0.15) * tanh(c) (Q0.15) -> int8 h */
-    int32_t hidden_shift;
+    /* One block per hidden unit holding its four gate rows, in the layout of this
+     * build's path (tinyrnn_arch.h), so one pass over x (or h) feeds all four gates. */
+    const tinyrnn_weight_t *w_x; /* rows over x[I] */
+    const tinyrnn_weight_t *w_h; /* rows over h[H] */
+    const int32_t *bias;         /* [H][8]: input-matmul bias of the 4 gates (input zero point
+                                  * folded in), then recurrent-matmul bias (hidden zero point) */
+    tinyrnn_requant_t gate[2 * TINYRNN_LSTM_GATES]; /* gate g: [2g] input matmul, [2g+1]
+                                                      * recurrent matmul -> Q3.12 */
+    tinyrnn_requant_t forget_to_cell; /* f (Q0.15) * c -> c */
+    tinyrnn_requant_t input_to_cell;  /* i (Q0.15) * g (Q0.15) -> c */
+    tinyrnn_requant_t hidden;         /* o (Q0.15) * tanh(c) (Q0.15) -> int8 h */
     int32_t hidden_zero_point;
-    int32_t cell_min; /* cell clip as a range; [-32768, 32767] when unclipped */
+    int32_t reference;    /* 1 when some descriptor has left == 0 (see tinyrnn_requant_t) */
+    int32_t cell_clipped; /* 1 when [cell_min, cell_max] is narrower than int16 */
+    int32_t cell_min;
     int32_t cell_max;
-    int32_t tanh_cell_left_shift; /* cell_scale_power + 12: cell state -> Q3.12 */
-    const uint16_t *sigmoid_lut;  /* TINYRNN_SIGMOID_LUT_SIZE entries, emitted by codegen */
+    /* tanh(c) table input 3 * c * 2^(cell_scale_power + 12) = (c * mul + round) >> shift */
+    int32_t tanh_cell_mul;
+    int32_t tanh_cell_round;
+    int32_t tanh_cell_shift;
+    const uint16_t *sigmoid_lut; /* TINYRNN_SIGMOID_LUT_SIZE entries, emitted by codegen */
 } tinyrnn_lstm_s8_params;
 
+/* Words of work area one step needs: x and h staged (tinyrnn_dot.h). */
+#define TINYRNN_LSTM_WORK_WORDS(I, H) (TINYRNN_STAGE_WORDS(I) + TINYRNN_STAGE_WORDS(H))
+
 /* One time step of one sequence: reads x[I], updates h[H] (int8) and c[H] (int16) in
- * place. scratch holds H int16 (the new h until every unit has read the old one);
- * it must not alias x, h or c. */
+ * place. work: TINYRNN_LSTM_WORK_WORDS(I, H) words, not aliasing x, h or c. */
 void tinyrnn_lstm_s8_step(const tinyrnn_lstm_s8_params *p, const int8_t *x, int8_t *h, int16_t *c,
-                          int16_t *scratch);
+                          int32_t *work);
 
 #endif /* TINYRNN_LSTM_S8_H */

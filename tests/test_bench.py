@@ -1,0 +1,116 @@
+"""`tinyrnn bench`: the CLI on a small subset (one model, the two boards with CMSIS-NN
+figures), its targets, the linker-map sizes, and the committed results it regenerates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinyrnn import bench
+from tinyrnn.codegen.generate import build_context
+from tinyrnn.firmware_templates.catalogue import qemu_boards
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+CODE_BUDGET = 3072  # one LSTM layer: kernels + generated runtime, weights excluded (issue #5)
+_have_tools = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "tinyrnn", "bench", *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ))
+
+
+MAP = """\
+Discarded input sections
+
+ .text.tinyrnn_lstm_s8_step
+                0x00000000      0x999 build/app/tinyrnn_lstm_s8.o
+
+Linker script and memory map
+
+ .text.tinyrnn_model_step
+                0x00000440       0x38 build/app/model.o
+ .text.glue_step
+                0x000004b8       0x10 build/app/model_glue.o
+ .text          0x00000500       0x20 build/app/tinyrnn_lstm_s8.o
+ .text.tinyrnn_lstm_s8_step
+                0x00000520      0x400 build/app/tinyrnn_lstm_s8.o
+ .rodata.tinyrnn_app_model
+                0x000023d4       0x18 build/app/model_glue.o
+ .rodata.tinyrnn_model_l0_w_h
+                0x00002928     0x2000 build/app/model_weights.o
+ .bss.g_state   0x20004240       0xb8 build/app/model_glue.o
+"""
+
+
+def test_map_sizes_count_only_the_model(tmp_path):
+    (tmp_path / "firmware.map").write_text(MAP)
+    sizes = bench.map_sizes(tmp_path / "firmware.map", {"model.o", "tinyrnn_lstm_s8.o"}, {"model_weights.o"})
+    assert sizes == {"flash_code_bytes": 0x38 + 0x20 + 0x400, "flash_weights_bytes": 0x2000, "ram_bytes": 0xB8}
+
+
+def test_models_are_fixed_and_take_the_fast_path():
+    for name, (kind, inputs, hidden, _) in bench.MODELS.items():
+        model, again = bench.bench_model(name), bench.bench_model(name)
+        assert model.content_hash() == again.content_hash()
+        assert (model.layers[0].kind, model.input_size, model.layers[0].hidden_size) == (kind, inputs, hidden)
+        assert bench.macs_per_step(name) == (4 if kind == "lstm" else 3) * hidden * (inputs + hidden)
+        context = build_context(model, "model")
+        assert context["recurrent"][0]["fields"]["reference"] == 0, f"{name} would measure the reference path"
+
+
+def test_unknown_board_or_model_is_a_user_error():
+    for args, fragment in ((["--boards", "mps2-an386,nope"], "unknown board nope"),
+                           (["--models", "lstm_i1_h1"], "unknown model lstm_i1_h1"),
+                           (["--steps", "0"], "--steps")):
+        proc = run_cli(*args, "--json")
+        assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("tinyrnn: error:")]
+        assert len(errors) == 1 and fragment in errors[0], proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not _have_tools, reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_bench_subset_meets_targets_and_matches_committed_results(tmp_path):
+    proc = run_cli("--boards", "mps2-an386,mps2-an385", "--models", "lstm_i9_h32", "--json", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    rows = json.loads(lines[0])["results"]
+    assert [(r["board"], r["model"]) for r in rows] == [("mps2-an386", "lstm_i9_h32"), ("mps2-an385", "lstm_i9_h32")]
+    committed = {(r["board"], r["model"]): r for r in json.loads((RESULTS / "bench.json").read_text())["results"]}
+    for r in rows:
+        assert set(r) == set(bench.FIELDS)
+        assert r["macs_per_step"] == 5248 and 0 < r["stack_peak_bytes"] < 4096
+        assert r["flash_code_bytes"] <= CODE_BUDGET and r["flash_weights_bytes"] > 5248 and r["ram_bytes"] >= 41
+        limit = bench.TARGET_RATIO[r["board"]] * bench.CMSIS_NN[r["board"]][r["model"]]
+        assert r["instructions_per_step"] <= limit, f"{r['board']}: {r['instructions_per_step']} > target {limit}"
+        old = committed[(r["board"], r["model"])]
+        for key in ("instructions_per_step", "flash_code_bytes", "flash_weights_bytes", "ram_bytes"):
+            assert abs(r[key] - old[key]) <= 0.01 * old[key], \
+                f"results/bench.json is stale ({key} {old[key]} → {r[key]}): regenerate with `{bench.REGENERATE}`"
+    written = sorted(Path(p).name for p in json.loads(lines[0])["written"])
+    assert written == ["bench.json", "bench.md"]
+    assert "| mps2-an385 | M3 | lstm_i9_h32 |" in (tmp_path / "bench.md").read_text()
+
+
+def test_committed_results_cover_every_board_and_model():
+    data = json.loads((RESULTS / "bench.json").read_text())
+    pairs = {(r["board"], r["model"]) for r in data["results"]}
+    assert pairs == {(b, m) for b in qemu_boards() for m in bench.MODELS}
+    table = (RESULTS / "bench.md").read_text()
+    assert bench.render_markdown(data["results"], data["steps"]) in table
+    for r in data["results"]:
+        assert r["instructions_per_step"] > 0 and r["flash_code_bytes"] > 0
+        if r["model"].startswith("lstm"):
+            assert r["flash_code_bytes"] <= CODE_BUDGET, r
+        ref = bench.CMSIS_NN.get(r["board"], {}).get(r["model"])
+        if ref:
+            assert r["instructions_per_step"] <= bench.TARGET_RATIO[r["board"]] * ref, r
