@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tinyrnn.codegen.build import map_sizes
 from tinyrnn import bench
 from tinyrnn.codegen.generate import build_context
 from tinyrnn.firmware_templates.catalogue import qemu_boards
@@ -51,7 +52,7 @@ Linker script and memory map
 
 def test_map_sizes_count_only_the_model(tmp_path):
     (tmp_path / "firmware.map").write_text(MAP)
-    sizes = bench.map_sizes(tmp_path / "firmware.map", {"model.o", "tinyrnn_lstm_s8.o"}, {"model_weights.o"})
+    sizes = map_sizes(tmp_path / "firmware.map", {"model.o", "tinyrnn_lstm_s8.o"}, {"model_weights.o"})
     assert sizes == {"flash_code_bytes": 0x38 + 0x20 + 0x400, "flash_weights_bytes": 0x2000, "ram_bytes": 0xB8}
 
 
