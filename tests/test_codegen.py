@@ -142,9 +142,10 @@ def test_sanitizers(extreme, tmp_path):
 
 # ----------------------------------------------------------------------------- (d)
 @needs_gcc
-def test_streaming_reset_and_instances(tmp_path):
+@pytest.mark.parametrize("kinds", [["lstm", "lstm"], ["gru", "gru_before"]])
+def test_streaming_reset_and_instances(tmp_path, kinds):
     rng = np.random.default_rng(5)
-    model = irgen.build_model(rng, 6, [8, 4], [3], activation="linear")
+    model = irgen.build_model(rng, 6, [8, 4], [3], activation="linear", kinds=kinds)
     host = HostModel(model, tmp_path)
     a, b = irgen.random_input(rng, model, 2, 12)
     x = np.stack([a, b, a, a])  # the same sequence after another one: reset must restore state

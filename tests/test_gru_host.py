@@ -147,20 +147,6 @@ def test_sanitizers_and_clang(tmp_path):
 
 
 @needs_gcc
-def test_streaming_reset_and_instances(tmp_path):
-    rng = np.random.default_rng(5)
-    model = irgen.build_model(rng, 6, [8, 4], [3], kinds=["gru", "gru_before"])
-    host = HostModel(model, tmp_path)
-    a, b = irgen.random_input(rng, model, 2, 12)
-    x = np.stack([a, b, a, a])  # the same sequence after another one: reset must restore state
-    y_step = host.step(x)
-    assert np.array_equal(y_step[:, -1], host.run(x)), "T calls of _step != _run"
-    assert np.array_equal(y_step[0], y_step[2]) and np.array_equal(y_step[0], y_step[3])
-    assert not np.array_equal(y_step[0], y_step[1])  # the sequences really differ
-    assert np.array_equal(host.run_pairs(x), y_step), "two instances interfere"
-
-
-@needs_gcc
 def test_run_layer_helper(tmp_path):
     rng = np.random.default_rng(8)
     layer = irgen.gru_layer(rng, 5, 7, reset_after=False)
