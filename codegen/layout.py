@@ -54,26 +54,26 @@ def blocks_mve(rows: np.ndarray) -> np.ndarray:
     return blocks_plain(padded)
 
 
-def blocks_dsp(rows: np.ndarray) -> np.ndarray:
-    """rows (R, N, K) int8 → [N][G][R][2] int32 words of int16 pairs, G = ceil(K/4)."""
+def _quads(rows: np.ndarray) -> np.ndarray:
+    """rows (R, N, K) → (R, N, G, 4) int64, zero-padded to G = ceil(K/4) groups of four."""
     rows = np.asarray(rows, np.int64)
     R, N, K = rows.shape
     groups = -(-K // 4)
     padded = np.zeros((R, N, 4 * groups), np.int64)
     padded[..., :K] = rows
-    q = padded.reshape(R, N, groups, 4) & 0xFFFF
+    return padded.reshape(R, N, groups, 4)
+
+
+def blocks_dsp(rows: np.ndarray) -> np.ndarray:
+    """rows (R, N, K) int8 → [N][G][R][2] int32 words of int16 pairs, G = ceil(K/4)."""
+    q = _quads(rows) & 0xFFFF
     words = np.stack([q[..., 0] | q[..., 2] << 16, q[..., 1] | q[..., 3] << 16], axis=-1)  # (R, N, G, 2)
     return _as_int32(words.transpose(1, 2, 0, 3))
 
 
 def blocks_dsp8(rows: np.ndarray) -> np.ndarray:
     """rows (R, N, K) int8 → [N][G][R] int32 words holding w[4q..4q+3] little-endian."""
-    rows = np.asarray(rows, np.int64)
-    R, N, K = rows.shape
-    groups = -(-K // 4)
-    padded = np.zeros((R, N, 4 * groups), np.int64)
-    padded[..., :K] = rows
-    q = padded.reshape(R, N, groups, 4) & 0xFF
+    q = _quads(rows) & 0xFF
     words = q[..., 0] | q[..., 1] << 8 | q[..., 2] << 16 | q[..., 3] << 24  # (R, N, G)
     return _as_int32(words.transpose(1, 2, 0))
 
