@@ -1,0 +1,122 @@
+"""Validation of an IR model: types, shapes, value ranges and the layer chain.
+
+``ir.load`` runs it on every artifact (a hand-edited file with a recomputed hash must
+still not load as a garbage model), and ``tinyrnn quantize`` before writing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .errors import TinyrnnError
+from .ir import DENSE_ACTIVATIONS, GATES_GRU, GATES_LSTM, DenseLayer, GRULayer, LSTMLayer, Model
+
+_INT8 = (-128, 127)
+_INT32 = (-(2**31), 2**31 - 1)
+_SCALARS = {"str": str, "int": (int, np.integer), "float": (int, float, np.integer, np.floating),
+            "bool": (bool, np.bool_)}  # fmt: skip
+
+
+def _check_scalar(where: str, name: str, value, type_name: str) -> None:
+    want = _SCALARS[type_name]
+    if not isinstance(value, want) or (type_name != "bool" and isinstance(value, (bool, np.bool_))):
+        raise TinyrnnError(f"{where}: field '{name}' must be {type_name}, got {type(value).__name__}")
+    if type_name == "int":
+        lo, hi = _INT8 if name.endswith("zero_point") else _INT32
+        if not lo <= value <= hi:
+            raise TinyrnnError(f"{where}: field '{name}' = {value} outside [{lo}, {hi}]")
+    if type_name == "float" and (not np.isfinite(value) or (name.endswith("_scale") and value <= 0)):
+        raise TinyrnnError(f"{where}: field '{name}' = {value} is not a finite positive scale")
+
+
+def _check_array(where: str, name: str, a, shape: tuple, bits: int | None) -> None:
+    """Exact ``shape``; integer values within ``bits`` signed bits, or finite floats when bits is None."""
+    if not isinstance(a, np.ndarray) or a.shape != shape:
+        got = a.shape if isinstance(a, np.ndarray) else type(a).__name__
+        raise TinyrnnError(f"{where}: array '{name}' has shape {got}, expected {shape}")
+    if bits is None:
+        if a.dtype.kind != "f" or not np.all(np.isfinite(a)):
+            raise TinyrnnError(f"{where}: array '{name}' must hold finite floats")
+        return
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if a.dtype.kind not in "iu" or (a.size and (int(a.min()) < lo or int(a.max()) > hi)):
+        raise TinyrnnError(f"{where}: array '{name}' must hold int{bits} values, got {a.dtype}")
+
+
+def _array_specs(layer) -> dict:
+    """name → (shape, bits) of a layer's arrays."""
+    if isinstance(layer, DenseLayer):
+        o, i = layer.output_size, layer.input_size
+        return {"weights": ((o, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
+    g = len(GATES_LSTM) if isinstance(layer, LSTMLayer) else len(GATES_GRU)
+    h, i = layer.hidden_size, layer.input_size
+    specs = {"w_x": ((g, h, i), 8), "w_h": ((g, h, h), 8)}
+    specs.update({b: ((g, h), 32) for b in (("bias",) if isinstance(layer, LSTMLayer) else ("bias_x", "bias_h"))})
+    specs.update({k: ((g,), 32) for k in ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")})
+    return specs
+
+
+def _check_fields(obj, where: str) -> None:
+    for f in dataclasses.fields(obj):
+        if f.type in _SCALARS:
+            _check_scalar(where, f.name, getattr(obj, f.name), f.type)
+
+
+def _check_layer(layer, where: str) -> None:
+    _check_fields(layer, where)
+    sizes = ("input_size", "output_size" if isinstance(layer, DenseLayer) else "hidden_size")
+    for size in sizes:
+        if getattr(layer, size) < 1:
+            raise TinyrnnError(f"{where}: {size} must be at least 1")
+    for name, (shape, bits) in _array_specs(layer).items():
+        _check_array(where, name, getattr(layer, name), shape, bits)
+    if isinstance(layer, DenseLayer) and layer.activation not in DENSE_ACTIVATIONS:
+        raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(DENSE_ACTIVATIONS)})")
+    # Zero points folded into the int32 biases (as the golden model and the kernels do) must fit int32.
+    pairs = {DenseLayer: (("bias", "weights", "input_zero_point"),),
+             LSTMLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
+             GRULayer: (("bias_x", "w_x", "input_zero_point"),)}[type(layer)]  # fmt: skip
+    for bias, w, zp in pairs:
+        folded = (0 if bias is None else getattr(layer, bias).astype(np.int64)) - getattr(layer, zp) * getattr(
+            layer, w).astype(np.int64).sum(axis=-1)
+        if folded.size and (folded.min() < _INT32[0] or folded.max() > _INT32[1]):
+            raise TinyrnnError(f"{where}: {bias or w} with the {zp} folded in overflows int32")
+
+
+def validate(model: Model, where: str = "model") -> None:
+    """Types, shapes, value ranges and the layer chain: what every reader of a Model assumes."""
+    _check_scalar(where, "name", model.name, "str")
+    _check_scalar(where, "input_size", model.input_size, "int")
+    if model.input_size < 1:
+        raise TinyrnnError(f"{where}: input_size must be at least 1")
+    if not isinstance(model.classes, list) or not all(isinstance(c, str) for c in model.classes):
+        raise TinyrnnError(f"{where}: classes must be a list of names")
+    if not isinstance(model.meta, dict):
+        raise TinyrnnError(f"{where}: meta must be an object")
+    quant = model.input_quant
+    _check_fields(quant, f"{where}: input_quant")
+    for name in ("offset", "scale"):
+        _check_array(f"{where}: input_quant", name, getattr(quant, name), (model.input_size,), None)
+    if not np.all(quant.scale > 0):
+        raise TinyrnnError(f"{where}: input_quant scale must be positive")
+    if not model.layers:
+        raise TinyrnnError(f"{where}: model has no layers")
+    width, dense_seen, recurrent = model.input_size, False, []
+    for k, layer in enumerate(model.layers):
+        lwhere = f"{where}: layer {k}"
+        _check_layer(layer, lwhere)
+        if layer.input_size != width:
+            raise TinyrnnError(f"{lwhere}: input size {layer.input_size} != previous output {width}")
+        if isinstance(layer, DenseLayer):
+            dense_seen = True
+        elif dense_seen:
+            raise TinyrnnError(f"{lwhere}: a recurrent layer after a Dense layer")
+        else:
+            recurrent.append(layer)
+        width = layer.output_size
+    if not recurrent:
+        raise TinyrnnError(f"{where}: model has no LSTM or GRU layer")
+    if any(not layer.return_sequences for layer in recurrent[:-1]):
+        raise TinyrnnError(f"{where}: a stacked recurrent layer must return sequences")
