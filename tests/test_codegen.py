@@ -219,9 +219,12 @@ def test_bad_name_rejected(tmp_path):
 # ----------------------------------------------------------------------------- (f)
 @pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed")
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus"])
-def test_cross_compile_cortex_m(cpu, tmp_path):
+@pytest.mark.parametrize("kinds", [["lstm", "lstm"], ["gru", "lstm", "gru_before"]])
+def test_cross_compile_cortex_m(cpu, kinds, tmp_path):
     rng = np.random.default_rng(9)
-    model = irgen.build_model(rng, 6, [8, 5], [4, 3], activation="softmax", returns_sequences=True, extreme=0.3)
+    hidden = [8, 5, 4][: len(kinds)]
+    model = irgen.build_model(rng, 6, hidden, [4, 3], activation="softmax", returns_sequences=True, extreme=0.3,
+                              kinds=kinds)
     out = generate(model, tmp_path / "src", name="har")
     for src in (f for f in out["files"] if f.endswith(".c")):
         cmd = [ARM_GCC, f"-mcpu={cpu}", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -26,7 +25,6 @@ from tinyrnn.golden.model import RECURRENT, run_model
 from tinyrnn.ir import Model
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
-ARM_GCC = shutil.which("arm-none-eabi-gcc")
 KINDS = irgen.RECURRENT_KINDS
 
 
@@ -202,17 +200,3 @@ def test_invalid_gru_rejected_naming_layer(tmp_path, mutate, message):
         generate(model, tmp_path)
     assert "\n" not in str(err.value)
     assert "gru_before_1" in str(err.value) or "lstm_0" in str(err.value)
-
-
-@pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed")
-@pytest.mark.parametrize("cpu", ["cortex-m0plus", "cortex-m4"])
-def test_cross_compile_cortex_m(cpu, tmp_path):
-    rng = np.random.default_rng(9)
-    model = irgen.build_model(rng, 6, [8, 5, 4], [4, 3], activation="softmax", returns_sequences=True,
-                              extreme=0.3, kinds=["gru", "lstm", "gru_before"])
-    out = generate(model, tmp_path / "src", name="har")
-    for src in (f for f in out["files"] if f.endswith(".c")):
-        cmd = [ARM_GCC, f"-mcpu={cpu}", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion",
-               "-Werror", "-Wpedantic", "-Wshadow", "-c", src, "-o", str(tmp_path / "x.o")]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        assert proc.returncode == 0, f"{src}:\n{proc.stderr}"
