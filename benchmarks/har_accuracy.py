@@ -27,8 +27,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from har_levers import (FINDINGS_TEXT, LEVER_TEXT, UNITS, effect_table, lever_key, lever_table, pct, run_levers, seed_table,
-                        summarize, worst_case)
+from har_levers import (
+    FINDINGS_TEXT,
+    LEVER_TEXT,
+    UNITS,
+    effect_table,
+    lever_key,
+    lever_table,
+    pct,
+    run_levers,
+    seed_table,
+    summarize,
+    worst_case,
+)
 from har_tflite import READING_TEXT, convert_tflite, keras3_conversion, tflite_eval, tflite_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +52,8 @@ def log(msg: str) -> None:
 
 
 def load_data(path: Path, seed: int):
-    from tinyrnn.train.datasets import load_dataset, split
+    from tinyrnn.train.data import split
+    from tinyrnn.train.datasets import load_dataset
 
     ds = load_dataset(str(path))
     train, test = split(ds, 0.2, seed)  # by recording session: no overlapping window leaks
@@ -53,7 +65,7 @@ def load_data(path: Path, seed: int):
 
 def train(arch: str, norm: bool, train_ds, epochs: int, seed: int, out: Path):
     """Keras 3 model → (keras model, saved .keras path, seconds)."""
-    from tinyrnn.tfenv import import_keras
+    from tinyrnn.tfsupport import import_keras
     from tinyrnn.train.model import build_model
     from tinyrnn.train.trainer import set_determinism
 

@@ -94,7 +94,7 @@ def _cell_stats(q, probes: list, traces: list) -> dict:
 
 def evaluate_int8(float_model, q, x: np.ndarray, y: np.ndarray, traces: list, float_pred: np.ndarray) -> tuple[dict, np.ndarray]:
     """Golden-model accuracy, paired difference vs float, SQNR; also the per-window correctness."""
-    from tinyrnn.golden.model import run_model
+    from tinyrnn.core.golden.model import run_model
 
     probes: list = []
     y_int = run_model(q, q.input_quant.quantize(x), probes)

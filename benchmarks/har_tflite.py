@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 _CONVERT = r"""
 import sys, numpy as np
-from tinyrnn.tfenv import import_keras
+from tinyrnn.tfsupport import import_keras
 keras = import_keras(legacy=True)  # tf_keras: the converter fuses its LSTM
 import tensorflow as tf
 w = np.load(sys.argv[1])
@@ -45,7 +45,7 @@ open(sys.argv[2], "wb").write(conv.convert())
 
 _KERAS3 = r"""
 import sys, numpy as np
-from tinyrnn.tfenv import import_keras
+from tinyrnn.tfsupport import import_keras
 keras = import_keras()
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
@@ -94,7 +94,7 @@ def convert_tflite(arch: str, model, test, calib, tmp: Path) -> dict:
 
 def tflite_eval(arch: str, conv: dict, float_model, traces: list, test) -> dict:
     """LiteRT accuracy, our golden model on the imported IR, their agreement, SQNR of both vs float."""
-    from tinyrnn.golden.model import run_model
+    from tinyrnn.core.golden.model import run_model
     from tinyrnn.quantize.litert import compare_with_litert, run_litert
     from tinyrnn.quantize.tflite_import import load_tflite
 

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _train(arch: str, units: int, epochs: int, out: Path):
     """multitone (4 classes, the order of slow/fast tones): needs memory, trains in seconds."""
-    from tinyrnn.tfenv import import_keras
+    from tinyrnn.tfsupport import import_keras
     from tinyrnn.train.synthetic import generate
 
     keras = import_keras()

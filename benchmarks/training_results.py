@@ -47,7 +47,7 @@ MODELS = {  # key: (label, arch, layers, int8 target: max pp below float)
 
 _VERIFY = r"""
 import json, sys
-from tinyrnn.commands import verify
+from tinyrnn.app.commands import verify
 r = verify(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), progress=False)
 json.dump(r, open(sys.argv[5], "w"))
 """
@@ -70,7 +70,7 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict:
 
 
 def golden_correct(ir_model, ds) -> np.ndarray:
-    from tinyrnn.golden.model import predict
+    from tinyrnn.core.golden.model import predict
 
     return predict(ir_model, ds.x) == ds.y
 
@@ -81,7 +81,7 @@ def keras_correct(model, ds) -> np.ndarray:
 
 def float_finetune(model, fit, val, epochs: int, lr: float, seed: int) -> dict:
     """The control: the same fine-tuning as QAT (epochs, rate, patience, seed), float only."""
-    from tinyrnn.tfenv import import_keras
+    from tinyrnn.tfsupport import import_keras
     from tinyrnn.train.trainer import _make_callback, _Progress, set_determinism
 
     keras = import_keras()
@@ -95,16 +95,16 @@ def float_finetune(model, fit, val, epochs: int, lr: float, seed: int) -> dict:
 
 
 def quantized(model, calib, path: Path):
-    from tinyrnn import ir
-    from tinyrnn.train.qat import quantize_in_memory
+    from tinyrnn.core import tnr
+    from tinyrnn.quantize.qat import quantize_in_memory
 
     q = quantize_in_memory(model, calib)
-    ir.save(q, path)
+    tnr.save(q, path)
     return q
 
 
 def train_float(key: str, data: dict, args, work: Path):
-    from tinyrnn.train.qat_finetune import calibration_windows
+    from tinyrnn.quantize.qat_finetune import calibration_windows
     from tinyrnn.train.trainer import save_model, train_model
 
     label, arch, layers, _ = MODELS[key]
@@ -117,8 +117,8 @@ def train_float(key: str, data: dict, args, work: Path):
 
 def run_model(key: str, data: dict, args, work: Path) -> tuple[dict, Path]:
     """Everything but the device for one model; returns (row, artifact to verify)."""
+    from tinyrnn.quantize.qat_finetune import finetune, qat_helps
     from tinyrnn.train.model import resolve_archs
-    from tinyrnn.train.qat_finetune import finetune, qat_helps
     from tinyrnn.train.trainer import save_model
 
     label, arch, layers, target = MODELS[key]
@@ -163,12 +163,12 @@ def start_device(artifact: Path, device_npz: Path, n: int, out_json: Path) -> su
 
 def finish_device(proc: subprocess.Popen, row: dict, out_json: Path, device_ds) -> None:
     """Wait for the verification; device accuracy next to the golden model's on the same windows."""
-    from tinyrnn import ir
-    from tinyrnn.golden.model import predict
+    from tinyrnn.core import tnr
+    from tinyrnn.core.golden.model import predict
 
     _, err = proc.communicate()
     artifact = Path(proc.args[3])
-    golden = score(predict(ir.load(artifact), device_ds.x) == device_ds.y)
+    golden = score(predict(tnr.load(artifact), device_ds.x) == device_ds.y)
     if proc.returncode != 0 or not out_json.is_file():
         row["device"] = {"error": (err.strip().splitlines() or ["failed"])[-1][:300], "golden_same_windows": golden}
         log(f"{row['model']}: device verification FAILED: {row['device']['error']}")
@@ -182,7 +182,8 @@ def finish_device(proc: subprocess.Popen, row: dict, out_json: Path, device_ds) 
 
 
 def load_data(args, work: Path) -> dict:
-    from tinyrnn.train.datasets import load_dataset, save_npz, split
+    from tinyrnn.train.data import save_npz, split
+    from tinyrnn.train.datasets import load_dataset
 
     ds = load_dataset(str(args.data))
     train, test = split(ds, 0.2, args.seed)
@@ -301,8 +302,8 @@ def _conclusions(rows: list) -> list:
 
 
 def _meta(args, data: dict, seconds: float) -> dict:
-    from tinyrnn.tfenv import import_keras
-    from tinyrnn.train.qat_finetune import CALIBRATION_WINDOWS
+    from tinyrnn.quantize.qat_finetune import CALIBRATION_WINDOWS
+    from tinyrnn.tfsupport import import_keras
 
     keras = import_keras()
     import tensorflow as tf
@@ -322,7 +323,7 @@ def _meta(args, data: dict, seconds: float) -> dict:
 
 def device_only(args) -> int:
     """Re-run only the device step on the artifacts of the last full run (training.json + --work)."""
-    from tinyrnn.train.datasets import load_npz
+    from tinyrnn.train.data import load_npz
 
     t0 = time.time()
     results = json.loads((args.out / "training.json").read_text())

@@ -19,7 +19,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from tinyrnn.errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 
 _APT = {
     "arm-none-eabi-gcc": "sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi",

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import jinja2
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.firmware_templates.catalogue import get_board, parse_int
+from tinyrnn.core.boards import get_board, parse_int
+from tinyrnn.core.errors import TinyrnnError
 
 _PKG = "tinyrnn.firmware_templates"
 _BOARD_FILES = ("common/board.h", "common/board_internal.h", "common/startup.c",

@@ -17,12 +17,12 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from ..errors import TinyrnnError
-from ..golden.dense_s8 import activation_min, effective_bias
-from ..golden import gru_s8, lstm_s8
-from ..golden.lut import sigmoid_table_uint16
-from ..ir import DenseLayer, GRULayer, LSTMLayer, Model
-from . import layout
+from tinyrnn.codegen import layout
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden import gru_s8, lstm_s8
+from tinyrnn.core.golden.dense_s8 import activation_min, effective_bias
+from tinyrnn.core.golden.lut import sigmoid_table_uint16
+from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer, Model
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.

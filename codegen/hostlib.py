@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import TinyrnnError
-from ..golden.gru_s8 import hidden_s8
-from ..ir import GRULayer, InputQuant, LSTMLayer, Model
-from .generate import build_context, template_env, write_files
+from tinyrnn.codegen.generate import build_context, template_env, write_files
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.gru_s8 import hidden_s8
+from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model
 
 WARNINGS = ("-Wall", "-Wextra", "-Wconversion", "-Werror")
 OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import jinja2
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.ir import Model
-
-from .firmware import render_firmware
-from .generate import generate
+from tinyrnn.codegen.build import map_sizes
+from tinyrnn.codegen.firmware import render_firmware
+from tinyrnn.codegen.generate import generate, kernel_files
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.ir import Model
 
 MANIFEST = "tinyrnn.json"
 _OWNED_DIRS = ("app", "board")  # wholly owned by the renderer: stale files are removed
@@ -114,9 +114,6 @@ def render_project(model: Model, board: str, out_dir, name: str = "model") -> di
 
 def model_sizes(project_dir, name: str = "model") -> dict:
     """flash_code_bytes, flash_weights_bytes, ram_bytes of the model alone, from the link map."""
-    from .build import map_sizes
-    from .generate import kernel_files
-
     stems = {Path(f.name).stem for f in kernel_files() if f.name.endswith(".c")} | {name}
     return map_sizes(Path(project_dir) / "firmware.map", {f"{s}.o" for s in stems}, {f"{name}_weights.o"})
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-
-from .float_model import FloatModel, sigmoid
-from .layers import asymmetric
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.quantize.float_model import FloatModel, sigmoid
+from tinyrnn.quantize.layers import asymmetric
 
 METHODS = ("minmax", "percentile", "mse")
 MSE_SAMPLES = 1 << 18  # values the MSE search evaluates (a fixed-seed random subset beyond that)

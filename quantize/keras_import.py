@@ -11,10 +11,9 @@ import zipfile
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.tfenv import import_keras
-
-from .float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel
+from tinyrnn.tfsupport import import_keras
 
 SUPPORTED = "InputLayer, Normalization, LSTM, GRU, Dense, Dropout"
 _DENSE_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")

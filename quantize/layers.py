@@ -22,11 +22,10 @@ import math
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.fixedpoint import quantize_multiplier
-from tinyrnn.ir import DenseLayer, GRULayer, LSTMLayer
-
-from .float_model import FloatDense, FloatGRU, FloatLSTM
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier
+from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer
+from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM
 
 GATE_FRAC_BITS = 12  # Q3.12
 Q15 = 2.0**-15

@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.model import run_model
-from tinyrnn.ir import Model
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import run_model
+from tinyrnn.core.ir import Model
 
 _DTYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "UINT8": np.uint8}
 
@@ -154,7 +154,7 @@ def _interpreter_class():
     except ImportError:
         pass
     try:
-        from tinyrnn.tfenv import import_keras
+        from tinyrnn.tfsupport import import_keras
 
         import_keras()  # quiet TensorFlow import
         import tensorflow as tf

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.ir import InputQuant, Model
-
-from .calibrate import Ranges, calibrate, check_options
-from .float_model import FloatModel
-from .layers import CELL_POWERS, WEIGHT_RULES, asymmetric, quantize_dense, quantize_gru, quantize_lstm
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.ir import InputQuant, Model
+from tinyrnn.quantize.calibrate import Ranges, calibrate, check_options
+from tinyrnn.quantize.float_model import FloatModel
+from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES, asymmetric, quantize_dense, quantize_gru, quantize_lstm
 
 QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "dense": quantize_dense}
 # quantize_model's lever defaults (the CLI shows the same), measured in results/har_accuracy.md:

@@ -15,14 +15,20 @@ import os
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.model import dequantize_output
-from tinyrnn.ir import Model
-from tinyrnn.progress import Progress
-
-from .float_model import FloatModel
-from .report_html import write_html  # noqa: F401  (public API: report.write_html)
-from .report_stats import Fidelity, model_summary, quant_scheme, run_int_layers, sqnr_db, weight_histograms
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import dequantize_output
+from tinyrnn.core.ir import Model
+from tinyrnn.core.progress import Progress
+from tinyrnn.quantize.float_model import FloatModel
+from tinyrnn.quantize.report_html import write_html  # noqa: F401  (public API: report.write_html)
+from tinyrnn.quantize.report_stats import (
+    Fidelity,
+    model_summary,
+    quant_scheme,
+    run_int_layers,
+    sqnr_db,
+    weight_histograms,
+)
 
 REPORT_FORMAT = "tinyrnn-quant-report"
 REPORT_VERSION = 1

@@ -17,8 +17,7 @@ import tempfile
 import jinja2
 
 import tinyrnn
-
-from .report_plots import no_plots, render_plots
+from tinyrnn.quantize.report_plots import no_plots, render_plots
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

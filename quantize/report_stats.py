@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from tinyrnn.golden.dense_s8 import dense_s8
-from tinyrnn.golden.model import RECURRENT
-from tinyrnn.ir import GATES_GRU, GATES_LSTM, Model
+from tinyrnn.core.golden.dense_s8 import dense_s8
+from tinyrnn.core.golden.model import RECURRENT
+from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, Model
 
 SQNR_FLOOR = -99.0
 HIST_BINS = 160  # about; int8 tensors get one bin per two codes

@@ -21,18 +21,17 @@ import os
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.fixedpoint import quantize_multiplier
-from tinyrnn.ir import DenseLayer, InputQuant, LSTMLayer, Model
-
-from .litert import TfliteGraph, read_tflite
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier
+from tinyrnn.core.ir import DenseLayer, InputQuant, LSTMLayer, Model
+from tinyrnn.quantize.litert import TfliteGraph, read_tflite
 
 GATE_SCALE = 2.0**-12  # TFLM: nonlinear_input_scale, Q3.12
 Q15 = 2.0**-15  # TFLM: nonlinear_output_scale
 WHILE_HINT = (
     "the TFLite converter (TF 2.21) turns Keras 3 LSTM layers and every GRU into a WHILE loop; only a tf_keras "
     "LSTM becomes the fused UNIDIRECTIONAL_SEQUENCE_LSTM: build and convert with tf_keras (TF_USE_LEGACY_KERAS=1, "
-    "tinyrnn.tfenv.import_keras(legacy=True)) and a fixed batch size (Input(shape, batch_size=1)), "
+    "tinyrnn.tfsupport.import_keras(legacy=True)) and a fixed batch size (Input(shape, batch_size=1)), "
     "or give tinyrnn the .keras file instead"
 )
 _ACT = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT", 6: "SIGMOID"}

@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 
-from tinyrnn.golden.fixedpoint import quantize_multiplier
-from tinyrnn.golden.model import run_model
-from tinyrnn.ir import DenseLayer, GRULayer, InputQuant, LSTMLayer, Model
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier
+from tinyrnn.core.golden.model import run_model
+from tinyrnn.core.ir import DenseLayer, GRULayer, InputQuant, LSTMLayer, Model
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 _EXTREME_MULTIPLIERS = (0, 2**30, INT32_MAX, INT32_MIN, -(2**30))

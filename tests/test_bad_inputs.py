@@ -19,13 +19,12 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import irgen
 import numpy as np
 import pytest
-
-from tinyrnn import ir
-
-import irgen
 from test_cli import TINYRNN, assert_user_error, run_cli
+
+from tinyrnn.core import ir, tnr
 
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
 BOARD = "mps2-an386"
@@ -39,7 +38,7 @@ def _rewrite_artifact(src: Path, dst: Path, mutate, rehash: bool) -> None:
         arrays = {n[len("arrays/"):-len(".npy")]: np.load(io.BytesIO(zf.read(n))) for n in zf.namelist() if n.endswith(".npy")}
     mutate(header, arrays)
     if rehash:
-        header["hash"] = ir._hash(header["model"], arrays)
+        header["hash"] = ir.digest_of(header["model"], arrays)
     with zipfile.ZipFile(dst, "w") as zf:
         zf.writestr("ir.json", json.dumps(header))
         for key, a in arrays.items():
@@ -54,8 +53,8 @@ def files(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("bad")
     rng = np.random.default_rng(3)
     model = irgen.build_model(rng, 4, [8, 6], [3], kinds=["lstm", "gru"])
-    ir.save(model, d / "m.tnr")
-    ir.save(irgen.build_model(np.random.default_rng(4), 4, [5], [3]), d / "other.tnr")
+    tnr.save(model, d / "m.tnr")
+    tnr.save(irgen.build_model(np.random.default_rng(4), 4, [5], [3]), d / "other.tnr")
     x = rng.normal(scale=40.0, size=(6, 10, 4)).astype(np.float32)
     y = rng.integers(0, 3, 6)
     np.savez(d / "d.npz", x=x, y=y)
@@ -204,8 +203,8 @@ def test_device_running_another_model_is_refused(files, built):
 
     with Qemu(BOARD, built / f"fw-{BOARD}" / "firmware.elf") as qemu:  # firmware of m.tnr
         proc = run_cli("verify", "--model", files / "other.tnr", "--target", qemu.url, "--data", files / "d.npz")
-    other = ir.load(files / "other.tnr").content_hash()
-    assert_user_error(proc, "runs the model with hash", ir.load(files / "m.tnr").content_hash(), other)
+    other = tnr.load(files / "other.tnr").content_hash()
+    assert_user_error(proc, "runs the model with hash", tnr.load(files / "m.tnr").content_hash(), other)
 
 
 @pytest.mark.qemu
@@ -220,7 +219,7 @@ def test_device_computing_something_else_fails_verification(files, tmp_path):
 
     if ARM_GCC is None:
         pytest.skip("arm-none-eabi-gcc not installed")
-    model = ir.load(files / "m.tnr")
+    model = tnr.load(files / "m.tnr")
     head = model.layers[-1]
     tampered = dataclasses.replace(model, layers=[*model.layers[:-1], dataclasses.replace(head, bias=head.bias + 3000)])
     project = Path(render_project(tampered, BOARD, tmp_path / "fw")["project_dir"])
@@ -240,7 +239,7 @@ import os, sys
 import tinyrnn.harness.qemu as qemu
 busy, real = [int(os.environ["BUSY_PORT"])], qemu._free_port
 qemu._free_port = lambda: busy.pop() if busy else real()  # the first port offered is taken
-from tinyrnn.cli import main
+from tinyrnn.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -263,8 +262,8 @@ def test_busy_port_is_skipped_and_the_run_verifies(files, built):
 KERAS_DRIVER = """
 import contextlib, io, json, sys, traceback
 import numpy as np
-from tinyrnn.tfenv import import_keras
-from tinyrnn.cli import main
+from tinyrnn.tfsupport import import_keras
+from tinyrnn.app.cli import main
 keras = import_keras()
 keras.utils.set_random_seed(0)
 folder, rows = sys.argv[1], json.loads(sys.argv[2])
@@ -330,7 +329,7 @@ def _tree(root: Path) -> dict:
 
 def test_codegen_that_fails_half_way_leaves_no_valid_looking_project(tmp_path, monkeypatch):
     from tinyrnn.codegen import project as proj
-    from tinyrnn.errors import TinyrnnError
+    from tinyrnn.core.errors import TinyrnnError
 
     model = irgen.build_model(np.random.default_rng(1), 4, [6], [3])
     real = proj.render_firmware
@@ -370,29 +369,27 @@ def test_codegen_that_fails_half_way_leaves_no_valid_looking_project(tmp_path, m
 
 
 def test_report_that_fails_half_way_leaves_neither_file(files, tmp_path, monkeypatch):
-    import tinyrnn.quantize.keras_import as keras_import
-    import tinyrnn.quantize.report as report
-    from tinyrnn.errors import TinyrnnError
-    from tinyrnn.pipeline import write_report
+    import tinyrnn.app.api as api
+    from tinyrnn.core.errors import TinyrnnError
 
     def half_json(rep, path):
         Path(path).write_text('{"headline": ')
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(keras_import, "load_keras", lambda path: None)
-    monkeypatch.setattr(report, "build_report", lambda *a, **k: {"headline": {}})
-    monkeypatch.setattr(report, "write_html", lambda rep, path: Path(path).write_text("<html>complete</html>"))
-    monkeypatch.setattr(report, "write_json", half_json)
+    monkeypatch.setattr(api, "load_keras", lambda path: None)
+    monkeypatch.setattr(api, "build_report", lambda *a, **k: {"headline": {}})
+    monkeypatch.setattr(api, "write_html", lambda rep, path: Path(path).write_text("<html>complete</html>"))
+    monkeypatch.setattr(api, "write_json", half_json)
     out = tmp_path / "r" / "report.html"
     with pytest.raises(TinyrnnError, match="cannot write the report"):
-        write_report("model.keras", str(files / "m.tnr"), str(files / "d.npz"), str(out), progress=False)
+        api.write_report("model.keras", str(files / "m.tnr"), str(files / "d.npz"), str(out), progress=False)
     assert list(out.parent.iterdir()) == []
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_calibration_refuses_a_float_run_that_overflows():
     """Defensive: a float run that overflows (Inf) must not turn into NaN scales in an artifact."""
-    from tinyrnn.errors import TinyrnnError
+    from tinyrnn.core.errors import TinyrnnError
     from tinyrnn.quantize.calibrate import calibrate
     from tinyrnn.quantize.float_model import FloatDense, FloatLSTM, FloatModel
 

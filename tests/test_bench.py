@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tinyrnn.app.commands import bench
 from tinyrnn.codegen.build import map_sizes
-from tinyrnn import bench
 from tinyrnn.codegen.generate import build_context
-from tinyrnn.firmware_templates.catalogue import qemu_boards
+from tinyrnn.core.boards import qemu_boards
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 CODE_BUDGET = 3072  # one LSTM layer: kernels + generated runtime, weights excluded (issue #5)

@@ -15,13 +15,13 @@ import re
 import shutil
 import subprocess
 
+import irgen
 import numpy as np
 import pytest
 
-import irgen
 from tinyrnn.codegen.generate import build_context
 from tinyrnn.codegen.hostlib import HostModel
-from tinyrnn.firmware_templates.catalogue import qemu_boards
+from tinyrnn.core.boards import qemu_boards
 
 _have_tools = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
 
@@ -61,8 +61,8 @@ def test_models_cover_every_kernel_branch():
 @pytest.mark.skipif(not _have_tools, reason="needs arm-none-eabi-gcc and qemu-system-arm")
 @pytest.mark.parametrize("board", qemu_boards())
 def test_board_equals_golden(board, tmp_path):
+    from tinyrnn.app.targets import connect
     from tinyrnn.harness.verify import verify_device
-    from tinyrnn.targets import connect
 
     for k, model in enumerate((stack_model(), extreme_model())):
         x = _inputs(model, 100 + k)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.model import dequantize_output, run_model
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import dequantize_output, run_model
 from tinyrnn.quantize.calibrate import calibrate, quantization_mse, value_range
 from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel
 from tinyrnn.quantize.layers import cell_scale_power, choose_cell_power, symmetric_weights
@@ -218,7 +218,7 @@ def test_value_range_refuses_unknown_method_and_empty_values():
 
 
 def test_cli_parses_the_levers():
-    from tinyrnn.cli import _parser
+    from tinyrnn.app.cli import _parser
 
     args = _parser().parse_args(["quantize", "m.keras", "--calib", "d.npz", "--out", "m.tnr", "--method", "mse",
                                  "--bias-correction", "--cell-power", "tight", "--percentile", "99.9", "--weights", "mse"])  # fmt: skip
@@ -230,7 +230,7 @@ def test_cli_parses_the_levers():
 def test_cli_and_quantize_model_share_the_defaults():
     import inspect
 
-    from tinyrnn.cli import _parser
+    from tinyrnn.app.cli import _parser
     from tinyrnn.quantize.pipeline import DEFAULTS
 
     args = vars(_parser().parse_args(["quantize", "m.keras", "--out", "m.tnr"]))

@@ -10,12 +10,11 @@ import subprocess
 import sys
 import threading
 
+import irgen
 import numpy as np
 import pytest
 
-from tinyrnn import ir
-
-import irgen
+from tinyrnn.core import tnr
 
 TINYRNN = [sys.executable, "-m", "tinyrnn"]
 
@@ -51,7 +50,7 @@ def small(tmp_path_factory):
     rng = np.random.default_rng(7)
     model = irgen.build_model(rng, 4, [8, 6], [3], kinds=["lstm", "gru"])
     path = work / "m.tnr"
-    ir.save(model, path)
+    tnr.save(model, path)
     x = rng.normal(scale=40.0, size=(6, 10, 4)).astype(np.float32)  # identity input quantizer: x_q = round(x)
     np.savez(work / "d.npz", x=x, y=rng.integers(0, 3, 6))
     return path, work / "d.npz", model

@@ -12,17 +12,17 @@ import re
 import shutil
 import subprocess
 
+import irgen
 import numpy as np
 import pytest
 
-import irgen
-from tinyrnn.codegen.layout import stage_words
 from tinyrnn.codegen.generate import KERNEL_ABI_VERSION, generate
 from tinyrnn.codegen.hostlib import HostModel, run_lstm_layer
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.lstm_s8 import initial_state, lstm_s8
-from tinyrnn.golden.model import run_model
-from tinyrnn.vectors import load_case
+from tinyrnn.codegen.layout import stage_words
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.lstm_s8 import initial_state, lstm_s8
+from tinyrnn.core.golden.model import run_model
+from tinyrnn.core.vectors import load_case
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 ARM_GCC = shutil.which("arm-none-eabi-gcc")

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.train import datasets as D
+from tinyrnn import train as D
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.train import har, synthetic
 
 

@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-
 from test_cli import run_json
 
 pytestmark = [pytest.mark.qemu, pytest.mark.tf, pytest.mark.slow]

@@ -9,16 +9,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import irgen
 import numpy as np
 import pytest
+from test_cli import TINYRNN
 
-from tinyrnn import ir
 from tinyrnn.codegen.generate import generate
 from tinyrnn.codegen.hostlib import HostModel
-from tinyrnn.golden.model import run_model
-
-import irgen
-from test_cli import TINYRNN
+from tinyrnn.core import tnr
+from tinyrnn.core.golden.model import run_model
 
 BOARD = "mps2-an386"
 
@@ -35,7 +34,7 @@ def _tree(root: Path) -> dict:
 
 def test_codegen_is_byte_identical_across_processes_cwds_and_hash_seeds(model, tmp_path):
     artifact = tmp_path / "m.tnr"
-    ir.save(model, artifact)
+    tnr.save(model, artifact)
     trees = []
     for run, seed in enumerate(("0", "4242", "random")):
         cwd = tmp_path.joinpath(f"cwd{run}", *["deeper"] * run)
@@ -50,7 +49,7 @@ def test_codegen_is_byte_identical_across_processes_cwds_and_hash_seeds(model, t
     for name in trees[0]:
         assert trees[0][name] == trees[1][name] == trees[2][name], f"{name} differs between runs"
     # The same model C as generate() in this process (another PYTHONHASHSEED again).
-    for path in generate(ir.load(artifact), tmp_path / "inproc", name="kws")["files"]:
+    for path in generate(tnr.load(artifact), tmp_path / "inproc", name="kws")["files"]:
         assert Path(path).read_bytes() == trees[0][f"app/{Path(path).name}"], Path(path).name
 
 

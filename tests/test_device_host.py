@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tinyrnn.errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.harness import protocol as P
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.link import Link, LinkError
@@ -377,11 +377,12 @@ def test_example_hil_file_passes_on_qemu(tmp_path):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed")
     import irgen
-    from tinyrnn import ir
-    from tinyrnn.targets import build_firmware
+
+    from tinyrnn.app.targets import build_firmware
+    from tinyrnn.core import tnr
 
     model = irgen.build_model(np.random.default_rng(12), 5, [12], [4])
-    ir.save(model, tmp_path / "m.tnr")
+    tnr.save(model, tmp_path / "m.tnr")
     elf = build_firmware(model, "mps2-an386", tmp_path / "fw")["elf"]
     example = ROOT / "examples" / "hil" / "test_model_on_device.py"
     cmd = [sys.executable, "-m", "pytest", "-p", "tinyrnn.harness.pytest_plugin", "-p", "no:cacheprovider", str(example),

@@ -16,11 +16,11 @@ import socket
 import threading
 import time
 
+import irgen
 import numpy as np
 import pytest
 
-import irgen
-from tinyrnn.golden.model import run_model
+from tinyrnn.core.golden.model import run_model
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.qemu import Qemu
 from tinyrnn.harness.verify import verify_device
@@ -124,7 +124,7 @@ class FaultProxy:
 
 @pytest.fixture(scope="module")
 def firmware(tmp_path_factory):
-    from tinyrnn.targets import build_firmware
+    from tinyrnn.app.targets import build_firmware
 
     model = irgen.build_model(np.random.default_rng(5), 4, [8], [3])
     built = build_firmware(model, BOARD, tmp_path_factory.mktemp("faults") / "fw")

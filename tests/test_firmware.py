@@ -13,8 +13,8 @@ import pytest
 
 from tinyrnn.codegen.build import build, elf_sizes, first_error_line
 from tinyrnn.codegen.firmware import render_firmware
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.firmware_templates import catalogue
+from tinyrnn.core import boards as catalogue
+from tinyrnn.core.errors import TinyrnnError
 
 ECHO_APP = str(Path(__file__).parent / "fixtures" / "firmware_echo" / "echo_app.c")
 ALL_BOARDS = ["mps2-an386", "mps2-an385", "mps2-an500", "mps2-an505", "mps3-an547",

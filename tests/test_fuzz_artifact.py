@@ -14,18 +14,17 @@ import json
 import os
 import zipfile
 
+import irgen
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinyrnn import ir
 from tinyrnn.codegen.generate import build_context
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.model import run_model
-
-import irgen
+from tinyrnn.core import ir, tnr
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import run_model
 
 SCALE = int(os.environ.get("TINYRNN_FUZZ_SCALE", "1"))
 
@@ -39,7 +38,7 @@ _MODEL = irgen.build_model(np.random.default_rng(0), 3, [4, 3], [2], kinds=["lst
 
 def _artifact_bytes(tmp) -> bytes:
     path = os.path.join(tmp, "seed.tnr")
-    ir.save(_MODEL, path)
+    tnr.save(_MODEL, path)
     with open(path, "rb") as fh:
         return fh.read()
 
@@ -68,7 +67,7 @@ def _json_paths(obj, prefix=()):
 def _zip(header: dict, arrays: dict, rehash: bool) -> bytes:
     if rehash:
         try:
-            header["hash"] = ir._hash(header["model"], arrays)
+            header["hash"] = ir.digest_of(header["model"], arrays)
         except Exception:  # noqa: BLE001 - an unhashable edit simply keeps the stale hash
             pass
     buf = io.BytesIO()
@@ -86,7 +85,7 @@ def _check(data: bytes, path: str) -> None:
     with open(path, "wb") as fh:
         fh.write(data)
     try:
-        model = ir.load(path)
+        model = tnr.load(path)
     except TinyrnnError as exc:
         assert "\n" not in str(exc).strip(), "error messages are one line"
         return

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyrnn.golden.activation_s16 import sigmoid_s16, tanh_s16
-from tinyrnn.golden.fixedpoint import quantize_multiplier, requantize
-from tinyrnn.golden.lstm_s8 import lstm_s8
-from tinyrnn.vectors import load_case
+from tinyrnn.core.golden.activation_s16 import sigmoid_s16, tanh_s16
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier, requantize
+from tinyrnn.core.golden.lstm_s8 import lstm_s8
+from tinyrnn.core.vectors import load_case
 
 
 def test_every_tflm_vector_case_bit_exact(vector_files):

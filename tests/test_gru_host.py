@@ -11,18 +11,18 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+import irgen
 import numpy as np
 import pytest
 
-import irgen
-from tinyrnn.codegen.layout import stage_words
 from tinyrnn.codegen.generate import build_context, generate
 from tinyrnn.codegen.hostlib import HostModel, run_layer
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.dense_s8 import dense_s8
-from tinyrnn.golden.gru_s8 import gru_s8
-from tinyrnn.golden.model import RECURRENT, run_model
-from tinyrnn.ir import Model
+from tinyrnn.codegen.layout import stage_words
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.dense_s8 import dense_s8
+from tinyrnn.core.golden.gru_s8 import gru_s8
+from tinyrnn.core.golden.model import RECURRENT, run_model
+from tinyrnn.core.ir import Model
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 KINDS = irgen.RECURRENT_KINDS

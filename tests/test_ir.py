@@ -8,9 +8,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinyrnn import ir
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.vectors import load_case
+from tinyrnn.core import ir, tnr
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.vectors import load_case
 
 
 @pytest.fixture
@@ -22,8 +22,8 @@ def model(vector_files):
 
 def test_round_trip_keeps_every_array_and_the_hash(model, tmp_path):
     path = tmp_path / "m.tnr"
-    digest = ir.save(model, path)
-    back = ir.load(path)
+    digest = tnr.save(model, path)
+    back = tnr.load(path)
     assert back.content_hash() == digest == model.content_hash()
     np.testing.assert_array_equal(back.layers[0].w_x, model.layers[0].w_x)
     assert back.layers[0].w_x.dtype == np.int8
@@ -57,17 +57,17 @@ def _rewrite(path, mutate):
 )
 def test_damaged_artifacts_are_named(model, tmp_path, mutate, message):
     path = tmp_path / "m.tnr"
-    ir.save(model, path)
+    tnr.save(model, path)
     _rewrite(path, mutate)
     with pytest.raises(TinyrnnError, match=message):
-        ir.load(path)
+        tnr.load(path)
 
 
 def test_truncated_file_is_refused_and_save_leaves_no_temp(model, tmp_path):
     path = tmp_path / "m.tnr"
-    ir.save(model, path)
+    tnr.save(model, path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(TinyrnnError, match="damaged"):
-        ir.load(path)
+        tnr.load(path)
     assert [p.name for p in tmp_path.iterdir()] == ["m.tnr"]

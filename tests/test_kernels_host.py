@@ -15,9 +15,9 @@ import pytest
 
 from tinyrnn.codegen.generate import kernel_files
 from tinyrnn.codegen.hostlib import compile_host, run_host
-from tinyrnn.golden.activation_s16 import sigmoid_s16, tanh_s16
-from tinyrnn.golden.fixedpoint import requantize, sat16
-from tinyrnn.golden.lut import sigmoid_table_uint16
+from tinyrnn.core.golden.activation_s16 import sigmoid_s16, tanh_s16
+from tinyrnn.core.golden.fixedpoint import requantize, sat16
+from tinyrnn.core.golden.lut import sigmoid_table_uint16
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 

@@ -14,12 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import irgen
 import numpy as np
 import pytest
 
-import irgen
-from tinyrnn import ir
-from tinyrnn.golden.model import run_model
+from tinyrnn.core import tnr
+from tinyrnn.core.golden.model import run_model
 from tinyrnn.harness.parallel import QemuJob, block_size, verify_parallel
 from tinyrnn.harness.verify import index_ranges
 
@@ -40,7 +40,7 @@ def small(tmp_path_factory):
     work = tmp_path_factory.mktemp("par")
     rng = np.random.default_rng(9)
     model = irgen.build_model(rng, 4, [8], [3])
-    ir.save(model, work / "m.tnr")
+    tnr.save(model, work / "m.tnr")
     np.savez(work / "d.npz", x=rng.integers(-128, 128, (60, 30, 4)).astype(np.float32), y=rng.integers(0, 3, 60))
     return work, model
 
@@ -48,7 +48,7 @@ def small(tmp_path_factory):
 @pytest.fixture(scope="module")
 def elf(small):
     """Built where `verify --build-dir WORK/build` builds, so the CLI runs find it up to date."""
-    from tinyrnn.targets import build_firmware
+    from tinyrnn.app.targets import build_firmware
 
     work, model = small
     return build_firmware(model, BOARD, work / "build" / f"fw-{BOARD}")["elf"]
@@ -122,8 +122,8 @@ def test_dead_worker_reports_exactly_what_was_verified(small, elf):
 @needs_tools
 def test_device_running_another_artifact_is_refused(small, tmp_path):
     """Firmware built from artifact A on the line, `verify --model B`: exit 2, both hashes named."""
+    from tinyrnn.app.targets import build_firmware
     from tinyrnn.harness.qemu import Qemu
-    from tinyrnn.targets import build_firmware
 
     work, model = small
     other = irgen.build_model(np.random.default_rng(10), 4, [8], [3])

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tinyrnn import cli
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.firmware_templates import catalogue
+from tinyrnn.app import cli
+from tinyrnn.core import boards as catalogue
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.harness import ports
 
 
@@ -96,14 +96,14 @@ def test_ports_command(attached, capsys):
 
 
 def test_verify_auto_target_without_a_board_is_a_user_error(attached, capsys, tmp_path):
+    import irgen
     import numpy as np
 
-    import irgen
-    from tinyrnn import ir
+    from tinyrnn.core import tnr
 
     attached(UART)
     model = irgen.build_model(np.random.default_rng(0), 3, [4], [2])
-    ir.save(model, tmp_path / "m.tnr")
+    tnr.save(model, tmp_path / "m.tnr")
     np.savez(tmp_path / "d.npz", x=np.zeros((2, 5, 3), np.float32), y=np.zeros(2, int))
     code = cli.main(["verify", "--model", str(tmp_path / "m.tnr"), "--target", "auto:nucleo-f446re",
                      "--data", str(tmp_path / "d.npz")])

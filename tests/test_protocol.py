@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyrnn.errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.harness import protocol as P
 from tinyrnn.harness.link import FAULT_MARKER, Link, LinkError
 

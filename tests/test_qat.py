@@ -6,16 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyrnn.errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.train import synthetic
 
 pytestmark = pytest.mark.tf
 
 tf = pytest.importorskip("tensorflow", reason="TensorFlow not installed (pip install 'tinyrnn[train]')")
-from tinyrnn.golden.model import dequantize_output, run_model  # noqa: E402
-from tinyrnn.train import qat  # noqa: E402
+from tinyrnn.core.golden.model import dequantize_output, run_model  # noqa: E402
+from tinyrnn.quantize import qat  # noqa: E402
+from tinyrnn.quantize.qat_finetune import calibration_windows, finetune, qat_helps  # noqa: E402
 from tinyrnn.train.model import build_model  # noqa: E402
-from tinyrnn.train.qat_finetune import calibration_windows, finetune, qat_helps  # noqa: E402
 
 
 def _log_softmax(z):
@@ -25,7 +25,7 @@ def _log_softmax(z):
 
 def _random_model(arch, units=8, steps=12, features=3, classes=4, seed=0):
     """An untrained build_model model with lively weights (non-zero biases, larger recurrent weights)."""
-    from tinyrnn.tfenv import import_keras
+    from tinyrnn.tfsupport import import_keras
 
     import_keras().utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -41,7 +41,7 @@ def _random_model(arch, units=8, steps=12, features=3, classes=4, seed=0):
 
 def _golden_hidden(ir_layer, probe) -> tuple[np.ndarray, float]:
     """A recurrent layer's output sequence from the golden model, in real units, and its grid step."""
-    from tinyrnn.golden.gru_s8 import hidden_s8
+    from tinyrnn.core.golden.gru_s8 import hidden_s8
 
     h = np.stack(probe["hidden"], 1).astype(np.int64)
     if ir_layer.kind == "gru":
@@ -52,7 +52,7 @@ def _golden_hidden(ir_layer, probe) -> tuple[np.ndarray, float]:
 @pytest.mark.parametrize("arch", ["lstm,gru", "gru,lstm"])
 def test_fake_quantized_twin_tracks_the_golden_model(arch):
     """Every hidden state of both layers within one int8 step of the golden model's, most equal."""
-    from tinyrnn.tfenv import import_keras
+    from tinyrnn.tfsupport import import_keras
 
     keras = import_keras()
     model, x = _random_model(arch)
@@ -105,7 +105,7 @@ def test_keep_rule():
 
 @pytest.fixture(scope="module")
 def tiny_task():
-    from tinyrnn.train.datasets import split
+    from tinyrnn.train.data import split
 
     ds = synthetic.multitone(n=120, timesteps=12, seed=1)
     return split(ds, 0.25, seed=0)
@@ -134,12 +134,12 @@ def test_finetune_recalibrates_and_hands_back_a_plain_model(tiny_task, tmp_path)
 
 
 def test_train_with_qat_keep_never_saves_the_float_weights(tiny_task, tmp_path):
+    from tinyrnn.app.api import train_file
     from tinyrnn.quantize.keras_import import load_keras
     from tinyrnn.quantize.pipeline import quantize_model
-    from tinyrnn.train.trainer import train
 
     fit, val = tiny_task
-    r = train(fit, "lstm", 5, epochs=1, seed=0, batch_size=32, out_path=tmp_path / "m.keras",
+    r = train_file(fit, "lstm", 5, epochs=1, seed=0, batch_size=32, out_path=tmp_path / "m.keras",
               progress=False, val=val, qat={"epochs": 1, "keep": "never"})
     q = r["qat"]
     assert (q["keep_rule"], q["kept"], q["epochs_run"]) == ("never", False, 1)
@@ -150,7 +150,7 @@ def test_train_with_qat_keep_never_saves_the_float_weights(tiny_task, tmp_path):
 
 
 def test_qat_refuses_what_it_cannot_mirror():
-    from tinyrnn.tfenv import import_keras
+    from tinyrnn.tfsupport import import_keras
 
     keras = import_keras()
     model = keras.Sequential([keras.Input((8, 2)), keras.layers.GRU(4, reset_after=False),

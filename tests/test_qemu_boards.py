@@ -16,8 +16,8 @@ import pytest
 
 from tinyrnn.codegen.build import build
 from tinyrnn.codegen.firmware import render_firmware
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.firmware_templates import catalogue
+from tinyrnn.core import boards as catalogue
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.harness import qemu as qemu_mod
 from tinyrnn.harness.qemu import Qemu
 

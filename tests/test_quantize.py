@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.golden.model import dequantize_output, run_model
-from tinyrnn.tfenv import import_keras
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import dequantize_output, run_model
+from tinyrnn.tfsupport import import_keras
 
 pytestmark = pytest.mark.tf
 

@@ -14,13 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import irgen
 import numpy as np
 import pytest
 
-import irgen
-from tinyrnn import ir
-from tinyrnn.firmware_templates import catalogue
-from tinyrnn.firmware_templates.catalogue import parse_int
+from tinyrnn.core import boards as catalogue
+from tinyrnn.core import tnr
+from tinyrnn.core.boards import parse_int
 
 REAL = ["nucleo-f446re", "nrf52840-dk"]
 needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
@@ -30,16 +30,16 @@ needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason
 def artifact(tmp_path_factory):
     """A HAR-shaped model: 9 features, LSTM(32), Dense(6)."""
     path = tmp_path_factory.mktemp("real") / "har.tnr"
-    ir.save(irgen.build_model(np.random.default_rng(21), 9, [32], [6]), path)
+    tnr.save(irgen.build_model(np.random.default_rng(21), 9, [32], [6]), path)
     return path
 
 
 @pytest.fixture(scope="module")
 def builds(artifact):
     """board → build result, in the directory `tinyrnn flash` uses by default."""
-    from tinyrnn.targets import build_firmware
+    from tinyrnn.app.targets import build_firmware
 
-    model = ir.load(artifact)
+    model = tnr.load(artifact)
     return {b: build_firmware(model, b, artifact.with_name(f"har-fw-{b}")) for b in REAL}
 
 
@@ -102,7 +102,7 @@ def test_flash_dry_run_prints_exact_commands(builds, artifact, tmp_path):
 
 @needs_gcc
 def test_flash_errors_are_one_line(builds, artifact, tmp_path, monkeypatch, capsys):
-    from tinyrnn import cli
+    from tinyrnn.app import cli
 
     real_which = shutil.which
     hidden = {"openocd", "pyocd"}  # as on a machine without them, whatever this one has
@@ -129,7 +129,7 @@ def test_flash_errors_are_one_line(builds, artifact, tmp_path, monkeypatch, caps
 
 @needs_gcc
 def test_flash_runs_the_tool_and_reports_its_failure(builds, artifact, tmp_path, monkeypatch, capsys):
-    from tinyrnn import cli
+    from tinyrnn.app import cli
 
     tools = fake_tool(tmp_path / "ok", "openocd")
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
@@ -156,7 +156,7 @@ def test_nucleo_image_runs_on_the_stm32f405_model(builds, artifact, tmp_path, mo
     """netduinoplus2 is an STM32F405: same USART2 (0x40004400), same GPIOA and RCC
     addresses, flash and RAM covering the F446's. QEMU only logs GPIO/RCC accesses
     (unimplemented devices), which shows the driver's register writes one by one."""
-    from tinyrnn.golden.model import run_model
+    from tinyrnn.core.golden.model import run_model
     from tinyrnn.harness import qemu as qemu_mod
     from tinyrnn.harness.dut import Device
 
@@ -169,7 +169,7 @@ def test_nucleo_image_runs_on_the_stm32f405_model(builds, artifact, tmp_path, mo
         return cmd[:at] + ["-serial", "null", "-d", "unimp", "-D", str(trace)] + cmd[at:]  # USART1: null, USART2: tcp
 
     monkeypatch.setattr(qemu_mod, "qemu_command", stand_in)
-    model = ir.load(artifact)
+    model = tnr.load(artifact)
     x = np.random.default_rng(3).integers(-128, 128, (4, 40, 9)).astype(np.int8)
     with qemu_mod.Qemu("netduinoplus2", builds["nucleo-f446re"]["elf"], timeout_s=60) as q, \
             Device.open(q.url, expected_hash=model.content_hash()) as dev:

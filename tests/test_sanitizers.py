@@ -13,17 +13,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import irgen
 import numpy as np
 import pytest
 
 from tinyrnn.codegen.firmware import arch_flags
 from tinyrnn.codegen.generate import generate
 from tinyrnn.codegen.hostlib import HostModel
-from tinyrnn.firmware_templates.catalogue import board_names, get_board
-from tinyrnn.golden.lstm_s8 import lstm_s8
-from tinyrnn.golden.model import run_model
-
-import irgen
+from tinyrnn.core.boards import board_names, get_board
+from tinyrnn.core.golden.lstm_s8 import lstm_s8
+from tinyrnn.core.golden.model import run_model
 
 CLANG_RT_PACKAGE = "libclang-rt-14-dev"  # Debian: clang's ASan/UBSan runtimes (only Recommended by clang)
 
@@ -122,7 +121,7 @@ def test_generated_c_is_warning_free_on_every_board(tmp_path):
 def test_a_sanitizer_report_fails_the_run(cc, tmp_path):
     """The canary: a report must surface as an error, or 'zero reports' above would mean nothing."""
     from tinyrnn.codegen.hostlib import compile_host, run_host
-    from tinyrnn.errors import TinyrnnError
+    from tinyrnn.core.errors import TinyrnnError
 
     _require(cc, tmp_path)
     src = tmp_path / "ub.c"

@@ -12,14 +12,13 @@ import threading
 import time
 from pathlib import Path
 
+import irgen
 import numpy as np
 import pytest
-
-from tinyrnn import ir
-from tinyrnn.golden.model import run_model
-
-import irgen
 from test_cli import TINYRNN
+
+from tinyrnn.core import tnr
+from tinyrnn.core.golden.model import run_model
 
 pytestmark = pytest.mark.qemu
 BOARD = "mps2-an386"
@@ -35,7 +34,7 @@ def setup(tmp_path_factory):
     work = tmp_path_factory.mktemp("kill")
     rng = np.random.default_rng(12)
     model = irgen.build_model(rng, 5, [12, 8], [4], kinds=["gru", "lstm"])
-    ir.save(model, work / "m.tnr")
+    tnr.save(model, work / "m.tnr")
     np.savez(work / "d.npz", x=rng.normal(scale=50.0, size=(500, 16, 5)).astype(np.float32), y=rng.integers(0, 4, 500))
     elf = build(render_project(model, BOARD, work / "build" / f"fw-{BOARD}")["project_dir"])["elf"]
     return model, work, elf

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinyrnn.errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 
 pytestmark = pytest.mark.tf
 
@@ -23,7 +23,7 @@ CHANNEL_MEAN = np.array([0.0, 2.0, -1.0])
 
 _CONVERT = r"""
 import sys, numpy as np
-from tinyrnn.tfenv import import_keras
+from tinyrnn.tfsupport import import_keras
 legacy = sys.argv[1] == "tf_keras"
 keras = import_keras(legacy=legacy)
 import tensorflow as tf
@@ -76,7 +76,7 @@ def converted(tmp_path_factory):
 
 
 def test_fused_lstm_imports_with_parameters_as_in_the_file(converted, tmp_path):
-    from tinyrnn import ir
+    from tinyrnn.core import tnr
     from tinyrnn.quantize.tflite_import import load_tflite
 
     model = load_tflite(converted["dir"] / "tf_keras.tflite")
@@ -90,8 +90,8 @@ def test_fused_lstm_imports_with_parameters_as_in_the_file(converted, tmp_path):
     np.testing.assert_allclose(ratio / ratio.mean(), 1.0, rtol=0.15)
     np.testing.assert_allclose(model.input_quant.offset, CHANNEL_MEAN, atol=0.2)
     assert model.meta["tflite"]["ops"][:4] == ["QUANTIZE", "SUB", "MUL", "UNIDIRECTIONAL_SEQUENCE_LSTM"]
-    digest = ir.save(model, tmp_path / "m.tinyrnn")
-    assert ir.load(tmp_path / "m.tinyrnn").content_hash() == digest
+    digest = tnr.save(model, tmp_path / "m.tinyrnn")
+    assert tnr.load(tmp_path / "m.tinyrnn").content_hash() == digest
 
 
 def test_golden_agrees_with_litert_on_the_same_int8_inputs(converted):

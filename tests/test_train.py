@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.train import datasets as D
+from tinyrnn import train as D
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.train import synthetic
 
 pytestmark = pytest.mark.tf
 
 tf = pytest.importorskip("tensorflow", reason="TensorFlow not installed (pip install 'tinyrnn[train]')")
+from tinyrnn.app.api import train_file  # noqa: E402
 from tinyrnn.train import model as M  # noqa: E402
 from tinyrnn.train import trainer as T  # noqa: E402
 
@@ -156,7 +157,7 @@ def test_mixed_stack_builds_and_quantizes(tmp_path):
 # ----------------------------------------------------------------------------- CLI
 
 def _cli(argv, capsys):
-    from tinyrnn.cli import main
+    from tinyrnn.app.cli import main
 
     code = main(argv)
     out, err = capsys.readouterr()
@@ -196,8 +197,8 @@ def test_cli_train_refuses_before_training(argv, message, tmp_path, capsys):
 @pytest.mark.slow
 def test_export_tflite_legacy_lstm(tmp_path):
     ds = synthetic.multitone(n=60, timesteps=8, seed=0)
-    r = T.train(ds, "lstm", 4, epochs=1, seed=0, batch_size=32, legacy_keras=True, progress=False,
-                out_path=tmp_path / "l.keras", export_tflite=True)
+    r = train_file(ds, "lstm", 4, epochs=1, seed=0, batch_size=32, legacy_keras=True, progress=False,
+                   out_path=tmp_path / "l.keras", export_tflite=True)
     assert r["tflite_path"] == str(tmp_path / "l.tflite") and r["tflite_bytes"] > 0
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in r["tflite_ops"] and r["tflite_importable"] is True
     assert 0.0 <= r["tflite_val_accuracy"] <= 1.0
@@ -209,7 +210,7 @@ def test_export_tflite_gru_converter_crash_is_one_clean_line(tmp_path):
     """TF 2.21's converter segfaults on a GRU: reported in one line, the .keras model kept."""
     ds = synthetic.multitone(n=60, timesteps=8, seed=0)
     with pytest.raises(TinyrnnError, match=r"crashed \(segmentation fault\).*GRU.*saved as") as err:
-        T.train(ds, "gru", 4, epochs=1, seed=0, batch_size=32, legacy_keras=True, progress=False,
-                out_path=tmp_path / "g.keras", export_tflite=str(tmp_path / "g.tflite"))
+        train_file(ds, "gru", 4, epochs=1, seed=0, batch_size=32, legacy_keras=True, progress=False,
+                   out_path=tmp_path / "g.keras", export_tflite=str(tmp_path / "g.tflite"))
     assert "\n" not in str(err.value) and (tmp_path / "g.keras").is_file()
     assert not (tmp_path / "g.tflite").exists()

@@ -1,16 +1,16 @@
 """tinyrnn.train: datasets (numpy only) and Keras model building/training.
 
 Importing this package does not import TensorFlow; :func:`build_model` and
-:func:`train` import it when called. ``train.qat`` / ``train.qat_finetune``:
-quantization-aware fine-tuning (``tinyrnn train --qat``); ``train.export``: int8
-``.tflite`` through the TFLite converter (``--export-tflite``).
+:func:`train` import it when called. Float training only: QAT fine-tuning and the
+TFLite export belong to :mod:`tinyrnn.quantize`.
 """
 
-from .datasets import (HAR_CHANNELS, HAR_CLASSES, Dataset, load_dataset, load_npz,
-                       load_uci_har, make_dataset, save_npz, split)
-from .model import build_model, resolve_archs
-from .synthetic import GENERATORS, delayed_recall, generate, multitone
-from .trainer import train, train_model
+from tinyrnn.train.data import HAR_CHANNELS, HAR_CLASSES, Dataset, load_npz, make_dataset, save_npz, split
+from tinyrnn.train.datasets import load_dataset
+from tinyrnn.train.har import load_uci_har
+from tinyrnn.train.model import build_model, resolve_archs
+from tinyrnn.train.synthetic import GENERATORS, delayed_recall, generate, multitone
+from tinyrnn.train.trainer import train, train_model
 
 __all__ = [
     "Dataset", "load_npz", "save_npz", "make_dataset", "split", "load_dataset",

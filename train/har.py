@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-
-from .datasets import HAR_CHANNELS, HAR_CLASSES, Dataset, load_npz, make_dataset
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.train.data import HAR_CHANNELS, HAR_CLASSES, Dataset, load_npz, make_dataset
 
 _STATIC = (3, 4, 5)  # sitting, standing, laying (0-based)
 

@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 
 ARCHS = ("lstm", "gru")
 MAX_LAYERS = 3
@@ -32,12 +32,12 @@ MAX_LAYERS = 3
 def get_keras(legacy_keras: bool = False):
     """The Keras module to build with: ``keras`` (3) or ``tf_keras`` (2).
 
-    Imported through :func:`tinyrnn.tfenv.import_keras` (quiet TensorFlow start-up).
+    Imported through :func:`tinyrnn.tfsupport.import_keras` (quiet TensorFlow start-up).
     ``legacy_keras`` routes ``tf.keras`` to tf_keras for the whole process, but only
     while that is still possible: once TensorFlow is imported, flipping
     ``TF_USE_LEGACY_KERAS`` could re-route ``tf.keras`` under code that relies on Keras 3.
     """
-    from tinyrnn.tfenv import import_keras
+    from tinyrnn.tfsupport import import_keras
 
     if legacy_keras and "tensorflow" in sys.modules:
         saved = os.environ.get("TF_USE_LEGACY_KERAS")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-
-from .datasets import Dataset
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.train.data import Dataset
 
 __all__ = ["delayed_recall", "multitone", "generate", "GENERATORS"]
 

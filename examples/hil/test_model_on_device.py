@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyrnn.golden.model import run_model
+from tinyrnn.core.golden.model import run_model
 
 SEQUENCES = 20  # random windows per test; raise it for a soak run
 STEPS = 24  # window length for the random tests (the model is streaming: any T works)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import TinyrnnError
-from .link import Link
-from .protocol import (
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.harness.link import Link
+from tinyrnn.harness.protocol import (
     BENCH_REPLY,
     BENCH_REQUEST,
     INFO_REPLY,

@@ -24,7 +24,7 @@ from typing import TextIO
 
 import serial
 
-from .protocol import (
+from tinyrnn.harness.protocol import (
     CRC,
     ERROR_REPLY,
     HEADER,

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import TinyrnnError
-from ..golden.model import run_model
-from ..ir import Model
-from ..progress import Progress
-from .verify import VerifyResult, check_input, index_ranges
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import run_model
+from tinyrnn.core.ir import Model
+from tinyrnn.core.progress import Progress
+from tinyrnn.harness.dut import Device
+from tinyrnn.harness.qemu import Qemu
+from tinyrnn.harness.verify import VerifyResult, check_input, index_ranges
 
 __all__ = ["QemuJob", "verify_parallel"]
 
@@ -73,8 +75,6 @@ def _worker_init(job: QemuJob) -> None:
 def _device():
     global _session
     if _session is None:
-        from .dut import Device
-        from .qemu import Qemu
 
         qemu = Qemu(_job.board, _job.elf, timeout_s=_job.lifetime_s)
         try:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..errors import TinyrnnError
-from ..firmware_templates import catalogue
+from tinyrnn.core import boards as catalogue
+from tinyrnn.core.errors import TinyrnnError
 
 AUTO_PREFIX = "auto:"
 

@@ -30,7 +30,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 
 PROTOCOL_VERSION = 1
 SYNC = b"\xa5\x5a"  # not ASCII: a text boot banner or printf never looks like a frame start

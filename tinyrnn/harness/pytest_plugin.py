@@ -25,7 +25,12 @@ import re
 
 import pytest
 
-from ..errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.tnr import load
+from tinyrnn.harness.dut import Device
+from tinyrnn.harness.link import Link
+from tinyrnn.harness.ports import resolve_target
+from tinyrnn.harness.qemu import Qemu
 
 _NO_TARGET = "no --tinyrnn-target given (a QEMU board name or a pyserial URL)"
 
@@ -62,7 +67,6 @@ _QEMU_PREFIX = "qemu:"
 def _expected_hash(model_path: str | None) -> str | None:
     if not model_path:
         return None
-    from ..ir import load  # numpy only; loaded lazily so plain runs stay cheap
 
     return load(model_path).content_hash()
 
@@ -70,10 +74,6 @@ def _expected_hash(model_path: str | None) -> str | None:
 @contextlib.contextmanager
 def open_target(target: str, *, model: str | None = None, firmware: str | None = None, timeout_s: float = 2.0):
     """Yield a Device on target (URL or QEMU board), closing everything afterwards."""
-    from .dut import Device
-    from .link import Link
-    from .ports import resolve_target
-
     expected = _expected_hash(model)
     with contextlib.ExitStack() as stack:
         url = resolve_target(target)  # auto:BOARD → /dev/ttyACM0
@@ -81,7 +81,6 @@ def open_target(target: str, *, model: str | None = None, firmware: str | None =
             board = url[len(_QEMU_PREFIX):] if url.startswith(_QEMU_PREFIX) else url
             if not firmware:
                 raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give the ELF with --tinyrnn-firmware")
-            from .qemu import Qemu  # another module's process management; only needed for boards
 
             # The session may be long: per-request deadlines, not QEMU's lifetime watchdog, catch hangs.
             url = stack.enter_context(Qemu(board, firmware, timeout_s=24 * 3600.0)).url
@@ -111,7 +110,6 @@ def tinyrnn_model(request):
     path = request.config.getoption("--tinyrnn-model")
     if not path:
         pytest.skip("no --tinyrnn-model given (the artifact the device runs)")
-    from ..ir import load
 
     try:
         return load(path)

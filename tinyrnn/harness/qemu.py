@@ -26,8 +26,8 @@ from pathlib import Path
 
 import serial  # pyserial
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.firmware_templates.catalogue import get_board
+from tinyrnn.core.boards import get_board
+from tinyrnn.core.errors import TinyrnnError
 
 QEMU_BINARY = "qemu-system-arm"
 APT_HINT = "sudo apt-get install qemu-system-arm"

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import TinyrnnError
-from ..golden.model import run_model
-from ..ir import Model
-from ..progress import Progress
-from .dut import Device
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import run_model
+from tinyrnn.core.ir import Model
+from tinyrnn.core.progress import Progress
+from tinyrnn.harness.dut import Device
 
 
 @dataclass

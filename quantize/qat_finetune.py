@@ -1,6 +1,6 @@
 """The QAT fine-tuning run: float model in, fine-tuned float model out (or the input, unchanged).
 
-``finetune`` builds the fake-quantizing twin (:mod:`tinyrnn.train.qat`), fits it
+``finetune`` builds the fake-quantizing twin (:mod:`tinyrnn.quantize.qat`), fits it
 for a few epochs at a low learning rate with early stopping on its validation loss
 (best epoch restored), re-deriving every scale from the current weights before each
 epoch, and copies the weights back into the plain model. It then quantizes the
@@ -16,15 +16,14 @@ import time
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-
-from . import qat
-from .datasets import Dataset
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.quantize import qat
+from tinyrnn.tfsupport.fit import EpochProgress, make_monitor
 
 CALIBRATION_WINDOWS = 300
 
 
-def calibration_windows(ds: Dataset, n: int = CALIBRATION_WINDOWS, seed: int = 0) -> np.ndarray:
+def calibration_windows(ds, n: int = CALIBRATION_WINDOWS, seed: int = 0) -> np.ndarray:
     """A seeded random subset of ``ds`` (sorted), as the quantizer's calibration data."""
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(ds), min(n, len(ds)), replace=False))
@@ -70,7 +69,7 @@ def _fit(qmodel, train_ds, val_ds, callbacks, epochs, batch_size, seed):
                validation_data=(val_ds.x, val_ds.y), shuffle=True, callbacks=callbacks)
 
 
-def finetune(model, train_ds: Dataset, val_ds: Dataset, *, epochs: int = 5, learning_rate: float = 1e-4,
+def finetune(model, train_ds, val_ds, *, epochs: int = 5, learning_rate: float = 1e-4,
              batch_size: int = 64, patience: int = 3, seed: int = 0, progress: bool = True,
              calib_x: np.ndarray | None = None, keep: str = "if-better") -> tuple[object, dict]:
     """Quantization-aware fine-tuning of a plain ``build_model`` model, in place.
@@ -78,7 +77,6 @@ def finetune(model, train_ds: Dataset, val_ds: Dataset, *, epochs: int = 5, lear
     ``keep``: "if-better" (default, see module doc), "always" or "never" (measure only).
     Returns (model, info) with the int8 validation figures before and after.
     """
-    from .trainer import _make_callback, _Progress
 
     if epochs < 1 or keep not in ("if-better", "always", "never"):
         raise TinyrnnError("QAT needs epochs >= 1 and keep in if-better/always/never")
@@ -91,11 +89,11 @@ def finetune(model, train_ds: Dataset, val_ds: Dataset, *, epochs: int = 5, lear
     qat.assign_scales(pairs, quant_in, ir_before)
     qmodel.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    bar = _Progress(progress, epochs)
+    bar = EpochProgress(progress, epochs)
     bar.info(f"quantization-aware fine-tuning: {epochs} epochs at learning rate {learning_rate:g}; "
              f"int8 validation accuracy before {before['accuracy']:.4f}")
     scales: list = [_scale_summary(ir_before)]
-    monitor = _make_callback(keras, bar, patience)
+    monitor = make_monitor(keras, bar, patience)
     t0 = time.perf_counter()
     try:
         _fit(qmodel, train_ds, val_ds, [_recalibrate_callback(keras, model, pairs, quant_in, calib_x, scales), monitor],

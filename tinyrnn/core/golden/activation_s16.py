@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lut import sigmoid_table_uint16
+from tinyrnn.core.golden.lut import sigmoid_table_uint16
 
 _TABLE = sigmoid_table_uint16().astype(np.int64)
 

@@ -32,8 +32,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.tfenv import import_keras
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import dequantize_output, run_model
+from tinyrnn.quantize import keras_import as ki
+from tinyrnn.quantize.float_model import FloatModel
+from tinyrnn.quantize.pipeline import quantize_model
+from tinyrnn.tfsupport import import_keras
 
 GATE_STEP = 2.0**-12  # Q3.12
 GATE_MIN, GATE_MAX = -8.0, 8.0 - GATE_STEP
@@ -264,9 +268,6 @@ def _dense_layer(keras):
 
 def float_model_of(model):
     """The quantizer's float twin of an in-memory plain model (as ``load_keras`` builds it)."""
-    from tinyrnn.quantize import keras_import as ki
-    from tinyrnn.quantize.float_model import FloatModel
-
     steps, features = (int(d) for d in model.inputs[0].shape[1:])
     mean, std, layers = np.zeros(features), np.ones(features), []
     for layer in model.layers:
@@ -282,8 +283,6 @@ def float_model_of(model):
 
 def quantize_in_memory(model, calib_x: np.ndarray):
     """The IR model ``tinyrnn quantize`` would make of ``model`` (percentile calibration)."""
-    from tinyrnn.quantize.pipeline import quantize_model
-
     return quantize_model(float_model_of(model), calib_x)
 
 
@@ -372,8 +371,6 @@ def assign_scales(pairs, quant_in, ir_model) -> None:
 
 def int8_scores(ir_model, x: np.ndarray, y: np.ndarray) -> dict:
     """Accuracy and mean cross-entropy of the int8 golden model (logits dequantized)."""
-    from tinyrnn.golden.model import dequantize_output, run_model
-
     logits = dequantize_output(ir_model, run_model(ir_model, ir_model.input_quant.quantize(x)))
     top = logits.max(-1, keepdims=True)
     log_z = np.log(np.exp(logits - top).sum(-1)) + top[:, 0]

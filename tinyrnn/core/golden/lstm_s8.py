@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import LSTMLayer
-from .activation_s16 import sigmoid_s16, tanh_s16
-from .fixedpoint import requantize, sat8, sat16
+from tinyrnn.core.golden.activation_s16 import sigmoid_s16, tanh_s16
+from tinyrnn.core.golden.fixedpoint import requantize, sat8, sat16
+from tinyrnn.core.ir import LSTMLayer
 
 GATE_INPUT, GATE_FORGET, GATE_CELL, GATE_OUTPUT = range(4)
 

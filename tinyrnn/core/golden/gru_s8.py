@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import GRULayer
-from .activation_s16 import sigmoid_s16, tanh_s16
-from .fixedpoint import requantize, rounding_divide_by_pot, sat8, sat16
+from tinyrnn.core.golden.activation_s16 import sigmoid_s16, tanh_s16
+from tinyrnn.core.golden.fixedpoint import requantize, rounding_divide_by_pot, sat8, sat16
+from tinyrnn.core.ir import GRULayer
 
 GATE_UPDATE, GATE_RESET, GATE_CANDIDATE = range(3)
 ONE_Q15 = 1 << 15

@@ -16,7 +16,22 @@ same thing; the dual-MAC floor is MACs/step / 2 (one two-MAC instruction per cyc
 
 from __future__ import annotations
 
+import contextlib
+import json
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.codegen.build import build
+from tinyrnn.codegen.project import model_sizes, render_project
+from tinyrnn.core.boards import get_board, instructions_per_tick, qemu_boards
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier
+from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model
+from tinyrnn.harness.dut import Device
+from tinyrnn.harness.qemu import Qemu
 
 HELP = "instructions per step, flash, RAM and stack of a fixed model set on each QEMU board"
 
@@ -53,15 +68,12 @@ def configure(parser) -> None:
 
 # --------------------------------------------------------------------------- models
 def _multiplier(real: float) -> tuple[int, int]:
-    from tinyrnn.golden.fixedpoint import quantize_multiplier
-
     return quantize_multiplier(real)
 
 
 def _gate_requant(rng, gates: int, fan_in: int):
     """Multipliers that put the gate pre-activations around ±1.5 (Q3.12 ~6000), where
     a trained model's gates live: int8 products have std ~74^2, sums grow with sqrt(K)."""
-    import numpy as np
 
     pairs = [_multiplier(6000.0 / (74.0 * 74.0 * np.sqrt(fan_in)) * 2.0 ** rng.uniform(-1, 1)) for _ in range(gates)]
     return np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int32)
@@ -69,10 +81,6 @@ def _gate_requant(rng, gates: int, fan_in: int):
 
 def bench_model(name: str):
     """The benchmark model ``name``: one recurrent layer, int8, random weights (fixed seed)."""
-    import numpy as np
-
-    from tinyrnn.ir import GRULayer, InputQuant, LSTMLayer, Model
-
     kind, inputs, hidden, seed = MODELS[name]
     rng = np.random.default_rng(seed)
     gates = 4 if kind == "lstm" else 3
@@ -99,8 +107,6 @@ def bench_model(name: str):
 
 
 def bench_input(name: str):
-    import numpy as np
-
     return np.random.default_rng(1000 + MODELS[name][3]).integers(-128, 128, MODELS[name][1], dtype=np.int8)
 
 
@@ -112,12 +118,6 @@ def macs_per_step(name: str) -> int:
 # --------------------------------------------------------------------------- measuring
 def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS) -> dict:
     """Build ``name`` for ``board``, run it under QEMU; one result row (FIELDS)."""
-    from tinyrnn.codegen.build import build
-    from tinyrnn.codegen.project import model_sizes, render_project
-    from tinyrnn.firmware_templates.catalogue import instructions_per_tick
-    from tinyrnn.harness.dut import Device
-    from tinyrnn.harness.qemu import Qemu
-
     model = bench_model(name)
     project = render_project(model, board, Path(workdir) / f"{board}-{name}")
     built = build(project["project_dir"])
@@ -133,8 +133,6 @@ def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS) -> dic
 
 def bench_all(boards, models, workdir, steps: int = DEFAULT_STEPS, jobs: int = 2) -> list:
     """Every (board, model) pair, ``jobs`` at a time; rows in board, then model order."""
-    from concurrent.futures import ThreadPoolExecutor
-
     pairs = [(b, m) for b in boards for m in models]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(lambda bm: bench_one(bm[0], bm[1], workdir, steps), pairs))
@@ -147,8 +145,6 @@ def _ratio(num, den) -> str:
 
 def render_markdown(results: list, steps: int = DEFAULT_STEPS) -> str:
     """The results table (and the CMSIS-NN comparison where there is a reference)."""
-    from tinyrnn.firmware_templates.catalogue import get_board
-
     lines = ["| board | core | model | instructions/step | MACs/step | × dual-MAC floor | × CMSIS-NN "
              "| code B | weights B | RAM B | stack peak B |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -167,8 +163,6 @@ def render_markdown(results: list, steps: int = DEFAULT_STEPS) -> str:
 
 def write_results(result: dict, out_dir) -> list:
     """OUT/bench.json (the command's JSON) and OUT/bench.md (the table with its context)."""
-    import json
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
@@ -192,8 +186,6 @@ def write_results(result: dict, out_dir) -> list:
 
 
 def _parse_list(text, valid: list, what: str) -> list:
-    from tinyrnn.errors import TinyrnnError
-
     if not text:
         return list(valid)
     items = [t.strip() for t in text.split(",") if t.strip()]
@@ -204,12 +196,6 @@ def _parse_list(text, valid: list, what: str) -> list:
 
 
 def run(args):
-    import contextlib
-    import tempfile
-
-    from tinyrnn.errors import TinyrnnError
-    from tinyrnn.firmware_templates.catalogue import qemu_boards
-
     boards = _parse_list(args.boards, qemu_boards(), "board")
     models = _parse_list(args.models, list(MODELS), "model")
     if args.steps < 1 or args.jobs < 1:

@@ -12,17 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TinyrnnError
-from .ir import Model
+from tinyrnn.codegen.build import build
+from tinyrnn.codegen.hostlib import layer_model, run_layer
+from tinyrnn.codegen.project import model_sizes, render_project
+from tinyrnn.core.boards import instructions_per_tick
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.ir import Model
+from tinyrnn.harness.dut import Device
+from tinyrnn.harness.qemu import Qemu
 
 QEMU_PREFIX = "qemu:"
 
 
 def build_firmware(model: Model, board: str, out_dir) -> dict:
     """Generate, render and build; returns the project description plus ELF sizes."""
-    from tinyrnn.codegen.build import build
-    from tinyrnn.codegen.project import model_sizes, render_project
-
     project = render_project(model, board, out_dir)
     built = build(project["project_dir"])
     model_only = model_sizes(project["project_dir"])
@@ -33,12 +36,8 @@ def build_firmware(model: Model, board: str, out_dir) -> dict:
 @contextlib.contextmanager
 def connect(target: str, model: Model, workdir, log_file=None):
     """Yield (Device, info dict) for a QEMU board or a pyserial URL."""
-    from tinyrnn.harness.dut import Device
-
     expected = model.content_hash()
     if target.startswith(QEMU_PREFIX):
-        from tinyrnn.firmware_templates.catalogue import instructions_per_tick
-        from tinyrnn.harness.qemu import Qemu
 
         board = target[len(QEMU_PREFIX):]
         built = build_firmware(model, board, Path(workdir) / f"fw-{board}")
@@ -60,8 +59,6 @@ def _sizes(built: dict) -> dict:
 
 def run_layer_on_target(layer, x: np.ndarray, target: str, workdir) -> np.ndarray:
     """A lone recurrent layer (vector case) over a batch on host C or a device → (B, T, H)."""
-    from tinyrnn.codegen.hostlib import layer_model, run_layer
-
     if target == "host":
         return run_layer(layer, x, workdir)
     model = layer_model(layer, name="layer")

@@ -1,6 +1,6 @@
 """Validation of an IR model: types, shapes, value ranges and the layer chain.
 
-``ir.load`` runs it on every artifact (a hand-edited file with a recomputed hash must
+``tnr.load`` runs it on every artifact (a hand-edited file with a recomputed hash must
 still not load as a garbage model), and ``tinyrnn quantize`` before writing one.
 """
 
@@ -10,8 +10,8 @@ import dataclasses
 
 import numpy as np
 
-from .errors import TinyrnnError
-from .ir import DENSE_ACTIVATIONS, GATES_GRU, GATES_LSTM, DenseLayer, GRULayer, LSTMLayer, Model
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.ir import DENSE_ACTIVATIONS, GATES_GRU, GATES_LSTM, DenseLayer, GRULayer, LSTMLayer, Model
 
 _INT8 = (-128, 127)
 _INT32 = (-(2**31), 2**31 - 1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Model
-from .dense_s8 import dense_s8
-from .gru_s8 import gru_s8
-from .lstm_s8 import lstm_s8
+from tinyrnn.core.golden.dense_s8 import dense_s8
+from tinyrnn.core.golden.gru_s8 import gru_s8
+from tinyrnn.core.golden.lstm_s8 import lstm_s8
+from tinyrnn.core.ir import Model
 
 RECURRENT = {"lstm": lstm_s8, "gru": gru_s8}
 

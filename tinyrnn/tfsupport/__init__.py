@@ -11,11 +11,11 @@ import contextlib
 import os
 import sys
 
-from .errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 
 
 @contextlib.contextmanager
-def _muted_stderr():
+def muted_stderr():
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -30,10 +30,11 @@ def _muted_stderr():
 def import_keras(legacy: bool = False):
     """Keras 3, or tf_keras when ``legacy`` (the converter emits fused LSTM ops only from it)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if legacy:
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
     try:
-        with _muted_stderr():
+        with muted_stderr():
             import tensorflow  # noqa: F401  (loads the runtime once, quietly)
 
             if legacy:

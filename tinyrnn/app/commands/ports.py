@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from tinyrnn.harness.ports import list_serial_ports, ports_for_board
+
 HELP = "list serial ports and the catalogue boards their USB probes match"
 
 
@@ -14,8 +16,6 @@ def configure(parser) -> None:
 
 
 def run(args):
-    from tinyrnn.harness.ports import list_serial_ports, ports_for_board
-
     ports = ports_for_board(args.board) if args.board else list_serial_ports()
     result = {"board": args.board, "ports": [p.as_dict() for p in ports],
               "target": ports[0].device if args.board and len(ports) == 1 else None}

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import TinyrnnError
-from .ir import LSTMLayer
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.ir import LSTMLayer
 
 _GATES = ("input", "forget", "cell", "output")
 

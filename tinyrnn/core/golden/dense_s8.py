@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import DenseLayer
-from .fixedpoint import INT8_MAX, requantize, sat8
+from tinyrnn.core.golden.fixedpoint import INT8_MAX, requantize, sat8
+from tinyrnn.core.ir import DenseLayer
 
 
 def effective_bias(layer: DenseLayer) -> np.ndarray:

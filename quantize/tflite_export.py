@@ -20,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.errors import TinyrnnError
-from tinyrnn.tfenv import _muted_stderr
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.quantize.litert import read_tflite, run_litert
+from tinyrnn.quantize.tflite_import import load_tflite
+from tinyrnn.tfsupport import muted_stderr
 
 TIMEOUT_S = 900
 
 _CONVERT = r"""
 import os, sys, numpy as np
 legacy = sys.argv[4] == "1"
-from tinyrnn.tfenv import import_keras
+from tinyrnn.tfsupport import import_keras
 keras = import_keras(legacy=legacy)
 import tensorflow as tf
 model = keras.models.load_model(sys.argv[1], compile=False)
@@ -79,9 +81,6 @@ def _failure(proc: subprocess.CompletedProcess, kinds: list[str], keras_path) ->
 
 def _describe(path: Path, val_x: np.ndarray | None, val_y: np.ndarray | None) -> dict:
     """Ops of the converted file, whether tinyrnn imports it, LiteRT validation accuracy."""
-    from tinyrnn.quantize.litert import read_tflite, run_litert
-    from tinyrnn.quantize.tflite_import import load_tflite
-
     info = {"tflite_path": str(path), "tflite_bytes": path.stat().st_size, "tflite_ops": read_tflite(path).ops}
     try:
         load_tflite(path)
@@ -89,7 +88,7 @@ def _describe(path: Path, val_x: np.ndarray | None, val_y: np.ndarray | None) ->
     except TinyrnnError as exc:
         info["tflite_importable"], info["tflite_import_error"] = False, str(exc)[:300]
     if val_x is not None and len(val_x):
-        with _muted_stderr():  # LiteRT announces its XNNPACK delegate on stderr
+        with muted_stderr():  # LiteRT announces its XNNPACK delegate on stderr
             out = run_litert(path, val_x)["output"]
         info["tflite_val_accuracy"] = float(np.mean(np.argmax(out, -1) == val_y))
     return info

@@ -2,27 +2,20 @@
 the golden model and the harness read.
 
 Everything integer the kernels need is decided here, once, in Python; the C side only
-reads it. Saved as one artifact file (a zip: ``ir.json`` + one ``.npy`` per array),
-versioned, with a SHA-256 content hash that generated C and the device report back.
-Imports only numpy (and the standard library).
+reads it. The SHA-256 content hash defined here is what generated C and the device
+report back; :mod:`tinyrnn.core.tnr` saves and loads the file, and
+:mod:`tinyrnn.core.validate` checks a model. Imports only numpy (and the standard library).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
-import os
-import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-
-from .errors import TinyrnnError
 
 IR_FORMAT = "tinyrnn-ir"
 IR_VERSION = 1
@@ -175,8 +168,8 @@ class Model:
         return bool(recurrent) and recurrent[-1].return_sequences
 
     def content_hash(self) -> str:
-        doc, arrays = _split(self)
-        return _hash(doc, arrays)
+        doc, arrays = to_document(self)
+        return digest_of(doc, arrays)
 
 
 def _obj_to_json(obj: Any, prefix: str, arrays: dict) -> Any:
@@ -199,13 +192,13 @@ def _obj_to_json(obj: Any, prefix: str, arrays: dict) -> Any:
     return obj
 
 
-def _split(model: Model) -> tuple[dict, dict]:
+def to_document(model: Model) -> tuple[dict, dict]:
     arrays: dict = {}
     doc = _obj_to_json(model, "", arrays)
     return doc, arrays
 
 
-def _hash(doc: dict, arrays: dict) -> str:
+def digest_of(doc: dict, arrays: dict) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({k: v for k, v in doc.items() if k != "meta"}, sort_keys=True).encode())
     for key in sorted(arrays):
@@ -213,114 +206,3 @@ def _hash(doc: dict, arrays: dict) -> str:
         h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def save(model: Model, path: str | os.PathLike) -> str:
-    """Write the artifact atomically (temp file + rename); returns the content hash."""
-    doc, arrays = _split(model)
-    digest = _hash(doc, arrays)
-    header = {"format": IR_FORMAT, "version": IR_VERSION, "hash": digest, "model": doc}
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("ir.json", json.dumps(header, indent=1, sort_keys=True))
-            for key, a in arrays.items():
-                buf = io.BytesIO()
-                np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
-                zf.writestr(f"arrays/{key}.npy", buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return digest
-
-
-def _build(cls, doc: dict, arrays: dict, where: str):
-    if not isinstance(doc, dict):
-        raise TinyrnnError(f"{where}: expected an object, got {type(doc).__name__}")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in doc:
-            raise TinyrnnError(f"{where}: field '{f.name}' missing")
-        value = doc[f.name]
-        if isinstance(value, dict) and set(value) == {"array"}:
-            if not isinstance(value["array"], str) or value["array"] not in arrays:
-                raise TinyrnnError(f"{where}: array {value['array']!r} missing")
-            value = arrays[value["array"]]
-        kwargs[f.name] = value
-    return cls(**kwargs)
-
-
-# Zip, zlib, JSON and .npy damage: everything the readers raise for a bad file.
-_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError, ValueError, OSError, EOFError,
-                NotImplementedError, RuntimeError)  # fmt: skip
-
-
-def _read(path: str) -> tuple[dict, dict]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            header = json.loads(zf.read("ir.json"))
-            arrays = {
-                name[len("arrays/"):-len(".npy")]: np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
-                for name in zf.namelist()
-                if name.startswith("arrays/") and name.endswith(".npy")
-            }
-    except _READ_ERRORS as exc:
-        raise TinyrnnError(f"{path}: not a tinyrnn artifact or damaged ({type(exc).__name__}: {exc})") from None
-    if not isinstance(header, dict) or header.get("format") != IR_FORMAT:
-        raise TinyrnnError(f"{path}: not a tinyrnn artifact (format tag missing)")
-    version = header.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise TinyrnnError(f"{path}: artifact format version {version!r} is not a version number: file damaged")
-    if version > IR_VERSION:
-        raise TinyrnnError(
-            f"{path}: artifact format version {version} is newer than this tinyrnn reads ({IR_VERSION}); upgrade tinyrnn"
-        )
-    return header, arrays
-
-
-def _model_from(doc, arrays: dict, path: str) -> Model:
-    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
-        raise TinyrnnError(f"{path}: artifact structure damaged (no model/layers)")
-    layers = []
-    for i, ldoc in enumerate(doc["layers"]):
-        cls = LAYER_TYPES.get(ldoc.get("kind")) if isinstance(ldoc, dict) else None
-        if cls is None:
-            kind = ldoc.get("kind") if isinstance(ldoc, dict) else ldoc
-            raise TinyrnnError(f"{path}: layer {i} has unknown kind {kind!r}")
-        layers.append(_build(cls, ldoc, arrays, f"{path}: layer {i}"))
-    return Model(
-        name=doc["name"],
-        input_size=doc["input_size"],
-        input_quant=_build(InputQuant, doc["input_quant"], arrays, f"{path}: input_quant"),
-        layers=layers,
-        classes=doc.get("classes", []),
-        meta=doc.get("meta", {}),
-    )
-
-
-def load(path: str | os.PathLike) -> Model:
-    """Read an artifact; any damage is a one-line TinyrnnError naming the file.
-
-    A model that loads has passed the content-hash check and :func:`validate`, so the
-    golden model and codegen can rely on its types, shapes and layer chain.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise TinyrnnError(f"{path}: no such artifact file")
-    header, arrays = _read(path)
-    try:
-        model = _model_from(header.get("model"), arrays, path)
-        digest = model.content_hash()
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise TinyrnnError(f"{path}: artifact structure damaged ({type(exc).__name__}: {exc})") from None
-    if digest != header.get("hash"):
-        raise TinyrnnError(f"{path}: content hash mismatch (stored {str(header.get('hash'))[:12]}…, computed {digest[:12]}…): file damaged")
-    validate(model, path)
-    return model
-
-
-# Validation lives beside the IR; imported last because it reads the layer classes.
-from .ir_validate import validate  # noqa: E402

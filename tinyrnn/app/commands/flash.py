@@ -11,6 +11,18 @@ names a real ELF, and checks that the tool is installed.
 
 from __future__ import annotations
 
+import json
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+from tinyrnn.codegen.build import build
+from tinyrnn.codegen.project import read_manifest, render_project
+from tinyrnn.core import tnr
+from tinyrnn.core.boards import get_board, real_boards
+from tinyrnn.core.errors import TinyrnnError
+
 HELP = "build (if needed) and flash firmware to a real board with pyOCD or OpenOCD"
 
 PROBES = ("pyocd", "openocd")
@@ -37,11 +49,6 @@ def configure(parser) -> None:
 
 def _project(source: str, board: str | None, build_dir: str | None) -> tuple[str, str]:
     """(project directory, board) for an artifact or an existing project."""
-    import json
-    from pathlib import Path
-
-    from tinyrnn.errors import TinyrnnError
-
     path = Path(source)
     if path.is_dir():
         meta = path / "board.json"
@@ -55,19 +62,14 @@ def _project(source: str, board: str | None, build_dir: str | None) -> tuple[str
         return str(path), own
     if not board:
         raise TinyrnnError("flashing an artifact needs --board (one of the boards with a probe)")
-    from tinyrnn import ir
-    from tinyrnn.codegen.project import render_project
 
     _probe_settings(board)  # refuse QEMU-only boards before generating anything
     out = build_dir or str(path.with_name(f"{path.stem}-fw-{board}"))
-    render_project(ir.load(source), board, out)
+    render_project(tnr.load(source), board, out)
     return out, board
 
 
 def _probe_settings(board: str) -> dict:
-    from tinyrnn.errors import TinyrnnError
-    from tinyrnn.firmware_templates.catalogue import get_board, real_boards
-
     probe = get_board(board).get("probe")
     if not probe:
         raise TinyrnnError(f"board {board!r} has no flash probe in the catalogue (QEMU only: verify it with "
@@ -77,8 +79,6 @@ def _probe_settings(board: str) -> dict:
 
 def flash_command(board: str, probe: str, elf: str, probe_serial: str | None = None) -> list[str]:
     """The exact argv that programs ``elf`` into ``board`` (verify, then reset and run)."""
-    from tinyrnn.errors import TinyrnnError
-
     settings = _probe_settings(board)
     if probe not in settings:
         raise TinyrnnError(f"board {board!r} has no {probe} settings in the catalogue; "
@@ -97,11 +97,6 @@ def flash_command(board: str, probe: str, elf: str, probe_serial: str | None = N
 
 def _require_tool(board: str, probe: str, timeout: float) -> str:
     """Path of the tool; for pyOCD also check it knows the target (packs are per user)."""
-    import shutil
-    import subprocess
-
-    from tinyrnn.errors import TinyrnnError
-
     path = shutil.which(probe)
     if path is None:
         raise TinyrnnError(f"{probe} not found on PATH; install it with: {INSTALL[probe]}")
@@ -118,10 +113,6 @@ def _require_tool(board: str, probe: str, timeout: float) -> str:
 
 
 def _run_tool(cmd: list[str], timeout: float) -> str:
-    import subprocess
-
-    from tinyrnn.errors import TinyrnnError
-
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -138,13 +129,6 @@ def _run_tool(cmd: list[str], timeout: float) -> str:
 
 
 def run(args):
-    import shlex
-    from pathlib import Path
-
-    from tinyrnn.codegen.build import build
-    from tinyrnn.codegen.project import read_manifest
-    from tinyrnn.firmware_templates.catalogue import get_board
-
     project_dir, board = _project(args.source, args.board, args.build_dir)
     probe = args.probe or next(iter(_probe_settings(board)))
     flash_command(board, probe, "firmware.elf", args.probe_serial)  # a wrong --probe fails before the build

@@ -11,7 +11,7 @@ import functools
 import json
 from importlib import resources
 
-from tinyrnn.errors import TinyrnnError
+from tinyrnn.core.errors import TinyrnnError
 
 # Keys every board entry must have; nested ones are checked by _check_entry.
 _REQUIRED = ("description", "cpu", "float_abi", "fpu", "dsp", "mve", "flash", "ram",

@@ -10,16 +10,12 @@ step runs on its own.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
 import sys
 
-from .errors import TinyrnnError
-
-# TensorFlow's C++ start-up chatter would bury our one-line messages on stderr.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+from tinyrnn import __version__
+from tinyrnn.app.commands import COMMANDS
+from tinyrnn.core.errors import TinyrnnError
 
 
 def _add_json(p: argparse.ArgumentParser) -> None:
@@ -27,35 +23,15 @@ def _add_json(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import commands
-
     parser = argparse.ArgumentParser(prog="tinyrnn", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"tinyrnn {_version()}")
+    parser.add_argument("--version", action="version", version=f"tinyrnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, entry in commands.REGISTRY.items():
-        func, configure, help_text = _resolve(entry)
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        configure(p)
+    for name, module in COMMANDS.items():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(p)
         _add_json(p)
-        p.set_defaults(func=func)
+        p.set_defaults(func=module.run)
     return parser
-
-
-def _resolve(entry):
-    """A registry entry: (run, configure, help) or the name of a module defining RUN, CONFIGURE, HELP.
-
-    A command module must import nothing heavy at import time (the parser imports it).
-    """
-    if isinstance(entry, str):
-        module = importlib.import_module(entry)
-        return module.run, module.configure, module.HELP
-    return entry
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def emit(result: dict, as_json: bool, human: str) -> None:

@@ -1,0 +1,283 @@
+"""The library API under the CLI: each function is one job a command (or a script) runs.
+
+Commands in :mod:`tinyrnn.app.commands` parse arguments and print; everything they do
+is here, so `tinyrnn demo` and `tinyrnn report` chain the same functions the stage
+commands call. The TensorFlow-backed parts (Keras import, training, QAT, TFLite) load
+TensorFlow only when called, so `verify` on a lab PC never does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tinyrnn.app.targets import QEMU_PREFIX, build_firmware, connect
+from tinyrnn.core import tnr
+from tinyrnn.core.boards import instructions_per_tick
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import predict
+from tinyrnn.harness.parallel import QemuJob, verify_parallel
+from tinyrnn.harness.ports import resolve_target
+from tinyrnn.harness.verify import verify_device
+from tinyrnn.quantize import qat_finetune, tflite_export
+from tinyrnn.quantize.calibrate import check_calibration_data
+from tinyrnn.quantize.keras_import import load_keras
+from tinyrnn.quantize.pipeline import quantize_model
+from tinyrnn.quantize.report import build_report, write_html, write_json
+from tinyrnn.quantize.tflite_import import load_tflite
+from tinyrnn.train import trainer
+from tinyrnn.train.data import save_npz, split
+from tinyrnn.train.datasets import load_dataset
+from tinyrnn.train.model import resolve_archs
+
+
+def is_artifact(path: str) -> bool:
+    return not path.endswith((".keras", ".h5", ".tflite"))
+
+
+def load_data(spec: str, model=None):
+    """An npz/UCI/synthetic dataset, checked against the model's input shape if given."""
+
+    data = load_dataset(spec)
+    if model is not None and data.features != model.input_size:
+        raise TinyrnnError(f"{spec}: data has {data.features} features per step, the model expects {model.input_size}")
+    classes = model.output_size if model is not None and not model.returns_sequences else 0
+    if classes > 1 and int(data.y.max()) >= classes:
+        i = int(np.argmax(data.y >= classes))
+        raise TinyrnnError(f"{spec}: label y[{i}] = {int(data.y[i])} out of range for the model's {classes} outputs")
+    return data
+
+
+def qat_options(qat) -> dict | None:
+    """``qat``: False/None (off), True (defaults) or a dict of :func:`finetune` options."""
+    if not qat:
+        return None
+    opts = {"epochs": 5, "learning_rate": 1e-4, "keep": "if-better"}
+    opts.update({} if qat is True else dict(qat))
+    if int(opts["epochs"]) < 1 or not float(opts["learning_rate"]) > 0:
+        raise TinyrnnError(f"QAT needs at least 1 epoch and a positive learning rate, got {opts['epochs']} "
+                           f"and {opts['learning_rate']}")
+    if opts["keep"] not in ("if-better", "always", "never"):
+        raise TinyrnnError(f"QAT keep rule must be if-better, always or never, got {opts['keep']!r}")
+    return opts
+
+
+def train_file(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None = None, epochs: int = 20,
+               seed: int = 0, out_path="model.keras", batch_size: int = 64, legacy_keras: bool = False,
+               progress: bool = True, *, qat=False, export_tflite=None, **fit_options) -> dict:
+    """`tinyrnn train`: float training (the arguments of :func:`tinyrnn.train.trainer.fit`), then
+    optionally QAT fine-tuning (kept only if the int8 model does better on the validation
+    windows) and an int8 ``.tflite`` by the TFLite converter (True/"" = beside ``out_path``).
+    Bad options fail before any training."""
+    trainer.check_out_path(out_path)
+    tflite_out = None
+    if export_tflite is not None and export_tflite is not False:
+        tflite_export.check_export(resolve_archs(arch, layers), legacy_keras)
+        tflite_out = tflite_export.tflite_path_for(
+            out_path, export_tflite if isinstance(export_tflite, (str, os.PathLike)) else None)
+    qat_opts = qat_options(qat)
+    fitted = trainer.fit(spec_or_dataset, arch, units, layers, epochs, seed, batch_size, legacy_keras, progress,
+                         **fit_options)
+    calib_x = qat_finetune.calibration_windows(fitted.train_ds, seed=seed) if qat_opts or tflite_out else None
+    if qat_opts is not None:
+        fitted.model, fitted.info["qat"] = qat_finetune.finetune(
+            fitted.model, fitted.train_ds, fitted.val_ds, batch_size=batch_size, seed=seed, progress=progress,
+            calib_x=calib_x, **qat_opts)
+        fitted.info.update(trainer.final_scores(fitted.model, fitted.train_ds, fitted.val_ds, batch_size))
+    result = trainer.finish(fitted, out_path)
+    if tflite_out is not None:
+        result.update(tflite_export.export_tflite(result["out_path"], tflite_out, calib_x, fitted.kinds, legacy_keras,
+                                                  fitted.val_ds.x, fitted.val_ds.y))
+    return result
+
+
+def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500, **levers) -> dict:
+    """``levers``: quantize_model's keyword options (percentile, bias_correction, cell_power, weights)."""
+    if model_path.endswith(".tflite"):
+        model, used = load_tflite(model_path), 0
+    elif model_path.endswith(".keras"):
+        if not calib_spec:
+            raise TinyrnnError(f"{model_path}: a .keras model needs --calib data")
+        if samples < 1:
+            raise TinyrnnError(f"--calib-samples must be at least 1, got {samples}")
+        data = load_data(calib_spec)  # before the model: bad data fails fast, without TensorFlow
+        float_model = load_keras(model_path)
+        calib_x = check_calibration_data(data.x[:samples], float_model, calib_spec)
+        model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()), **levers)
+        used = int(calib_x.shape[0])
+    else:
+        raise TinyrnnError(f"{model_path}: unsupported model format (expected .keras or .tflite)")
+    tnr.validate(model, model_path)  # never write an artifact that would not load
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        digest = tnr.save(model, out)  # atomic: temp file + rename
+    except OSError as exc:
+        raise TinyrnnError(f"{out}: cannot write the artifact ({exc.strerror or exc}: {exc.filename})") from None
+    return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
+            "calibration_samples": used, "method": method if used else "from .tflite",
+            "levers": model.meta.get("calibration", {}) if used else {}}  # fmt: skip
+
+
+def _accuracy(pred: np.ndarray, y: np.ndarray, model_path: str) -> float:
+    if pred.ndim != 1:
+        raise TinyrnnError(f"{model_path}: accuracy needs a model with one output per sequence")
+    return float(np.mean(pred == y))
+
+
+def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
+    """Accuracy of a .keras model (float twin) or an artifact (int8 golden) on the first n windows."""
+    if n is not None and n < 1:
+        raise TinyrnnError(f"--n must be at least 1, got {n}")
+    if is_artifact(model_path):
+        model = tnr.load(model_path)
+        data = load_data(data_spec, model)
+        x, y = data.x[:n], data.y[:n]
+        return {"accuracy": _accuracy(predict(model, x), y, model_path), "n": int(len(y)), "kind": "int8-golden"}
+
+    float_model = load_keras(model_path)
+    data = load_data(data_spec)
+    if data.features != float_model.input_shape[1]:
+        raise TinyrnnError(f"{data_spec}: data has {data.features} features, the model expects {float_model.input_shape[1]}")
+    x, y = data.x[:n], data.y[:n]
+    out = float_model.run(x)
+    if out.ndim == 2 and out.shape[1] > 1 and int(y.max()) >= out.shape[1]:
+        raise TinyrnnError(f"{data_spec}: label {int(y.max())} out of range for the model's {out.shape[1]} outputs")
+    pred = np.argmax(out, axis=-1)
+    return {"accuracy": _accuracy(pred, y, model_path), "n": int(len(y)), "kind": "float"}
+
+
+def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True,
+           jobs: int = 1) -> dict:
+    model = tnr.load(artifact)
+    data = load_data(data_spec, model)
+    if n < 1 or jobs < 1:
+        raise TinyrnnError(f"--n and --jobs must be at least 1, got {n} and {jobs}")
+    if jobs > 1 and not target.startswith(QEMU_PREFIX):
+        raise TinyrnnError(f"--jobs {jobs} needs a qemu:BOARD target (one emulated device per job), not {target}")
+    target = resolve_target(target)
+    x_q = model.input_quant.quantize(data.x[:n])
+    with contextlib.ExitStack() as stack:
+        workdir = build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-verify-"))
+        if jobs > 1:  # build once, then every worker boots its own QEMU with this ELF
+
+            board = target[len(QEMU_PREFIX):]
+            info = {"board": board, "instructions_per_tick": instructions_per_tick(board),
+                    **build_firmware(model, board, f"{workdir}/fw-{board}")}
+            job = QemuJob(board, info["elf"], model.content_hash(), lifetime_s=120.0 + 2.0 * len(x_q))
+            res = verify_parallel(model, x_q, job, jobs, progress=progress)
+        else:
+            device, info = stack.enter_context(connect(target, model, workdir))
+            res = verify_device(device, model, x_q, progress=progress)
+    summary = res.summary()
+    factor = info.get("instructions_per_tick")
+    ticks = summary["ticks_per_inference"]
+    outputs = np.asarray(res.outputs)
+    labels = np.asarray(data.y)[res.indices] if len(res.indices) else None
+    device_acc = float(np.mean(np.argmax(outputs, -1) == labels)) if outputs.ndim == 2 and len(outputs) else None
+    return {
+        "verified": res.error is None and res.mismatches == 0 and res.sequences == len(x_q),
+        "sequences": res.sequences, "requested": int(len(x_q)), "mismatches": res.mismatches,
+        "board": info["board"], "target": target, "jobs": res.jobs,
+        "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
+        "ticks_per_inference": ticks, "device_accuracy": device_acc,
+        "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
+        "state_bytes": info.get("state_bytes"), "model_code_bytes": info.get("model_code_bytes"),
+        "model_weights_bytes": info.get("model_weights_bytes"),
+        "sequences_per_second": summary["sequences_per_second"],
+        "first_mismatch": summary["first_mismatch"], "error": summary["error"], "model_hash": model.content_hash(),
+    }  # fmt: skip
+
+
+DEFAULT_BOARD = "mps2-an386"
+DEMO_TASK = "synthetic:multitone"
+
+
+def report_cost(verified: dict, steps: int) -> dict | None:
+    """The report's cost section from a verify result (QEMU builds know their sizes from the link map)."""
+    if not verified.get("model_code_bytes"):
+        return None
+    instructions = verified.get("instructions_per_inference")
+    return {verified["board"]: {
+        "flash_code": verified["model_code_bytes"], "flash_weights": verified["model_weights_bytes"],
+        "ram_state": verified.get("state_bytes"), "instructions_per_inference": instructions,
+        "instructions_per_step": round(instructions / steps) if instructions else None,
+    }}  # fmt: skip
+
+
+def write_report(keras_path: str, artifact: str, data_spec: str, out_html: str, verified: dict | None = None,
+                 n: int | None = None, progress: bool = True) -> dict:  # fmt: skip
+    """Build the quantization report (HTML + JSON beside it); returns the report dict."""
+    if n is not None and n < 1:
+        raise TinyrnnError(f"--n must be at least 1, got {n}")
+    model = tnr.load(artifact)
+    data = load_data(data_spec, model)
+    x, y = (data.x, data.y) if n is None else (data.x[:n], data.y[:n])
+    device = None
+    if verified and verified.get("device_accuracy") is not None:
+        device = {"accuracy": verified["device_accuracy"], "target": verified["target"],
+                  "sequences": verified["sequences"], "mismatches": verified["mismatches"]}  # fmt: skip
+    cost = report_cost(verified, x.shape[1]) if verified else None
+    report = build_report(load_keras(keras_path), model, x, y, device=device, cost=cost, progress=progress)
+    # Both files are written under temporary names and renamed only once both are complete.
+    html, js = Path(out_html), Path(out_html).with_suffix(".json")
+    temps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in (html, js)]
+    try:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        write_html(report, str(temps[0]))
+        write_json(report, str(temps[1]))
+        os.replace(temps[1], js)
+        os.replace(temps[0], html)
+    except OSError as exc:
+        raise TinyrnnError(f"{out_html}: cannot write the report ({exc.strerror or exc})") from None
+    finally:
+        for tmp in (*temps, Path(f"{temps[0]}.tmp")):  # write_html's own temp file too
+            tmp.unlink(missing_ok=True)
+    return report
+
+
+def run_demo(out_dir: str, arch: str = "lstm", board: str = DEFAULT_BOARD, n_verify: int = 100, units: int = 24,
+             epochs: int = 12, seed: int = 0, progress: bool = True) -> dict:  # fmt: skip
+    started = time.monotonic()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_dataset(DEMO_TASK, n=2000, seed=seed)
+    train_part, test_part = split(data, 0.25, seed=seed)
+    if len(test_part) < n_verify:
+        raise TinyrnnError(f"demo: only {len(test_part)} test sequences, asked to verify {n_verify}")
+    paths = {k: str(out / f) for k, f in (("train", "train.npz"), ("test", "test.npz"), ("keras", "model.keras"),
+                                         ("artifact", "model.tnr"), ("firmware", "firmware"), ("report", "report.html"))}  # fmt: skip
+    save_npz(train_part, paths["train"])
+    save_npz(test_part, paths["test"])
+    trained = trainer.train(train_part, arch=arch, units=units, epochs=epochs, seed=seed, out_path=paths["keras"], progress=progress)
+    quantize_file(paths["keras"], paths["train"], paths["artifact"])
+    float_acc = evaluate(paths["keras"], paths["test"])["accuracy"]
+    int8_acc = evaluate(paths["artifact"], paths["test"])["accuracy"]
+    verified = verify(paths["artifact"], f"qemu:{board}", paths["test"], n_verify, build_dir=paths["firmware"], progress=progress)
+    write_report(paths["keras"], paths["artifact"], paths["test"], paths["report"], verified, progress=progress)
+    return {
+        "verified": verified["verified"], "sequences": verified["sequences"], "mismatches": verified["mismatches"],
+        "board": board, "arch": arch, "instructions_per_inference": verified["instructions_per_inference"],
+        "flash_bytes": verified["flash_bytes"], "ram_bytes": verified["ram_bytes"],
+        "float_accuracy": float_acc, "int8_accuracy": int8_acc, "device_accuracy": verified["device_accuracy"],
+        "val_accuracy_training": trained.get("val_accuracy"), "seconds": round(time.monotonic() - started, 1),
+        "artifacts": paths, "first_mismatch": verified["first_mismatch"], "error": verified["error"],
+    }  # fmt: skip
+
+
+def demo_summary(r: dict) -> str:
+    verdict = "device == golden model, bit for bit" if r["verified"] else "VERIFICATION FAILED"
+    steps = f"{r['instructions_per_inference']:,}" if r["instructions_per_inference"] else "n/a"
+    return "\n".join([
+        f"tinyrnn demo: {r['arch'].upper()} on {r['board']} (QEMU) — {verdict}",
+        f"  sequences verified : {r['sequences']} ({r['mismatches']} mismatching)",
+        f"  accuracy           : float {r['float_accuracy']:.2%}, int8 golden {r['int8_accuracy']:.2%}, "
+        f"device {r['device_accuracy']:.2%} (first {r['sequences']} test sequences)",
+        f"  cost on device     : {steps} instructions/inference, flash {r['flash_bytes']:,} B, RAM {r['ram_bytes']:,} B",
+        f"  artifacts          : {Path(r['artifacts']['artifact']).parent}/ (model.keras, model.tnr, firmware/, report.html)",
+        f"  took               : {r['seconds']} s",
+    ])  # fmt: skip

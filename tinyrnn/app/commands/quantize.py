@@ -1,0 +1,34 @@
+"""`tinyrnn quantize`: quantize a Keras model to an int8 artifact."""
+
+from __future__ import annotations
+
+import argparse
+
+from tinyrnn.app.api import quantize_file
+from tinyrnn.quantize.calibrate import METHODS
+from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
+from tinyrnn.quantize.pipeline import DEFAULTS
+
+HELP = "quantize a Keras model to an int8 artifact"
+
+
+def configure(p) -> None:
+    p.add_argument("model", help=".keras model file, or an int8 .tflite with a fused LSTM")
+    p.add_argument("--calib", help="calibration data for a .keras model (NPZ file, UCI HAR folder or synthetic:NAME)")
+    p.add_argument("--out", required=True, help="output artifact file (.tnr)")
+
+    p.add_argument("--method", choices=METHODS, default=DEFAULTS["method"],
+                   help="range rule for input, hidden state and logits (mse: least quantization error)")
+    p.add_argument("--percentile", type=float, default=DEFAULTS["percentile"], help="for --method percentile and --cell-power percentile")
+    p.add_argument("--bias-correction", action=argparse.BooleanOptionalAction, default=DEFAULTS["bias_correction"],
+                   help="fold the mean shift caused by weight rounding into the biases")
+    p.add_argument("--cell-power", choices=CELL_POWERS, default=DEFAULTS["cell_power"],
+                   help="LSTM cell scale 2^p: max (no saturation on calibration data), tight (one lower), percentile")
+    p.add_argument("--weights", choices=WEIGHT_RULES, default=DEFAULTS["weights"],
+                   help="weight scales: max |w|, or mse (clip outlier weights where that lowers the error)")
+    p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration")
+
+def run(args):
+    result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
+                           bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights)  # fmt: skip
+    return result, f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"

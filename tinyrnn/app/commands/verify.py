@@ -1,0 +1,33 @@
+"""`tinyrnn verify`: run sequences on a device and compare with the golden model."""
+
+from __future__ import annotations
+
+from tinyrnn.app.api import verify, write_report
+from tinyrnn.core.errors import TinyrnnError
+
+HELP = "run sequences on a device and compare with the golden model"
+
+
+def configure(p) -> None:
+    p.add_argument("--model", required=True, help="artifact file")
+    p.add_argument("--target", required=True,
+                   help="qemu:BOARD, auto:BOARD[:SERIAL] (a USB port found by VID:PID) or a pyserial URL (socket://host:port, /dev/ttyACM0)")
+    p.add_argument("--data", required=True, help="NPZ file (x float, y labels)")
+    p.add_argument("--n", type=int, default=100, help="number of sequences (default 100)")
+    p.add_argument("--build-dir", help="keep the QEMU firmware build here (default: a temporary directory)")
+    p.add_argument("--jobs", type=int, default=1, help="QEMU instances verifying in parallel (qemu:BOARD targets; default 1)")
+    p.add_argument("--report", help="also write the quantization report here (.html, JSON beside it); needs --keras")
+    p.add_argument("--keras", help="the float .keras model the artifact came from (for --report)")
+
+def run(args):
+    if args.report and not args.keras:
+        raise TinyrnnError("--report needs --keras MODEL (the float model the artifact was quantized from)")
+    r = verify(args.model, args.target, args.data, args.n, args.build_dir, jobs=args.jobs)
+    if args.report:
+        write_report(args.keras, args.model, args.data, args.report, r, n=args.n)
+        r["report"] = args.report
+    verdict = "VERIFIED bit-exact" if r["verified"] else "NOT verified"
+    human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {r['board']}, {r['mismatches']} mismatching"
+             f"{'; ' + r['error'] if r['error'] else ''}; {r['instructions_per_inference']} instructions/inference; "
+             f"{r['sequences_per_second']} sequences/s with {r['jobs']} job(s)")
+    return r, human
