@@ -9,6 +9,8 @@ Layout written into ``out_dir``::
                     uart_<kind>.c
     app/            the application sources (.c compiled, .h on the include path);
                     owned by the renderer: files not passed in are removed
+    (library)       a model library folder the caller put in place; the Makefile
+                    includes its tinyrnn.mk and builds its sources with the app's
 
 All numbers are computed here; the Jinja templates only substitute strings.
 Templates are read through importlib.resources, so an installed wheel works too.
@@ -60,7 +62,7 @@ def _format_define(key: str, value) -> str:
 
 
 def _context(name: str, entry: dict, stack_bytes: int, sources: list[str],
-             defines: dict) -> dict:
+             defines: dict, library: tuple | None) -> dict:
     uart = entry["uart"]
     hex32 = "0x{:08X}".format
     return {
@@ -83,6 +85,8 @@ def _context(name: str, entry: dict, stack_bytes: int, sources: list[str],
         "include_flags": "-Iboard -Iapp",
         "defines": " ".join(_format_define(k, v) for k, v in sorted(defines.items())),
         "sources": " ".join(sources),
+        "library_mk": library[0] if library else None,
+        "library_var": f"TINYRNN_{library[1]}" if library else None,
     }
 
 
@@ -143,15 +147,17 @@ def _copy_board(entry: dict, board_dir: Path) -> list[str]:
 
 def render_firmware(out_dir, board: str, app_sources: list[str] | None = None, *,
                     extra_sources: list[str] | None = None, defines: dict | None = None,
-                    stack_bytes: int | None = None) -> dict:
+                    stack_bytes: int | None = None, library: tuple | None = None) -> dict:
     """Write a firmware project for ``board`` into ``out_dir`` and describe it.
 
     app_sources: .c/.h files of the application (must define ``int main(void)`` that
     calls ``board_init()``); None takes the default app in firmware_templates/app/.
-    extra_sources: more .c/.h files copied next to the app, e.g. the generated model,
-    its kernels and model_glue.c that the default app needs.
+    extra_sources: more .c/.h files copied next to the app, e.g. model_glue.c that binds
+    the model library to the default app.
     defines: extra preprocessor macros for every file ({"NAME": value or None}).
     stack_bytes: overrides the catalogue's stack reservation (multiple of 8).
+    library: (its tinyrnn.mk relative to the project, NAME) of a model library folder
+    (codegen/library.py) already inside ``out_dir``: its sources join the build.
     Returns {"project_dir", "board", "elf", "makefile", "linker_script", "sources",
     "arch_flags", "entry"}; "elf" is where build() will put firmware.elf.
     """
@@ -166,7 +172,7 @@ def render_firmware(out_dir, board: str, app_sources: list[str] | None = None, *
     (out / "app").mkdir(exist_ok=True)
     app = _default_app_sources() if app_sources is None else list(app_sources)
     sources += _copy_app(app + list(extra_sources or []), out / "app")
-    ctx = _context(board, entry, stack, sources, defines or {})
+    ctx = _context(board, entry, stack, sources, defines or {}, library)
     _write_if_changed(out / "board" / "board_config.h", _render("board_config.h.j2", ctx))
     _write_if_changed(out / "linker.ld", _render("linker.ld.j2", ctx))
     _write_if_changed(out / "Makefile", _render("Makefile.j2", ctx))

@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinyrnn.codegen import layout
+from tinyrnn.codegen import layout, quant_io
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_min, effective_bias
@@ -124,14 +124,14 @@ def _check_structure(model: Model, name: str) -> None:
 
 
 # --------------------------------------------------------------------------- layers
-_cint, _array, _weight_array = layout.c_int, layout.c_array, layout.weight_array
+_cint, _array = layout.c_int, layout.c_array
 
 
 def _comment(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.,:;()\[\]+\-= ]", "_", str(text))
 
 
-def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str) -> tuple[dict, list]:
+def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str, path: str) -> tuple[dict, list]:
     H, I = layer.hidden_size, layer.input_size
     w_x = _as_int(where, "w_x", layer.w_x, np.int8, (4, H, I))
     w_h = _as_int(where, "w_h", layer.w_h, np.int8, (4, H, H))
@@ -165,8 +165,8 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str) -> tuple[dic
 
     # One block per unit with its four gate rows (see tinyrnn_lstm_s8.h, codegen/layout.py).
     arrays = [
-        _weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 4 gate rows per unit over I"),
-        _weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 4 gate rows per unit over H"),
+        layout.weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 4 gate rows per unit over I", path),
+        layout.weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 4 gate rows per unit over H", path),
         _array(f"{prefix}_bias", np.concatenate([bias_x.T, bias_h.T], axis=1), np.int32,
                f"{where}: [H][8] effective input biases of the 4 gates, then recurrent"),
     ]
@@ -184,7 +184,7 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str) -> tuple[dic
     return fields, arrays
 
 
-def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str) -> tuple[dict, list]:
+def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str, path: str) -> tuple[dict, list]:
     H, I = layer.hidden_size, layer.input_size
     w_x = _as_int(where, "w_x", layer.w_x, np.int8, (3, H, I))
     w_h = _as_int(where, "w_h", layer.w_h, np.int8, (3, H, H))
@@ -213,12 +213,13 @@ def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str) -> tuple[dict,
 
     # One block per unit with its gate rows (see tinyrnn_gru_s8.h, codegen/layout.py).
     # Without reset_after the candidate rows are read by a second pass over r*h.
-    arrays = [_weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 3 gate rows per unit over I")]
+    arrays = [layout.weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 3 gate rows per unit over I", path)]
     if layer.reset_after:
-        arrays.append(_weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 3 gate rows per unit over H"))
+        arrays.append(layout.weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 3 gate rows per unit "
+                                          "over H", path))
     else:
-        arrays.append(_weight_array(f"{prefix}_w_h", w_h[:2], f"{where}: recurrent update and reset rows over H"))
-        arrays.append(_weight_array(f"{prefix}_w_hc", w_h[2:], f"{where}: recurrent candidate rows over r*h"))
+        arrays.append(layout.weight_array(f"{prefix}_w_h", w_h[:2], f"{where}: recurrent update and reset rows over H", path))
+        arrays.append(layout.weight_array(f"{prefix}_w_hc", w_h[2:], f"{where}: recurrent candidate rows over r*h", path))
     arrays.append(_array(f"{prefix}_bias", np.concatenate([bias_x.T, bias_h.T], axis=1), np.int32,
                          f"{where}: [H][6] effective input biases of the 3 gates, then recurrent"))
     gates = layout.gate_requants(mults, bound_x, bound_h)
@@ -261,7 +262,7 @@ def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
 
 
 # --------------------------------------------------------------------------- context
-def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: str) -> tuple[dict, list]:
+def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: str, path: str) -> tuple[dict, list]:
     """Template entry of one recurrent layer, its arrays; entry["state"] lists its state
     members (ctype, field, length, reset value, comment) and entry["scratch"] the
     (int32 work, int16, int8) workspace lengths its kernel needs."""
@@ -270,14 +271,14 @@ def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: st
     entry = {"index": k, "kind": layer.kind, "params": f"{prefix}_params", "input": source, "h": h, "size": H,
              "comment": where}
     if isinstance(layer, LSTMLayer):
-        fields, arrays = _lstm(layer, prefix, where, lut_name)
+        fields, arrays = _lstm(layer, prefix, where, lut_name, path)
         # h starts at the hidden zero point (real zero), as in the golden model.
         state = [("int16_t", f"l{k}_c", H, 0, f"{where}: cell state"),
                  ("int8_t", h, H, int(layer.hidden_zero_point), f"{where}: hidden state")]
         entry.update(ctype="tinyrnn_lstm_s8_params", kernel="tinyrnn_lstm_s8_step", scratch=(work, 0, 0),
                      args=f"st->{h}, st->l{k}_c, st->work")
     else:
-        fields, arrays = _gru(layer, prefix, where, lut_name)
+        fields, arrays = _gru(layer, prefix, where, lut_name, path)
         state = [("int16_t", f"l{k}_h16", H, 0, f"{where}: hidden state Q0.15"),
                  ("int8_t", h, H, 0, f"{where}: hidden state int8, round(h16 / 256)")]
         workspace = "0, 0" if layer.reset_after else "st->scratch, st->scratch8"
@@ -289,9 +290,12 @@ def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: st
     return entry, arrays
 
 
-def build_context(model: Model, name: str) -> dict:
-    """Everything the templates need, every number already computed."""
+def build_context(model: Model, name: str, path: str = "wide") -> dict:
+    """Everything the templates need for kernel ``path`` (layout.PATH_IDS), every number
+    already computed. The default is what a PC build autodetects (host tests)."""
     _check_structure(model, name)
+    if path not in layout.PATH_IDS:
+        raise TinyrnnError(f"unknown kernel path {path!r}; valid paths: {', '.join(layout.PATH_IDS)}")
     digest = model.content_hash()
     lut_name = f"tinyrnn_{name}_sigmoid_lut"
     arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
@@ -301,7 +305,7 @@ def build_context(model: Model, name: str) -> dict:
     for k, layer in enumerate(model.layers):
         prefix, where = f"tinyrnn_{name}_l{k}", f"layer {k} ({_comment(layer.name)})"
         if not isinstance(layer, DenseLayer):
-            entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source)
+            entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source, path)
             recurrent.append(entry)
             members.extend(entry["state"])
             source = f"st->{entry['h']}"
@@ -331,28 +335,22 @@ def build_context(model: Model, name: str) -> dict:
     state_bytes = -(-(4 * n32 + 2 * n16 + n8) // 4) * 4
     last = model.layers[-1]
     activation = last.activation if isinstance(last, DenseLayer) else "none"
+    io, io_arrays = quant_io.io_context(model, name, activation)
+    arrays.extend(io_arrays)
+    kinds = sorted({layer.kind for layer in model.layers})
     return {
         "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
-        "model_name": _comment(model.name),
+        "model_name": _comment(model.name), "path": path, "PATH": path.upper(), "path_id": layout.PATH_IDS[path],
+        "kinds": kinds, "headers": [KERNEL_SOURCES[k].replace(".c", ".h") for k in kinds],
         "input_size": model.input_size, "output_size": model.output_size,
         "returns_sequences": model.returns_sequences, "returns_sequences_flag": int(model.returns_sequences),
-        "state_bytes": state_bytes,
-        "output_zero_point": int(model.output_zero_point), "output_scale": _float_literal(model.output_scale),
+        "state_bytes": state_bytes, "work_bytes": 4 * work + 2 * scratch16 + scratch8,
+        "output_zero_point": int(model.output_zero_point),
         "output_activation": activation, "caller_activation": activation in ("sigmoid", "softmax"),
         "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
         "state_fields": [f for t in ("int32_t", "int16_t", "int8_t") for f in fields_by_type[t]],
-        "weights_bytes": sum(a["bytes"] for a in arrays),  # the largest path layout
-        "weights_bytes_by_path": {path: sum(a.get("bytes_by_path", {}).get(path, a["bytes"]) for a in arrays)
-                                  for path, _ in layout.PATHS},
+        "weights_bytes": sum(a["bytes"] for a in arrays), "step_stack_bytes": None, "stack_note": "", **io,
     }
-
-
-def _float_literal(x: float) -> str:
-    x = float(x)
-    if not np.isfinite(x):
-        raise TinyrnnError(f"output scale {x} is not finite")
-    text = repr(x)
-    return text + ("f" if ("e" in text or "." in text) else ".0f")
 
 
 # --------------------------------------------------------------------------- output
@@ -360,6 +358,30 @@ def kernel_files() -> list:
     """The kernel sources shipped with the package (Traversables), sorted by name."""
     root = importlib.resources.files("tinyrnn.codegen").joinpath("kernels")
     return sorted((f for f in root.iterdir() if f.name.endswith((".c", ".h"))), key=lambda f: f.name)
+
+
+# The kernel source each layer kind needs (its header has the same stem); a new kernel
+# is one entry. Headers follow from the #include lines; SUPPORT_SOURCES (the helpers
+# the kernels share out of line) join every model, where the package ships them.
+KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "dense": "tinyrnn_dense_s8.c"}
+SUPPORT_SOURCES = ("tinyrnn_support.c",)
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
+
+
+def kernel_selection(kinds) -> list:
+    """The kernel files (Traversables) a model with these layer kinds compiles: its
+    kernels' sources, the headers they reach and the shared support sources; by name."""
+    shipped = {f.name: f for f in kernel_files()}
+    todo = [KERNEL_SOURCES[k] for k in kinds] + [s for s in SUPPORT_SOURCES if s in shipped]
+    todo += [KERNEL_SOURCES[k].replace(".c", ".h") for k in kinds]
+    chosen = {}
+    while todo:
+        name = todo.pop()
+        if name in chosen or name not in shipped:
+            continue
+        chosen[name] = shipped[name]
+        todo.extend(_INCLUDE.findall(chosen[name].read_text()))
+    return [chosen[n] for n in sorted(chosen)]
 
 
 def _write(path: Path, text: str | bytes) -> None:
@@ -381,21 +403,18 @@ def render(context: dict) -> dict:
 
 
 def write_files(context: dict, out_dir) -> dict:
-    """Write the rendered model files and the kernels; the result ``generate`` returns."""
+    """Write the rendered model files and the kernels they need (library.kernel_selection);
+    the result ``generate`` returns."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for fname, text in render(context).items():
+    files = {**render(context), **{k.name: k.read_bytes() for k in kernel_selection(context["kinds"])}}
+    for fname, text in files.items():
         _write(out / fname, text)
-        files.append(out / fname)
-    for kernel in kernel_files():
-        _write(out / kernel.name, kernel.read_bytes())
-        files.append(out / kernel.name)
-    return {"files": [str(f) for f in sorted(files)], "state_bytes": context["state_bytes"],
-            "weights_bytes": context["weights_bytes"], "weights_bytes_by_path": context["weights_bytes_by_path"]}
+    return {"files": [str(out / f) for f in sorted(files)], "state_bytes": context["state_bytes"],
+            "weights_bytes": context["weights_bytes"], "path": context["path"]}
 
 
-def generate(model: Model, out_dir, name: str | None = None) -> dict:
-    """Render the model's C into ``out_dir``; returns files (paths), state_bytes, weights_bytes
-    (the largest kernel path's layout) and weights_bytes_by_path (plain, mve, dsp, dsp8, wide)."""
-    return write_files(build_context(model, name or "model"), out_dir)
+def generate(model: Model, out_dir, name: str | None = None, path: str = "wide") -> dict:
+    """Render the model's C for kernel ``path`` into ``out_dir``; returns files (paths),
+    state_bytes, weights_bytes (this path's layout) and path."""
+    return write_files(build_context(model, name or "model", path), out_dir)

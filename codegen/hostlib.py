@@ -66,14 +66,16 @@ class HostModel:
     sequences; ``step(x)`` feeds ``_step`` T times per sequence → (N, T, O);
     ``run_pairs(x)`` steps sequences 2k and 2k+1 interleaved on two instances;
     ``run_from_state(x, states)`` starts each sequence from a given recurrent state.
+    ``path``: the kernel path (layout.PATH_IDS) compiled, DSP ones with the intrinsics
+    emulated in C.
     """
 
     def __init__(self, model: Model, workdir, *, name: str = "model", sanitize: bool = False, cc: str = "gcc",
-                 extra_flags=(), opt: str = "-O2"):
+                 extra_flags=(), opt: str = "-O2", path: str = "wide"):
         self.model, self.name, self.sanitize = model, name, sanitize
         self.workdir = Path(workdir)
         src = self.workdir / "src"
-        context = build_context(model, name)
+        context = build_context(model, name, path)
         self.info = write_files(context, src)
         self._recurrent = [(r["kind"], r["size"]) for r in context["recurrent"]]
         driver = src / f"{name}_host_main.c"
@@ -81,7 +83,8 @@ class HostModel:
         sources = [f for f in self.info["files"] if f.endswith(".c")] + [str(driver)]
         suffix = "_asan" if sanitize else ""
         self.exe = compile_host(sources, self.workdir / f"{name}_host{suffix}", include_dirs=[src],
-                                sanitize=sanitize, cc=cc, extra_flags=extra_flags, opt=opt)
+                                sanitize=sanitize, cc=cc, opt=opt,
+                                extra_flags=[f"-DTINYRNN_PATH={context['path_id']}", *extra_flags])
 
     @property
     def input_size(self) -> int:

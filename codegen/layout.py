@@ -14,8 +14,9 @@ of the same int8 weights.
   wide   [N][K4][ceil(R/2)] int32 words w[2p] + w[2p+1] * 2^23 (a missing odd row is 0),
          K padded to K4 = 4 ceil(K/4) with zero weights
 
-The generated weights file holds every layout under ``#if TINYRNN_PATH == ...``; the
-build keeps the one its kernels were compiled for (``kernels/tinyrnn_arch.h``).
+Codegen picks one path per library (``tinyrnn.core.boards.kernel_path``) and emits
+only its layout; the weights file refuses to compile under another ``TINYRNN_PATH``
+(``kernels/tinyrnn_arch.h``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,8 @@ WIDE_SHIFT = 23
 # Largest |int16 * int16| product the LSTM cell requantizes: a Q0.15 gate in [0, 32767]
 # times an int16 value (cell state, tanh output).
 CELL_PRODUCT_BOUND = 32767 * 32768
-# (name, C condition opening its block); the last one is the #else branch.
-PATHS = (("dsp", "#if TINYRNN_PATH == TINYRNN_PATH_DSP"), ("wide", "#elif TINYRNN_PATH == TINYRNN_PATH_WIDE"),
-         ("mve", "#elif TINYRNN_PATH == TINYRNN_PATH_MVE"), ("dsp8", "#elif TINYRNN_PATH == TINYRNN_PATH_DSP8"),
-         ("plain", "#else"))
+# Path name → its TINYRNN_PATH_* value in kernels/tinyrnn_arch.h.
+PATH_IDS = {"plain": 0, "wide": 1, "dsp": 2, "mve": 3, "dsp8": 4}
 WORD_PATHS = ("dsp", "dsp8", "wide")  # weights stored as int32 words
 
 
@@ -186,14 +185,7 @@ def c_array(cname: str, values: np.ndarray, dtype, comment: str) -> dict:
             "comment": comment}
 
 
-def weight_array(cname: str, rows: np.ndarray, comment: str) -> dict:
-    """Weight rows (R, N, K) int8 in every path's layout, one ``#if`` branch each.
-    ``bytes`` is the largest layout's size (the build keeps one; see bytes_by_path)."""
-    variants = []
-    for path, directive in PATHS:
-        dtype = np.int32 if path in WORD_PATHS else np.int8
-        variants.append({**c_array(cname, LAYOUTS[path](rows), dtype, comment), "ctype": "tinyrnn_weight_t",
-                         "directive": directive, "path": path})
-    bytes_by_path = {v["path"]: v["bytes"] for v in variants}
-    return {"cname": cname, "ctype": "tinyrnn_weight_t", "comment": f"{comment}, layout per TINYRNN_PATH",
-            "variants": variants, "bytes": max(bytes_by_path.values()), "bytes_by_path": bytes_by_path}
+def weight_array(cname: str, rows: np.ndarray, comment: str, path: str) -> dict:
+    """Weight rows (R, N, K) int8 in ``path``'s layout (tinyrnn_weight_t elements)."""
+    dtype = np.int32 if path in WORD_PATHS else np.int8
+    return {**c_array(cname, LAYOUTS[path](rows), dtype, f"{comment}, {path} layout"), "ctype": "tinyrnn_weight_t"}

@@ -19,6 +19,14 @@ _REQUIRED = ("description", "cpu", "float_abi", "fpu", "dsp", "mve", "flash", "r
 _FLOAT_ABIS = ("soft", "softfp", "hard")
 
 
+# Kernel path (codegen/kernels/tinyrnn_arch.h) each core gets by default; a board's
+# dsp/mve flags decide for the catalogue boards. "host" is a PC build (tests, simulation).
+CORE_PATHS = {"cortex-m0": "plain", "cortex-m0plus": "plain", "cortex-m1": "plain", "cortex-m23": "plain",
+              "cortex-m3": "wide", "cortex-m4": "dsp", "cortex-m7": "dsp", "cortex-m33": "dsp",
+              "cortex-m35p": "dsp", "cortex-m55": "mve", "cortex-m85": "mve", "host": "wide"}
+KERNEL_PATHS = ("plain", "wide", "dsp", "mve", "dsp8")
+
+
 def parse_int(value: int | str) -> int:
     """Catalogue numbers are ints or strings such as "0x20000000" (JSON has no hex)."""
     return value if isinstance(value, int) else int(value, 0)
@@ -121,3 +129,18 @@ def boards_for_usb(vid: int | None, pid: int | None) -> list[str]:
         return []
     return [n for n in board_names()
             if (vid, pid) in {parse_usb_id(u) for u in _load()["boards"][n].get("usb", [])}]
+
+
+def kernel_path(board: str | None = None, core: str | None = None) -> str:
+    """The kernel path a library for ``board`` (its dsp/mve flags) or ``core`` uses;
+    the default board when neither is given."""
+    if core is not None:
+        if core not in CORE_PATHS:
+            raise TinyrnnError(f"unknown core {core!r}; valid cores: {', '.join(CORE_PATHS)}")
+        return CORE_PATHS[core]
+    entry = get_board(board or default_board())
+    if entry["mve"]:
+        return "mve"
+    if entry["dsp"]:
+        return "dsp"
+    return "plain" if CORE_PATHS.get(entry["cpu"]) == "plain" else "wide"

@@ -1,21 +1,43 @@
-"""`tinyrnn codegen`: generate C and a firmware project for a board."""
+"""`tinyrnn codegen`: the model library folder, or with --app the firmware project on top of it."""
 
 from __future__ import annotations
 
-from tinyrnn.codegen.project import render_project
+from tinyrnn.codegen.project import render_library, render_project
 from tinyrnn.core import tnr
+from tinyrnn.core.boards import CORE_PATHS, KERNEL_PATHS, default_board
+from tinyrnn.core.errors import TinyrnnError
 
-HELP = "generate C and a firmware project for a board"
+HELP = "generate the model's C library folder (--app: plus the verification firmware project)"
 
 
 def configure(p) -> None:
     p.add_argument("artifact")
-    p.add_argument("--board", default="mps2-an386", help="catalogue board (see `tinyrnn boards`)")
-    p.add_argument("--out", required=True, help="firmware project directory")
+    p.add_argument("--board", help=f"catalogue board whose core the library is for (default {default_board()}; "
+                                   "see `tinyrnn boards`)")
+    p.add_argument("--core", choices=sorted(CORE_PATHS), help="a core instead of a board (library only)")
+    p.add_argument("--path", choices=KERNEL_PATHS, help="kernel path / weight layout (default: the core's own)")
+    p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--name", default="model", help="C name of the model (tinyrnn_NAME_step, ...)")
+    p.add_argument("--app", action="store_true",
+                   help="write the verification firmware project for --board, the library in OUT/lib")
+
 
 def run(args):
-    project = render_project(tnr.load(args.artifact), args.board, args.out, args.name)
-    result = {k: project[k] for k in ("project_dir", "board", "model_hash", "state_bytes", "weights_bytes")}
-    human = f"wrote {args.out} for {args.board}: state {result['state_bytes']} B, weights {result['weights_bytes']} B"
+    model = tnr.load(args.artifact)
+    if args.app:
+        if args.core:
+            raise TinyrnnError("--app builds for a catalogue board: give --board, not --core")
+        board = args.board or default_board()
+        project = render_project(model, board, args.out, args.name, path=args.path)
+        result = {k: project[k] for k in ("project_dir", "library_dir", "board", "path", "model_hash",
+                                          "state_bytes", "weights_bytes")}
+        return result, (f"wrote {args.out} for {board} (library in {project['library_dir']}): state "
+                        f"{result['state_bytes']} B, weights {result['weights_bytes']} B")
+    lib = render_library(model, args.out, args.name, board=args.board, core=args.core, path=args.path)
+    sizes = lib["sizes"]
+    result = {"library_dir": lib["library_dir"], "board": lib["board"], "core": lib["core"], "path": lib["path"],
+              "model_hash": lib["model_hash"], "files": lib["files"], **sizes}
+    stack = f"{sizes['step_stack_bytes']} B" if sizes["step_stack_bytes"] is not None else "not measured"
+    human = (f"wrote library {args.out} for {lib['core']} (path {lib['path']}): {sizes['source_files']} source "
+             f"files, state {sizes['state_bytes']} B, weights {sizes['weights_bytes']} B, step stack {stack}")
     return result, human
