@@ -169,7 +169,7 @@ def built(files) -> Path:
     if ARM_GCC is None:
         pytest.skip("arm-none-eabi-gcc not installed")
     project = files / "build" / f"fw-{BOARD}"
-    for args in (("codegen", files / "m.tnr", "--board", BOARD, "--out", project), ("build", project)):
+    for args in (("codegen", files / "m.tnr", "--board", BOARD, "--app", "--out", project), ("build", project)):
         proc = run_cli(*args)
         assert proc.returncode == 0, proc.stderr
     return files / "build"

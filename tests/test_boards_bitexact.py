@@ -11,7 +11,6 @@ PLAIN and WIDE paths under sanitizers, and the WIDE path's chunking past 252 col
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 
@@ -76,18 +75,16 @@ def test_board_equals_golden(board, tmp_path):
 @pytest.mark.qemu
 @pytest.mark.skipif(not _have_tools, reason="needs arm-none-eabi-gcc and qemu-system-arm")
 def test_compact_dsp8_path_on_m4(tmp_path):
-    """The int8-weight DSP path is not any board's default: build it by adding the define
-    to the generated project's preprocessor flags, then verify as above."""
+    """The int8-weight DSP path is not any board's default: a library for it on request,
+    then verify as above."""
     from tinyrnn.codegen.project import render_project
     from tinyrnn.harness.dut import Device
     from tinyrnn.harness.qemu import Qemu
     from tinyrnn.harness.verify import verify_device
 
     for k, model in enumerate((stack_model(), extreme_model())):
-        project = render_project(model, "mps2-an386", tmp_path / model.name)["project_dir"]
-        cppflags = re.search(r"^CPPFLAGS := (.*)$", (tmp_path / model.name / "Makefile").read_text(), re.M).group(1)
-        subprocess.run(["make", "-C", project, "-j2", "firmware.elf", f"CPPFLAGS={cppflags} -DTINYRNN_PATH=4"],
-                       check=True, capture_output=True, timeout=300)
+        project = render_project(model, "mps2-an386", tmp_path / model.name, path="dsp8")["project_dir"]
+        subprocess.run(["make", "-C", project, "-j2", "firmware.elf"], check=True, capture_output=True, timeout=300)
         x = _inputs(model, 300 + k)
         with Qemu("mps2-an386", tmp_path / model.name / "firmware.elf") as qemu, \
                 Device.open(qemu.url, expected_hash=model.content_hash()) as device:
@@ -96,13 +93,13 @@ def test_compact_dsp8_path_on_m4(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
-@pytest.mark.parametrize("path", [0, 1, 2, 4], ids=["plain", "wide", "dsp-emulated", "dsp8-emulated"])
+@pytest.mark.parametrize("path", ["plain", "wide", "dsp", "dsp8"], ids=["plain", "wide", "dsp-emulated", "dsp8-emulated"])
 def test_host_paths_equal_golden(path, tmp_path):
     """Each C path compiled for the host under ASan + UBSan; the extreme model has every
     kernel (both GRU variants), tails, saturation and the reference requantization."""
     model = extreme_model()
     x = _inputs(model, 200)
-    host = HostModel(model, tmp_path, sanitize=True, extra_flags=[f"-DTINYRNN_PATH={path}"])
+    host = HostModel(model, tmp_path, sanitize=True, path=path)
     np.testing.assert_array_equal(host.step(x), irgen.golden_step_outputs(model, x))
 
 
@@ -116,6 +113,6 @@ def test_wide_path_splits_long_rows(tmp_path):
         layer.w_x[...] = -128
     x = np.full((2, 3, 300), -128, np.int8)
     x[1] = irgen.random_input(rng, model, 1, 3)[0]
-    for path in (1, 2, 4):
-        host = HostModel(model, tmp_path / f"p{path}", extra_flags=[f"-DTINYRNN_PATH={path}"])
+    for path in ("wide", "dsp", "dsp8"):
+        host = HostModel(model, tmp_path / f"p{path}", path=path)
         np.testing.assert_array_equal(host.step(x), irgen.golden_step_outputs(model, x))

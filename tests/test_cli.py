@@ -59,7 +59,7 @@ def small(tmp_path_factory):
 @pytest.mark.qemu
 def test_codegen_build_verify_on_qemu_every_byte(small, tmp_path):
     artifact, data, model = small
-    out = run_json("codegen", artifact, "--board", "mps2-an386", "--out", tmp_path / "fw")
+    out = run_json("codegen", artifact, "--board", "mps2-an386", "--app", "--out", tmp_path / "fw")
     assert out["model_hash"] == model.content_hash()
     built = run_json("build", tmp_path / "fw")
     assert built["flash_bytes"] > 0 and built["ram_bytes"] > 0 and os.path.isfile(built["elf"])
@@ -110,7 +110,7 @@ def test_bad_inputs_one_line_each(small, tmp_path):
 def test_missing_cross_compiler_and_qemu_are_named(small, tmp_path):
     artifact, data, _ = small
     bare = {"PATH": os.path.dirname(sys.executable)}  # python only: no make, gcc or qemu
-    run_json("codegen", artifact, "--board", "mps2-an386", "--out", tmp_path / "fw")
+    run_json("codegen", artifact, "--board", "mps2-an386", "--app", "--out", tmp_path / "fw")
     assert_user_error(run_cli("build", tmp_path / "fw", env=bare), "apt-get install")
     proc = run_cli("verify", "--model", artifact, "--target", "qemu:mps2-an386", "--data", data, env=bare)
     assert_user_error(proc, "apt-get install")

@@ -19,6 +19,7 @@ import pytest
 from tinyrnn.codegen.generate import KERNEL_ABI_VERSION, generate
 from tinyrnn.codegen.hostlib import HostModel, run_lstm_layer
 from tinyrnn.codegen.layout import stage_words
+from tinyrnn.core.boards import CORE_PATHS
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.lstm_s8 import initial_state, lstm_s8
 from tinyrnn.core.golden.model import run_model
@@ -225,7 +226,8 @@ def test_cross_compile_cortex_m(cpu, kinds, tmp_path):
     hidden = [8, 5, 4][: len(kinds)]
     model = irgen.build_model(rng, 6, hidden, [4, 3], activation="softmax", returns_sequences=True, extreme=0.3,
                               kinds=kinds)
-    out = generate(model, tmp_path / "src", name="har")
+    # The core's own path: what its compiler selects with no -DTINYRNN_PATH.
+    out = generate(model, tmp_path / "src", name="har", path=CORE_PATHS[cpu])
     for src in (f for f in out["files"] if f.endswith(".c")):
         cmd = [ARM_GCC, f"-mcpu={cpu}", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion",
                "-Werror", "-Wpedantic", "-Wshadow", "-c", src, "-o", str(tmp_path / "x.o")]

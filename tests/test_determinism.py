@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from test_cli import TINYRNN
 
-from tinyrnn.codegen.generate import generate
+from tinyrnn.codegen.library import write_library
 from tinyrnn.codegen.hostlib import HostModel
 from tinyrnn.core import tnr
 from tinyrnn.core.golden.model import run_model
@@ -41,16 +41,17 @@ def test_codegen_is_byte_identical_across_processes_cwds_and_hash_seeds(model, t
         cwd.mkdir(parents=True)
         out = "fw" if run < 2 else str(cwd / "abs-fw")  # relative and absolute --out
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run([*TINYRNN, "codegen", str(artifact), "--board", BOARD, "--name", "kws", "--out", out],
+        proc = subprocess.run([*TINYRNN, "codegen", str(artifact), "--board", BOARD, "--app", "--name", "kws", "--out", out],
                               cwd=cwd, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         trees.append(_tree(cwd / out))
     assert trees[0].keys() == trees[1].keys() == trees[2].keys()
     for name in trees[0]:
         assert trees[0][name] == trees[1][name] == trees[2][name], f"{name} differs between runs"
-    # The same model C as generate() in this process (another PYTHONHASHSEED again).
-    for path in generate(tnr.load(artifact), tmp_path / "inproc", name="kws")["files"]:
-        assert Path(path).read_bytes() == trees[0][f"app/{Path(path).name}"], Path(path).name
+    # The same library as write_library() in this process (another PYTHONHASHSEED again).
+    lib = write_library(tnr.load(artifact), tmp_path / "inproc", "kws", board=BOARD)
+    for rel in lib["files"]:
+        assert (tmp_path / "inproc" / rel).read_bytes() == trees[0][f"lib/{rel}"], rel
 
 
 def test_host_outputs_identical_across_opt_levels_and_compilers(model, tmp_path):

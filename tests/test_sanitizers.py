@@ -20,7 +20,7 @@ import pytest
 from tinyrnn.codegen.firmware import arch_flags
 from tinyrnn.codegen.generate import generate
 from tinyrnn.codegen.hostlib import HostModel
-from tinyrnn.core.boards import board_names, get_board
+from tinyrnn.core.boards import board_names, get_board, kernel_path
 from tinyrnn.core.golden.lstm_s8 import lstm_s8
 from tinyrnn.core.golden.model import run_model
 
@@ -104,12 +104,12 @@ def test_the_extreme_models_reach_their_extremes():
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
 def test_generated_c_is_warning_free_on_every_board(tmp_path):
     model = _max_magnitude_model(np.random.default_rng(5))
-    sources = [f for f in generate(model, tmp_path / "src", name="har")["files"] if f.endswith(".c")]
     boards = board_names()
     assert len(boards) >= 7
     for board in boards:
         out = tmp_path / board
-        out.mkdir()
+        gen = generate(model, out / "src", name="har", path=kernel_path(board))
+        sources = [f for f in gen["files"] if f.endswith(".c")]
         cmd = ["arm-none-eabi-gcc", *arch_flags(get_board(board)), "-O2", "-std=c99", "-Wall", "-Wextra",
                "-Wconversion", "-Werror", "-Wpedantic", "-Wshadow", "-c", *sources]  # fmt: skip
         proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
