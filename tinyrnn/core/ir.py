@@ -38,7 +38,11 @@ class InputQuant:
     zero_point: int
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        q = np.round((np.asarray(x, np.float32) - self.offset) / self.scale) + self.zero_point
+        """float32 arithmetic, round half to even, ±inf clip to the rails; NaN (no sample)
+        gives the zero point, as the generated C's ``_quantize_input`` does."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            q = np.round((np.asarray(x, np.float32) - self.offset) / self.scale)
+        q = np.where(np.isnan(q), 0, q) + self.zero_point
         return np.clip(q, -128, 127).astype(np.int8)
 
 

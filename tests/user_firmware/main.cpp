@@ -1,0 +1,64 @@
+// A user's own firmware (not tinyrnn's): its own startup, linker script and main, in C++.
+// It includes only the generated library's API header and feeds float windows through
+// quantize_input + run, printing the int8 inputs, the int8 outputs and the class id as hex
+// lines: over semihosting on a Cortex-M, on stdout on a PC.
+#include <stdint.h>
+
+#include "har.h"
+#include "windows.h"  // written by the test: USER_WINDOWS, USER_STEPS, user_windows[][][]
+
+#if defined(__arm__)
+static void semihost(int op, const void *arg)
+{
+    register int r0 __asm__("r0") = op;
+    register const void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+}
+
+static void put(const char *s)
+{
+    semihost(0x04, s);  // SYS_WRITE0
+}
+#else
+#include <stdio.h>
+static void put(const char *s)
+{
+    fputs(s, stdout);
+}
+#endif
+
+static void put_bytes(const char *tag, const int8_t *v, int n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char line[2 * 64 + 4];
+    int k = 0;
+    line[k++] = tag[0];
+    line[k++] = ' ';
+    for (int i = 0; i < n && k < (int)sizeof line - 2; ++i) {
+        const uint8_t b = static_cast<uint8_t>(v[i]);
+        line[k++] = digits[b >> 4];
+        line[k++] = digits[b & 15];
+    }
+    line[k++] = '\n';
+    line[k] = '\0';
+    put(line);
+}
+
+int main()
+{
+    static tinyrnn_har_state_t state;
+    static int8_t q[USER_STEPS][TINYRNN_HAR_INPUT_SIZE];
+    int8_t y[TINYRNN_HAR_OUTPUT_SIZE];
+    for (int w = 0; w < USER_WINDOWS; ++w) {
+        for (int t = 0; t < USER_STEPS; ++t) {
+            tinyrnn_har_quantize_input(user_windows[w][t], q[t]);
+            put_bytes("q", q[t], TINYRNN_HAR_INPUT_SIZE);
+        }
+        tinyrnn_har_run(&state, &q[0][0], USER_STEPS, y);
+        put_bytes("y", y, TINYRNN_HAR_OUTPUT_SIZE);
+        const int8_t cls = static_cast<int8_t>(tinyrnn_har_argmax(y));
+        put_bytes("c", &cls, 1);
+    }
+    put("done\n");
+    return 0;
+}
