@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import irgen
@@ -282,3 +283,73 @@ def test_user_firmware_on_qemu_m4_from_the_library_alone_equals_golden(har, tmp_
     text = _run([QEMU, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-semihosting-config",
                  "enable=on,target=native", "-kernel", elf])
     assert_golden(model, x, text, "cmake + arm-none-eabi-g++ on QEMU mps2-an386")
+
+
+# ----------------------------------------------------------------------- other build systems
+_ZEPHYR_STUB = """# Stand-ins for the four Zephyr CMake functions the module uses, so its CMakeLists.txt
+# builds a host program here (no Zephyr tree offline).
+cmake_minimum_required(VERSION 3.13)
+project(zephyr_stub C CXX)
+set(CONFIG_TINYRNN_HAR y)
+macro(zephyr_library_named name)
+  add_library(${name} STATIC)
+  set(ZEPHYR_CURRENT_LIBRARY ${name})
+endmacro()
+function(zephyr_library_sources)
+  target_sources(${ZEPHYR_CURRENT_LIBRARY} PRIVATE ${ARGN})
+endfunction()
+function(zephyr_include_directories)
+  include_directories(${ARGN})
+endfunction()
+function(zephyr_library_compile_definitions)
+  target_compile_definitions(${ZEPHYR_CURRENT_LIBRARY} PRIVATE ${ARGN})
+endfunction()
+include(${LIB}/zephyr/CMakeLists.txt)
+add_executable(user_fw ${USER}/main.cpp)
+target_include_directories(user_fw PRIVATE ${WINDOWS_DIR})
+target_link_libraries(user_fw PRIVATE tinyrnn_har)
+"""
+
+
+@pytest.mark.skipif(CMAKE is None or shutil.which("g++") is None, reason="needs cmake and g++")
+def test_zephyr_module_files(har, tmp_path):
+    model, lib_dir, lib, x, windows = har
+    module = (lib_dir / "zephyr" / "module.yml").read_text()
+    assert re.search(r"^name: tinyrnn_har$", module, re.M)
+    assert re.search(r"^build:\n  cmake: zephyr\n  kconfig: zephyr/Kconfig$", module, re.M)
+    kconfig = (lib_dir / "zephyr" / "Kconfig").read_text()
+    assert re.search(r"^config TINYRNN_HAR\n\tbool \"", kconfig, re.M)
+    cmake = (lib_dir / "zephyr" / "CMakeLists.txt").read_text()
+    assert "if(CONFIG_TINYRNN_HAR)" in cmake
+    assert re.findall(r"\.\./(src/\S+\.c)", cmake) == lib["sources"]
+    (tmp_path / "CMakeLists.txt").write_text(_ZEPHYR_STUB)
+    _run([CMAKE, "-S", tmp_path, "-B", tmp_path / "build", f"-DLIB={lib_dir}", f"-DUSER={USER}",
+          f"-DWINDOWS_DIR={windows}"])
+    _run([CMAKE, "--build", tmp_path / "build", "-j2"])
+    assert_golden(model, x, _run([tmp_path / "build" / "user_fw"]), "zephyr/CMakeLists.txt (stubbed Zephyr API)")
+
+
+def test_arduino_library_properties(har):
+    _, lib_dir, _, _, _ = har
+    props = dict(line.split("=", 1) for line in (lib_dir / "library.properties").read_text().splitlines())
+    required = ("name", "version", "author", "maintainer", "sentence", "paragraph", "category", "url",
+                "architectures")
+    assert all(k in props for k in required), sorted(set(required) - set(props))
+    assert props["name"] == "tinyrnn_har" and re.fullmatch(r"\d+\.\d+\.\d+", props["version"])
+    assert props["category"] == "Data Processing" and props["includes"] == "har.h"
+    # 1.5 format: a src/ folder, compiled recursively, no sources at the top.
+    assert (lib_dir / "src" / "har.h").is_file() and not list(lib_dir.glob("*.c"))
+
+
+def test_platformio_library_json(har, tmp_path):
+    _, lib_dir, lib, _, _ = har
+    manifest = json.loads((lib_dir / "library.json").read_text())
+    assert manifest["name"] == "tinyrnn_har" and manifest["headers"] == "har.h"
+    assert manifest["build"] == {"srcDir": "src", "includeDir": "src", "flags": ["-DTINYRNN_PATH=2"]}
+    pio = shutil.which("pio", path=str(Path(sys.executable).parent))
+    if pio is None:
+        pytest.skip("platformio not installed (requirements.txt pins it)")
+    # `pio pkg pack` parses and validates the manifest offline and packs what a registry would get.
+    _run([pio, "pkg", "pack", lib_dir, "--output", tmp_path / "har.tar.gz"])
+    listing = _run(["tar", "tzf", tmp_path / "har.tar.gz"]).split()
+    assert set(lib["sources"]) <= set(listing) and "library.json" in listing
