@@ -353,3 +353,69 @@ def test_platformio_library_json(har, tmp_path):
     _run([pio, "pkg", "pack", lib_dir, "--output", tmp_path / "har.tar.gz"])
     listing = _run(["tar", "tzf", tmp_path / "har.tar.gz"]).split()
     assert set(lib["sources"]) <= set(listing) and "library.json" in listing
+
+
+# ----------------------------------------------------------------------- README
+def readme_example() -> str:
+    section = README.read_text().split("## Use it in your firmware", 1)[1]
+    return re.findall(r"```c\n(.*?)```", section, re.S)[0]
+
+
+def test_readme_example_classifies_float_windows_as_the_golden_model(har, tmp_path):
+    model, lib_dir, lib, x, windows = har
+    code = readme_example()
+    assert 10 <= len(code.strip().splitlines()) <= 20
+    (tmp_path / "classify.c").write_text(code)
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "windows.h"\n#include "har.h"\n'
+        "int classify(const float samples[][TINYRNN_HAR_INPUT_SIZE], int steps);\n"
+        "int main(void) {\n    for (int w = 0; w < USER_WINDOWS; ++w)\n"
+        '        printf("%d\\n", classify(user_windows[w], USER_STEPS));\n    return 0;\n}\n')
+    exe = compile_host([*(lib_dir / s for s in lib["sources"]), tmp_path / "classify.c", tmp_path / "main.c"],
+                       tmp_path / "classify", include_dirs=[lib_dir / "src", windows], sanitize=True,
+                       extra_flags=["-DTINYRNN_PATH=2"])
+    classes = [int(v) for v in _run([exe]).split()]
+    golden = run_model(model, model.input_quant.quantize(x))
+    assert classes == np.argmax(golden, axis=-1).tolist()
+    if ARM_GCC:
+        _run([ARM_GCC, *lib["cpu_flags"], "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Werror",
+              f"-I{lib_dir / 'src'}", "-c", tmp_path / "classify.c", "-o", tmp_path / "classify.o"])
+
+
+# ----------------------------------------------------------------------- CLI
+def test_cli_writes_a_library_folder_and_refuses_to_build_it(tmp_path):
+    from test_cli import run_cli, run_json
+    from tinyrnn.core import tnr
+
+    model = har_model()
+    tnr.save(model, tmp_path / "har.tnr")
+    out = run_json("codegen", tmp_path / "har.tnr", "--core", "cortex-m0plus", "--name", "har", "--out",
+                   tmp_path / "m0")
+    assert out["path"] == "plain" and out["core"] == "cortex-m0plus" and "src/har.h" in out["files"]
+    assert not (tmp_path / "m0" / "app").exists() and not (tmp_path / "m0" / "Makefile").exists()
+    assert "TINYRNN_PATH_PLAIN" in (tmp_path / "m0" / "src" / "har_weights.h").read_text()
+    proc = run_cli("build", tmp_path / "m0")
+    assert proc.returncode == 2 and "is a model library folder" in proc.stderr
+    proc = run_cli("codegen", tmp_path / "har.tnr", "--core", "cortex-m4", "--app", "--out", tmp_path / "x")
+    assert proc.returncode == 2 and "--app builds for a catalogue board" in proc.stderr
+
+
+@pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed")
+def test_build_json_reports_the_model_apart_from_the_test_app(tmp_path):
+    from test_cli import run_json
+    from tinyrnn.core import tnr
+
+    model = har_model()
+    tnr.save(model, tmp_path / "har.tnr")
+    gen = run_json("codegen", tmp_path / "har.tnr", "--board", "mps2-an386", "--app", "--out", tmp_path / "fw")
+    assert gen["library_dir"] == str(tmp_path / "fw" / "lib") and gen["path"] == "dsp"
+    lib = json.loads((tmp_path / "fw" / "lib" / "tinyrnn_library.json").read_text())
+    makefile = (tmp_path / "fw" / "Makefile").read_text()
+    assert "include lib/tinyrnn.mk" in makefile and not list((tmp_path / "fw" / "app").glob("tinyrnn_lstm*"))
+    built = run_json("build", tmp_path / "fw")
+    m, app = built["model"], built["app"]
+    assert m["ram_state_bytes"] == lib["sizes"]["state_bytes"] == 184 and m["ram_work_bytes"] == 88
+    assert m["step_stack_bytes"] == lib["sizes"]["step_stack_bytes"] > 0
+    assert 1000 < m["flash_code_bytes"] < 8000 and 32 * 4 * (3 + 8) * 2 * 4 <= m["flash_weights_bytes"]
+    assert m["flash_code_bytes"] + m["flash_weights_bytes"] + app["flash_bytes"] == built["flash_bytes"]
+    assert app["stack_reserved_bytes"] == 16384 and app["ram_bytes"] + 184 == built["ram_bytes"]

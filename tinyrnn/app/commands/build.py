@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyrnn.codegen.build import build
-from tinyrnn.codegen.library import read_library_manifest
+from tinyrnn.codegen.library import LIBRARY_MANIFEST, read_library_manifest
 from tinyrnn.codegen.project import LIB, model_sizes
+from tinyrnn.core.errors import TinyrnnError
 
 HELP = "build a firmware project; model and test-app sizes from the ELF and link map"
 
@@ -31,6 +32,9 @@ def split_sizes(project_dir, sizes: dict) -> dict:
 
 
 def run(args):
+    if (Path(args.dir) / LIBRARY_MANIFEST).is_file():
+        raise TinyrnnError(f"{args.dir} is a model library folder: build it into your firmware (its CMakeLists.txt, "
+                           "tinyrnn.mk, ...) or write a firmware project with `tinyrnn codegen --app`")
     sizes = build(args.dir)
     result = {"elf": sizes["elf"], "flash_bytes": sizes["flash_bytes"], "ram_bytes": sizes["ram_bytes"],
               "stack_bytes": sizes.get("stack"), **split_sizes(args.dir, sizes)}  # fmt: skip
