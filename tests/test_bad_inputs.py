@@ -223,7 +223,7 @@ def test_device_computing_something_else_fails_verification(files, tmp_path):
     head = model.layers[-1]
     tampered = dataclasses.replace(model, layers=[*model.layers[:-1], dataclasses.replace(head, bias=head.bias + 3000)])
     project = Path(render_project(tampered, BOARD, tmp_path / "fw")["project_dir"])
-    for src in (project / "app").iterdir():  # the lie: the tampered C reports the genuine hash
+    for src in (project / "lib" / "src").iterdir():  # the lie: the tampered C reports the genuine hash
         src.write_text(src.read_text().replace(tampered.content_hash(), model.content_hash()))
     with Qemu(BOARD, build(project)["elf"]) as qemu:
         proc = run_cli("verify", "--model", files / "m.tnr", "--target", qemu.url, "--data", files / "d.npz", "--json")
