@@ -1,7 +1,8 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
  *
  * Which inner-loop path this build uses. The path fixes the weight layout too: codegen
- * emits every layout into the model's weights file, and the same macro keeps one.
+ * emits one path's layout per model library, and its weights header stops any build
+ * whose TINYRNN_PATH differs.
  *
  *   TINYRNN_PATH_MVE   3  Helium (Cortex-M55): int8 rows zero padded to 16 columns,
  *                         [unit][row][K16], VMLADAVA (16 MACs per instruction)

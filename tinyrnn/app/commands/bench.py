@@ -177,8 +177,8 @@ def write_results(result: dict, out_dir) -> list:
            "of the whole firmware after the run.", "",
            "Kernel path per core (`codegen/kernels/tinyrnn_arch.h`): M0 plain C on int8 weights; M3 two "
            "gate rows packed per word, one SMLAL = two MACs (2 bytes per weight); M4/M7/M33 SMLAD on int16 "
-           "pre-widened weights (2 bytes per weight); M55 Helium VMLADAVA on int8 weights. Building with "
-           "`-DTINYRNN_PATH=4` keeps int8 weights on a DSP core (SXTB16 in the loop): half the weight "
+           "pre-widened weights (2 bytes per weight); M55 Helium VMLADAVA on int8 weights. Generating with "
+           "`tinyrnn codegen --path dsp8` keeps int8 weights on a DSP core (SXTB16 in the loop): half the weight "
            "flash, ~1.3 instead of ~0.8 instructions per MAC.", "",
            render_markdown(result["results"], result["steps"]), ""]
     (out / "bench.md").write_text("\n".join(doc))
