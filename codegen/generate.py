@@ -10,7 +10,6 @@ could silently differ.
 
 from __future__ import annotations
 
-import importlib.resources
 import re
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import jinja2
 import numpy as np
 
 from tinyrnn.codegen import layout, quant_io
+from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_min, effective_bias
@@ -354,36 +354,6 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
 
 
 # --------------------------------------------------------------------------- output
-def kernel_files() -> list:
-    """The kernel sources shipped with the package (Traversables), sorted by name."""
-    root = importlib.resources.files("tinyrnn.codegen").joinpath("kernels")
-    return sorted((f for f in root.iterdir() if f.name.endswith((".c", ".h"))), key=lambda f: f.name)
-
-
-# The kernel source each layer kind needs (its header has the same stem); a new kernel
-# is one entry. Headers follow from the #include lines; SUPPORT_SOURCES (the helpers
-# the kernels share out of line) join every model, where the package ships them.
-KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "dense": "tinyrnn_dense_s8.c"}
-SUPPORT_SOURCES = ("tinyrnn_support.c",)
-_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
-
-
-def kernel_selection(kinds) -> list:
-    """The kernel files (Traversables) a model with these layer kinds compiles: its
-    kernels' sources, the headers they reach and the shared support sources; by name."""
-    shipped = {f.name: f for f in kernel_files()}
-    todo = [KERNEL_SOURCES[k] for k in kinds] + [s for s in SUPPORT_SOURCES if s in shipped]
-    todo += [KERNEL_SOURCES[k].replace(".c", ".h") for k in kinds]
-    chosen = {}
-    while todo:
-        name = todo.pop()
-        if name in chosen or name not in shipped:
-            continue
-        chosen[name] = shipped[name]
-        todo.extend(_INCLUDE.findall(chosen[name].read_text()))
-    return [chosen[n] for n in sorted(chosen)]
-
-
 def _write(path: Path, text: str | bytes) -> None:
     data = text.encode("utf-8") if isinstance(text, str) else text
     # newline="" semantics: bytes as rendered, so output is identical on every OS.
@@ -403,7 +373,7 @@ def render(context: dict) -> dict:
 
 
 def write_files(context: dict, out_dir) -> dict:
-    """Write the rendered model files and the kernels they need (library.kernel_selection);
+    """Write the rendered model files and the kernels they need (kernel_set.kernel_selection);
     the result ``generate`` returns."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -419,3 +419,18 @@ def test_build_json_reports_the_model_apart_from_the_test_app(tmp_path):
     assert 1000 < m["flash_code_bytes"] < 8000 and 32 * 4 * (3 + 8) * 2 * 4 <= m["flash_weights_bytes"]
     assert m["flash_code_bytes"] + m["flash_weights_bytes"] + app["flash_bytes"] == built["flash_bytes"]
     assert app["stack_reserved_bytes"] == 16384 and app["ram_bytes"] + 184 == built["ram_bytes"]
+
+
+def test_kernel_selection_follows_the_layer_kinds():
+    from tinyrnn.codegen.kernel_set import SUPPORT_SOURCES, kernel_files, kernel_selection
+
+    shipped = {f.name for f in kernel_files()}
+    for kinds in (["lstm"], ["gru"], ["dense", "lstm"], ["dense", "gru", "lstm"]):
+        chosen = {f.name: f for f in kernel_selection(kinds)}
+        sources = {n for n in chosen if n.endswith(".c")}
+        support = {s for s in SUPPORT_SOURCES if s in shipped}
+        assert sources == {f"tinyrnn_{k}_s8.c" for k in kinds} | support, kinds
+        for f in chosen.values():  # closed under #include: every local header it names is there
+            local = set(re.findall(r'#\s*include\s+"([^"]+)"', f.read_text()))
+            assert local <= set(chosen), (kinds, f.name, local - set(chosen))
+    assert "tinyrnn_activation_s16.c" not in {f.name for f in kernel_selection(["lstm", "gru", "dense"])}

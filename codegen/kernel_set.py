@@ -1,0 +1,40 @@
+"""Which kernel files a model's C needs: only those of its layer kinds.
+
+A kernel is a source ``tinyrnn_<op>.c`` with its header; KERNEL_SOURCES maps each IR
+layer kind to its source (a new kernel is one entry). The headers a selection needs
+follow from the ``#include "..."`` lines of the chosen files, and SUPPORT_SOURCES (the
+out-of-line helpers the kernels share) join every selection where the package ships them.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+
+
+def kernel_files() -> list:
+    """The kernel sources shipped with the package (Traversables), sorted by name."""
+    root = importlib.resources.files("tinyrnn.codegen").joinpath("kernels")
+    return sorted((f for f in root.iterdir() if f.name.endswith((".c", ".h"))), key=lambda f: f.name)
+
+
+# IR layer kind -> its kernel source; the header has the same stem.
+KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "dense": "tinyrnn_dense_s8.c"}
+SUPPORT_SOURCES = ("tinyrnn_support.c",)
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
+
+
+def kernel_selection(kinds) -> list:
+    """The kernel files (Traversables) a model with these layer kinds compiles: its
+    kernels' sources, the headers they reach and the shared support sources; by name."""
+    shipped = {f.name: f for f in kernel_files()}
+    todo = [KERNEL_SOURCES[k] for k in kinds] + [s for s in SUPPORT_SOURCES if s in shipped]
+    todo += [KERNEL_SOURCES[k].replace(".c", ".h") for k in kinds]
+    chosen = {}
+    while todo:
+        name = todo.pop()
+        if name in chosen or name not in shipped:
+            continue
+        chosen[name] = shipped[name]
+        todo.extend(_INCLUDE.findall(chosen[name].read_text()))
+    return [chosen[n] for n in sorted(chosen)]
