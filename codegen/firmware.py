@@ -62,7 +62,7 @@ def _format_define(key: str, value) -> str:
 
 
 def _context(name: str, entry: dict, stack_bytes: int, sources: list[str],
-             defines: dict, library: tuple | None) -> dict:
+             defines: dict, library: tuple | None = None) -> dict:
     uart = entry["uart"]
     hex32 = "0x{:08X}".format
     return {

@@ -64,12 +64,11 @@ def measure(sources, include_dir, cc: str, flags, entries) -> dict | None:
     if shutil.which(cc) is None:
         return None
     with tempfile.TemporaryDirectory(prefix="tinyrnn-stack-") as tmp:
-        for src in sources:
-            obj = Path(tmp) / (Path(src).stem + ".o")
-            cmd = [cc, *flags, "-fcallgraph-info=su", f"-I{include_dir}", "-c", str(src), "-o", str(obj)]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                return None
+        procs = [subprocess.Popen([cc, *flags, "-fcallgraph-info=su", f"-I{include_dir}", "-c", str(src), "-o",
+                                   str(Path(tmp) / (Path(src).stem + ".o"))],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for src in sources]
+        if any(p.wait() != 0 for p in procs):
+            return None
         frames, calls = parse_callgraphs(p.read_text() for p in sorted(Path(tmp).glob("*.ci")))
     per_function, external = {}, set()
     for entry in entries:
