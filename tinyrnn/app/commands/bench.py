@@ -43,17 +43,12 @@ MODELS = {
     "gru_i9_h32": ("gru", 9, 32, 4),
     "gru_i64_h128": ("gru", 64, 128, 5),
 }
-# CMSIS-NN arm_lstm_unidirectional_s8, batch 1, gcc 12 -O2, the same QEMU instruction
-# counting (issue #5): instructions per step, and the ratio we must stay under.
-CMSIS_NN = {
-    "mps2-an386": {"lstm_i9_h32": 29700, "lstm_i32_h64": 82400, "lstm_i64_h128": 249000},
-    "mps2-an385": {"lstm_i9_h32": 34900, "lstm_i32_h64": 108200, "lstm_i64_h128": 353700},
-}
+# The most tinyrnn's instructions/step may be, as a fraction of CMSIS-NN's (issue #5).
 TARGET_RATIO = {"mps2-an386": 0.5, "mps2-an385": 0.6}
 DEFAULT_STEPS = 32
 FIELDS = ("board", "model", "instructions_per_step", "macs_per_step", "flash_code_bytes", "flash_weights_bytes",
           "ram_bytes", "stack_peak_bytes")
-REGENERATE = "tinyrnn bench --out results"
+REGENERATE = "tinyrnn bench --out results --baseline results/cmsis_nn.json"
 
 
 def configure(parser) -> None:
@@ -64,6 +59,8 @@ def configure(parser) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="boards built and measured at once (default 2)")
     parser.add_argument("--out", help="also write OUT/bench.json and OUT/bench.md (the committed results)")
     parser.add_argument("--build-dir", help="keep the firmware projects here (default: a temporary directory)")
+    parser.add_argument("--baseline", help="CMSIS-NN figures measured by benchmarks/cmsis_nn.py (its JSON) for the "
+                                           "x CMSIS-NN column")
 
 
 # --------------------------------------------------------------------------- models
@@ -143,15 +140,26 @@ def _ratio(num, den) -> str:
     return f"{num / den:.2f}" if num and den else "–"
 
 
-def render_markdown(results: list, steps: int = DEFAULT_STEPS) -> str:
-    """The results table (and the CMSIS-NN comparison where there is a reference)."""
+def load_baseline(path) -> dict:
+    """{board: {model: CMSIS-NN instructions/step}} from benchmarks/cmsis_nn.py's JSON (rows equal to golden only)."""
+    try:
+        rows = json.loads(Path(path).read_text())["rows"]
+        return {b: {r["model"]: r["cmsis_nn_instructions_per_step"] for r in rows
+                    if r["board"] == b and r["mismatches_vs_golden"] == 0} for b in {r["board"] for r in rows}}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TinyrnnError(f"{path}: not a CMSIS-NN baseline from benchmarks/cmsis_nn.py ({exc})") from None
+
+
+def render_markdown(results: list, steps: int = DEFAULT_STEPS, baseline: dict | None = None) -> str:
+    """The results table (and the CMSIS-NN comparison where ``baseline`` has a figure)."""
+    baseline = baseline or {}
     lines = ["| board | core | model | instructions/step | MACs/step | × dual-MAC floor | × CMSIS-NN "
              "| code B | weights B | RAM B | stack peak B |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        ref = CMSIS_NN.get(r["board"], {}).get(r["model"])
+        ref = baseline.get(r["board"], {}).get(r["model"])
         vs_cmsis = _ratio(r["instructions_per_step"], ref)
-        if ref:
+        if ref and r["board"] in TARGET_RATIO:
             vs_cmsis += f" (target ≤ {TARGET_RATIO[r['board']]})"
         lines.append(f"| {r['board']} | {get_board(r['board'])['cpu'].replace('cortex-', '').upper()} | {r['model']} "
                      f"| {r['instructions_per_step']:,} | {r['macs_per_step']:,} "
@@ -170,9 +178,10 @@ def write_results(result: dict, out_dir) -> list:
            f"Regenerate: `{REGENERATE}` (all QEMU boards; {result['steps']} steps per measurement, "
            "`-icount shift=0`, instructions = SysTick ticks × the board's calibrated factor).", "",
            "Models: int8, one recurrent layer (`lstm_iI_hH`: LSTM, I inputs, H units; `gru_…`: GRU with "
-           "reset_after), random weights from fixed seeds (`tinyrnn/bench.py`). Floor = MACs/step ÷ 2 (one "
-           "dual MAC per instruction). CMSIS-NN = `arm_lstm_unidirectional_s8`, batch 1, gcc 12 -O2, "
-           "same QEMU counting. Code = kernels + generated model functions; weights = generated constant "
+           "reset_after), random weights from fixed seeds (`tinyrnn/app/commands/bench.py`). Floor = MACs/step ÷ 2 (one "
+           "dual MAC per instruction). × CMSIS-NN = tinyrnn / CMSIS-NN *instructions* per step, CMSIS-NN's "
+           "`arm_lstm_unidirectional_s8` (int8 weights) measured on the same weights, inputs and QEMU counting by "
+           "`benchmarks/cmsis_nn.py` (`results/cmsis_nn.md`: commit, and its outputs checked equal to golden). Code = kernels + generated model functions; weights = generated constant "
            "data (the layout of the board's kernel path); RAM = model state; stack peak = painted stack "
            "of the whole firmware after the run.", "",
            "Kernel path per core (`codegen/kernels/tinyrnn_arch.h`): M0 plain C on int8 weights; M3 two "
@@ -180,7 +189,7 @@ def write_results(result: dict, out_dir) -> list:
            "pre-widened weights (2 bytes per weight); M55 Helium VMLADAVA on int8 weights. Building with "
            "`-DTINYRNN_PATH=4` keeps int8 weights on a DSP core (SXTB16 in the loop): half the weight "
            "flash, ~1.3 instead of ~0.8 instructions per MAC.", "",
-           render_markdown(result["results"], result["steps"]), ""]
+           render_markdown(result["results"], result["steps"], result.get("baseline")), ""]
     (out / "bench.md").write_text("\n".join(doc))
     return [str(out / "bench.json"), str(out / "bench.md")]
 
@@ -204,6 +213,8 @@ def run(args):
         workdir = args.build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-bench-"))
         results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs)
     result = {"results": results, "steps": args.steps}
+    if args.baseline:
+        result["baseline"] = load_baseline(args.baseline)
     if args.out:
         result["written"] = write_results(result, args.out)
-    return result, render_markdown(results, args.steps)
+    return result, render_markdown(results, args.steps, result.get("baseline"))
