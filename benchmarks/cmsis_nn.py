@@ -28,10 +28,12 @@ import numpy as np
 import serial
 
 from tinyrnn.app.commands import bench
-from tinyrnn.codegen.build import build
+from tinyrnn.app import cycles
+from tinyrnn.codegen.build import build, map_code_ranges
 from tinyrnn.codegen.firmware import render_firmware
-from tinyrnn.core.boards import instructions_per_tick
+from tinyrnn.core.boards import get_board, instructions_per_tick
 from tinyrnn.core.golden.lstm_s8 import lstm_s8
+from tinyrnn.harness import trace
 from tinyrnn.harness.qemu import Qemu
 
 SOURCES = ("LSTMFunctions/arm_lstm_unidirectional_s8.c", "NNSupportFunctions/arm_nn_lstm_step_s8.c",
@@ -139,8 +141,8 @@ def build_baseline(checkout: Path, board: str, name: str, steps: int, work: Path
     return build(project["project_dir"])["elf"], x
 
 
-def run_baseline(board: str, elf: str, timeout_s: float) -> tuple[int, np.ndarray]:
-    with Qemu(board, elf, timeout_s=timeout_s + 30) as qemu:
+def run_baseline(board: str, elf: str, timeout_s: float, extra_args: tuple = ()) -> tuple[int, np.ndarray]:
+    with Qemu(board, elf, timeout_s=timeout_s + 30, extra_args=extra_args) as qemu:
         port = serial.serial_for_url(qemu.url, timeout=timeout_s)
         lines = [port.readline().decode().strip() for _ in range(2)]
         port.close()
@@ -152,12 +154,27 @@ def run_baseline(board: str, elf: str, timeout_s: float) -> tuple[int, np.ndarra
 
 def measure(checkout: Path, board: str, name: str, steps: int, work: Path) -> dict:
     elf, x = build_baseline(checkout, board, name, steps, work / f"{board}-{name}")
-    ticks, out = run_baseline(board, elf, 60.0 + steps * bench.macs_per_step(name) / 2e4)
+    timeout = 60.0 + steps * bench.macs_per_step(name) / 2e4
+    ticks, out = run_baseline(board, elf, timeout)
     expected, _ = lstm_s8(bench.bench_model(name).layers[0], x[None])
     mismatches = int(np.count_nonzero(out != expected.ravel()))
     return {"board": board, "model": name, "cmsis_nn_instructions_per_step":
             int(round(ticks * instructions_per_tick(board) / steps)), "outputs_compared": int(out.size),
-            "mismatches_vs_golden": mismatches}
+            "mismatches_vs_golden": mismatches, "cmsis_nn_est_cycles_per_step": est_cycles(board, elf, steps, timeout)}
+
+
+def est_cycles(board: str, elf: str, steps: int, timeout_s: float) -> int | None:
+    """tinyrnn.app.cycles' estimate of the timed LSTM call, from a traced second run (start-up
+    kernel sums excluded), or None where the core is not modelled."""
+    core = get_board(board)["cpu"]
+    if core not in cycles.MODELLED:
+        return None
+    map_file = Path(elf).with_name("firmware.map")
+    objects = {Path(s).with_suffix(".o").name for s in SOURCES} - {"arm_vector_sum_s8.o"}
+    log = Path(elf).with_name("trace.log")
+    args = ("-d", "in_asm,exec,nochain", "-dfilter", trace.dfilter(map_code_ranges(map_file, objects)), "-D", str(log))
+    run_baseline(board, elf, timeout_s * 10, args)
+    return int(round(cycles.estimate(core, trace.executed(log)) / steps))
 
 
 def table(rows: list, commit: str) -> str:
@@ -165,12 +182,17 @@ def table(rows: list, commit: str) -> str:
              "Same weights and inputs (`tinyrnn bench` models), QEMU `-icount shift=0`, gcc -O2; instructions per",
              "step; ratio = tinyrnn / CMSIS-NN **instructions** (not cycles). CMSIS-NN stores int8 weights.",
              "Regenerate: `python benchmarks/cmsis_nn.py --cmsis-nn PATH --out results`.", "",
-             "| board | model | tinyrnn | CMSIS-NN | ratio | CMSIS-NN outputs == golden |", "|---|---|---:|---:|---:|---|"]
+             "Est. cycles: the same static estimate as `tinyrnn bench --cycles` (`tinyrnn/app/cycles.py`), M0/M3/M4 only.",
+             "",
+             "| board | model | tinyrnn instr. | CMSIS-NN instr. | ratio (instr.) | tinyrnn est. cycles | CMSIS-NN est. "
+             "cycles | ratio (est. cycles) | CMSIS-NN outputs == golden |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         ours = r["tinyrnn_instructions_per_step"]
         theirs = r["cmsis_nn_instructions_per_step"]
         same = "yes" if r["mismatches_vs_golden"] == 0 else f"NO ({r['mismatches_vs_golden']} differ)"
-        lines.append(f"| {r['board']} | {r['model']} | {ours:,} | {theirs:,} | {ours / theirs:.2f}x | "
+        oc, tc = r.get("tinyrnn_est_cycles_per_step"), r.get("cmsis_nn_est_cycles_per_step")
+        cyc = f"{oc:,} | {tc:,} | {oc / tc:.2f}x" if oc and tc else "– | – | –"
+        lines.append(f"| {r['board']} | {r['model']} | {ours:,} | {theirs:,} | {ours / theirs:.2f}x | {cyc} | "
                      f"{same} ({r['outputs_compared']} bytes) |")
     return "\n".join(lines) + "\n"
 
@@ -188,12 +210,14 @@ def main(argv=None) -> int:
     boards, models = args.boards.split(","), args.models.split(",")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tinyrnn-cmsis-") as tmp:
-        ours = {(r["board"], r["model"]): r for r in bench.bench_all(boards, models, Path(tmp) / "ours", args.steps)}
+        ours = {(r["board"], r["model"]): r for r in
+                bench.bench_all(boards, models, Path(tmp) / "ours", args.steps, with_cycles=True)}
         rows = []
         for board in boards:
             for name in models:
                 row = measure(args.cmsis_nn, board, name, args.steps, Path(tmp))
                 row["tinyrnn_instructions_per_step"] = ours[(board, name)]["instructions_per_step"]
+                row["tinyrnn_est_cycles_per_step"] = ours[(board, name)]["est_cycles_per_step"]
                 rows.append(row)
                 print(f"{board} {name}: tinyrnn {row['tinyrnn_instructions_per_step']}, CMSIS-NN "
                       f"{row['cmsis_nn_instructions_per_step']}, mismatches {row['mismatches_vs_golden']}",

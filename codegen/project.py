@@ -112,10 +112,14 @@ def render_project(model: Model, board: str, out_dir, name: str = "model") -> di
     return {**project, **paths, "project_dir": str(out), **manifest}
 
 
+def model_objects(name: str = "model") -> set:
+    """Object files of the model's code in a firmware build (kernels and the generated model)."""
+    return {f"{Path(f.name).stem}.o" for f in kernel_files() if f.name.endswith(".c")} | {f"{name}.o"}
+
+
 def model_sizes(project_dir, name: str = "model") -> dict:
     """flash_code_bytes, flash_weights_bytes, ram_bytes of the model alone, from the link map."""
-    stems = {Path(f.name).stem for f in kernel_files() if f.name.endswith(".c")} | {name}
-    return map_sizes(Path(project_dir) / "firmware.map", {f"{s}.o" for s in stems}, {f"{name}_weights.o"})
+    return map_sizes(Path(project_dir) / "firmware.map", model_objects(name), {f"{name}_weights.o"})
 
 
 def read_manifest(project_dir) -> dict:

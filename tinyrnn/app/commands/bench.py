@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.codegen.build import build
-from tinyrnn.codegen.project import model_sizes, render_project
+from tinyrnn.app import cycles
+from tinyrnn.codegen.build import build, map_code_ranges
+from tinyrnn.codegen.project import model_objects, model_sizes, render_project
 from tinyrnn.core.boards import get_board, instructions_per_tick, qemu_boards
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model
+from tinyrnn.harness import trace
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.qemu import Qemu
 
@@ -46,9 +48,9 @@ MODELS = {
 # The most tinyrnn's instructions/step may be, as a fraction of CMSIS-NN's (issue #5).
 TARGET_RATIO = {"mps2-an386": 0.5, "mps2-an385": 0.6}
 DEFAULT_STEPS = 32
-FIELDS = ("board", "model", "instructions_per_step", "macs_per_step", "flash_code_bytes", "flash_weights_bytes",
-          "ram_bytes", "stack_peak_bytes")
-REGENERATE = "tinyrnn bench --out results --baseline results/cmsis_nn.json"
+FIELDS = ("board", "model", "instructions_per_step", "est_cycles_per_step", "macs_per_step", "flash_code_bytes",
+          "flash_weights_bytes", "ram_bytes", "stack_peak_bytes")
+REGENERATE = "tinyrnn bench --out results --cycles --baseline results/cmsis_nn.json"
 
 
 def configure(parser) -> None:
@@ -59,6 +61,8 @@ def configure(parser) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="boards built and measured at once (default 2)")
     parser.add_argument("--out", help="also write OUT/bench.json and OUT/bench.md (the committed results)")
     parser.add_argument("--build-dir", help="keep the firmware projects here (default: a temporary directory)")
+    parser.add_argument("--cycles", action="store_true",
+                        help="also estimate cycles/step from a traced run (cores with a modelled pipeline)")
     parser.add_argument("--baseline", help="CMSIS-NN figures measured by benchmarks/cmsis_nn.py (its JSON) for the "
                                            "x CMSIS-NN column")
 
@@ -113,8 +117,9 @@ def macs_per_step(name: str) -> int:
 
 
 # --------------------------------------------------------------------------- measuring
-def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS) -> dict:
-    """Build ``name`` for ``board``, run it under QEMU; one result row (FIELDS)."""
+def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS, with_cycles: bool = False) -> dict:
+    """Build ``name`` for ``board``, run it under QEMU; one result row (FIELDS). ``with_cycles``:
+    a second, traced run estimates cycles (est_cycles_per_step, else None)."""
     model = bench_model(name)
     project = render_project(model, board, Path(workdir) / f"{board}-{name}")
     built = build(project["project_dir"])
@@ -124,18 +129,43 @@ def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS) -> dic
             Device.open(qemu.url, expected_hash=model.content_hash()) as device:
         result = device.bench(steps, bench_input(name), timeout_s=timeout)
     instructions = result.ticks * instructions_per_tick(board) / result.n
-    return {"board": board, "model": name, "instructions_per_step": int(round(instructions)),
+    est = cycles_per_step(board, name, project["project_dir"], steps) if with_cycles else None
+    return {"board": board, "model": name, "instructions_per_step": int(round(instructions)), "est_cycles_per_step": est,
             "macs_per_step": macs_per_step(name), **sizes, "stack_peak_bytes": result.stack_peak_bytes}
 
 
-def bench_all(boards, models, workdir, steps: int = DEFAULT_STEPS, jobs: int = 2) -> list:
+def cycles_per_step(board: str, name: str, project_dir, steps: int = DEFAULT_STEPS) -> int | None:
+    """Estimated cycles per step (tinyrnn.app.cycles) from a traced run of the built project, or
+    None where the board's core is not modelled. The trace covers the model's code only."""
+    core = get_board(board)["cpu"]
+    if core not in cycles.MODELLED:
+        return None
+    project = Path(project_dir)
+    ranges = map_code_ranges(project / "firmware.map", model_objects())
+    log = project / "qemu-trace.log"
+    args = ("-d", "in_asm,exec,nochain", "-dfilter", trace.dfilter(ranges), "-D", str(log))
+    model = bench_model(name)
+    timeout = 120.0 + steps * macs_per_step(name) / 2e3  # tracing slows QEMU ~10x
+    with Qemu(board, str(project / "firmware.elf"), timeout_s=timeout + 60, extra_args=args) as qemu, \
+            Device.open(qemu.url, expected_hash=model.content_hash()) as device:
+        device.bench(steps, bench_input(name), timeout_s=timeout)
+    estimate = cycles.estimate(core, trace.executed(log))
+    log.unlink()
+    return int(round(estimate / steps))
+
+
+def bench_all(boards, models, workdir, steps: int = DEFAULT_STEPS, jobs: int = 2, with_cycles: bool = False) -> list:
     """Every (board, model) pair, ``jobs`` at a time; rows in board, then model order."""
     pairs = [(b, m) for b in boards for m in models]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda bm: bench_one(bm[0], bm[1], workdir, steps), pairs))
+        return list(pool.map(lambda bm: bench_one(bm[0], bm[1], workdir, steps, with_cycles), pairs))
 
 
 # --------------------------------------------------------------------------- reporting
+def _count(value) -> str:
+    return f"{value:,}" if value else "–"
+
+
 def _ratio(num, den) -> str:
     return f"{num / den:.2f}" if num and den else "–"
 
@@ -153,16 +183,16 @@ def load_baseline(path) -> dict:
 def render_markdown(results: list, steps: int = DEFAULT_STEPS, baseline: dict | None = None) -> str:
     """The results table (and the CMSIS-NN comparison where ``baseline`` has a figure)."""
     baseline = baseline or {}
-    lines = ["| board | core | model | instructions/step | MACs/step | × dual-MAC floor | × CMSIS-NN "
-             "| code B | weights B | RAM B | stack peak B |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| board | core | model | instructions/step | est. cycles/step | MACs/step | × dual-MAC floor "
+             "| × CMSIS-NN | code B | weights B | RAM B | stack peak B |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ref = baseline.get(r["board"], {}).get(r["model"])
         vs_cmsis = _ratio(r["instructions_per_step"], ref)
         if ref and r["board"] in TARGET_RATIO:
             vs_cmsis += f" (target ≤ {TARGET_RATIO[r['board']]})"
         lines.append(f"| {r['board']} | {get_board(r['board'])['cpu'].replace('cortex-', '').upper()} | {r['model']} "
-                     f"| {r['instructions_per_step']:,} | {r['macs_per_step']:,} "
+                     f"| {r['instructions_per_step']:,} | {_count(r.get('est_cycles_per_step'))} | {r['macs_per_step']:,} "
                      f"| {_ratio(r['instructions_per_step'], r['macs_per_step'] / 2)} | {vs_cmsis} "
                      f"| {r['flash_code_bytes']:,} | {r['flash_weights_bytes']:,} | {r['ram_bytes']:,} "
                      f"| {r['stack_peak_bytes'] if r['stack_peak_bytes'] is not None else '–'} |")
@@ -181,8 +211,11 @@ def write_results(result: dict, out_dir) -> list:
            "reset_after), random weights from fixed seeds (`tinyrnn/app/commands/bench.py`). Floor = MACs/step ÷ 2 (one "
            "dual MAC per instruction). × CMSIS-NN = tinyrnn / CMSIS-NN *instructions* per step, CMSIS-NN's "
            "`arm_lstm_unidirectional_s8` (int8 weights) measured on the same weights, inputs and QEMU counting by "
-           "`benchmarks/cmsis_nn.py` (`results/cmsis_nn.md`: commit, and its outputs checked equal to golden). Code = kernels + generated model functions; weights = generated constant "
-           "data (the layout of the board's kernel path); RAM = model state; stack peak = painted stack "
+           "`benchmarks/cmsis_nn.py` (`results/cmsis_nn.md`: commit, and its outputs checked equal to golden). "
+           "Est. cycles = a static estimate, not a measurement: the model code's executed instructions (QEMU "
+           "execution trace) priced with the core's published single-issue timings, zero wait states "
+           "(`tinyrnn/app/cycles.py` lists them); M7 and M55 (dual issue) are not modelled. Code = kernels + "
+           "generated model functions; weights = generated constant data (the layout of the board's kernel path); RAM = model state; stack peak = painted stack "
            "of the whole firmware after the run.", "",
            "Kernel path per core (`codegen/kernels/tinyrnn_arch.h`): M0 plain C on int8 weights; M3 two "
            "gate rows packed per word, one SMLAL = two MACs (2 bytes per weight); M4/M7/M33 SMLAD on int16 "
@@ -211,7 +244,7 @@ def run(args):
         raise TinyrnnError(f"--steps and --jobs must be at least 1 (got {args.steps}, {args.jobs})")
     with contextlib.ExitStack() as stack:
         workdir = args.build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-bench-"))
-        results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs)
+        results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs, with_cycles=args.cycles)
     result = {"results": results, "steps": args.steps}
     if args.baseline:
         result["baseline"] = load_baseline(args.baseline)
