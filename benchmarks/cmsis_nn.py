@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import serial
 
-from tinyrnn.app.commands import bench
 from tinyrnn.app import cycles
+from tinyrnn.app.commands import bench
 from tinyrnn.codegen.build import build, map_code_ranges
 from tinyrnn.codegen.firmware import render_firmware
 from tinyrnn.core.boards import get_board, instructions_per_tick

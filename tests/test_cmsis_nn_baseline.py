@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 CHECKOUT = os.environ.get("CMSIS_NN_PATH")
