@@ -111,19 +111,31 @@ def build(project_dir, jobs: int = 2, *, timeout_s: float = 600) -> dict:
 _MAP_ENTRY = re.compile(r"^ (\.[\w.$]+)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(\S+)$", re.MULTILINE)
 
 
-def map_sizes(map_file, model_objects: set, weights_objects: set, state_symbol: str = ".bss.g_state") -> dict:
-    """Code, constant data and state bytes of the model, from a GNU ld map file.
+def _map_entries(map_file):
+    """(section, address, size, object file name) of every placed input section of a GNU ld map.
 
     Only the "Linker script and memory map" part counts (garbage-collected sections are
-    listed before it); code = .text* of ``model_objects``, weights = .rodata*/.data* of
-    ``weights_objects``, RAM = the glue's model state plus any .data/.bss of the model."""
+    listed before it)."""
     text = Path(map_file).read_text()
     text = text[text.index("Linker script and memory map"):]
     # GNU ld puts a long section name on its own line: join it with its address line.
     text = re.sub(r"^ (\.[\w.$]+)\n\s+(0x)", r" \1 \2", text, flags=re.MULTILINE)
+    for section, addr, size, obj in _MAP_ENTRY.findall(text):
+        yield section, int(addr, 16), int(size, 16), Path(obj).name
+
+
+def map_code_ranges(map_file, objects: set) -> list[tuple[int, int]]:
+    """[start, end) address ranges of the .text sections of ``objects``, sorted."""
+    return sorted((addr, addr + size) for section, addr, size, name in _map_entries(map_file)
+                  if section.startswith(".text") and name in objects and size)
+
+
+def map_sizes(map_file, model_objects: set, weights_objects: set, state_symbol: str = ".bss.g_state") -> dict:
+    """Code, constant data and state bytes of the model, from a GNU ld map file:
+    code = .text* of ``model_objects``, weights = .rodata*/.data* of
+    ``weights_objects``, RAM = the glue's model state plus any .data/.bss of the model."""
     sizes = {"flash_code_bytes": 0, "flash_weights_bytes": 0, "ram_bytes": 0}
-    for section, _addr, size, obj in _MAP_ENTRY.findall(text):
-        name, size = Path(obj).name, int(size, 16)
+    for section, _addr, size, name in _map_entries(map_file):
         if section.startswith(".text") and name in model_objects:
             sizes["flash_code_bytes"] += size
         elif section.startswith((".rodata", ".data")) and name in weights_objects:

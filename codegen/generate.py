@@ -22,7 +22,7 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_min, effective_bias
 from tinyrnn.core.golden.lut import sigmoid_table_uint16
-from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer, Model
+from tinyrnn.core.ir import DENSE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, Model
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
@@ -30,7 +30,6 @@ KERNEL_ABI_VERSION = 3
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding_divide_by_pot / saturating left shift limits
 ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
-DENSE_ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax")
 PRODUCT_BOUND = 32768 * 32768  # |int16 · int16| products requantized inside the cell
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -136,11 +136,18 @@ def render_project(model: Model, board: str, out_dir, name: str = "model", path:
     return {**project, **paths, "project_dir": str(out), "library_dir": str(out / LIB), **manifest}
 
 
+def model_objects(project_dir) -> tuple[set, str]:
+    """(object files of the model's code, its weights object) in a firmware build, from
+    the library manifest: the kernels and generated functions it compiles."""
+    lib = library.read_library_manifest(Path(project_dir) / LIB)
+    weights = f"{lib['name']}_weights"
+    return {f"{Path(s).stem}.o" for s in lib["sources"]} - {f"{weights}.o"}, f"{weights}.o"
+
+
 def model_sizes(project_dir) -> dict:
     """flash_code_bytes, flash_weights_bytes, ram_bytes of the model alone, from the link map."""
-    lib = library.read_library_manifest(Path(project_dir) / LIB)
-    stems = {Path(s).stem for s in lib["sources"]} - {f"{lib['name']}_weights"}
-    return map_sizes(Path(project_dir) / "firmware.map", {f"{s}.o" for s in stems}, {f"{lib['name']}_weights.o"})
+    code, weights = model_objects(project_dir)
+    return map_sizes(Path(project_dir) / "firmware.map", code, {weights})
 
 
 def read_manifest(project_dir) -> dict:

@@ -10,7 +10,7 @@ import pytest
 from tinyrnn.app import cli
 from tinyrnn.core import boards as catalogue
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.harness import ports
+from tinyrnn.harness import discovery as ports
 
 
 def port(device, vid=None, pid=None, serial=None, description="n/a"):

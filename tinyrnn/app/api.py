@@ -21,8 +21,8 @@ from tinyrnn.core import tnr
 from tinyrnn.core.boards import instructions_per_tick
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import predict
+from tinyrnn.harness.discovery import resolve_target
 from tinyrnn.harness.parallel import QemuJob, verify_parallel
-from tinyrnn.harness.ports import resolve_target
 from tinyrnn.harness.verify import verify_device
 from tinyrnn.quantize import qat_finetune, tflite_export
 from tinyrnn.quantize.calibrate import check_calibration_data

@@ -27,9 +27,9 @@ import pytest
 
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.tnr import load
+from tinyrnn.harness.discovery import resolve_target
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.link import Link
-from tinyrnn.harness.ports import resolve_target
 from tinyrnn.harness.qemu import Qemu
 
 _NO_TARGET = "no --tinyrnn-target given (a QEMU board name or a pyserial URL)"

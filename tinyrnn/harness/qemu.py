@@ -53,14 +53,15 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-def qemu_command(board: str, elf: str, port: int) -> list[str]:
-    """The qemu-system-arm command line for ``board`` (catalogue "qemu" section)."""
+def qemu_command(board: str, elf: str, port: int, extra_args: tuple = ()) -> list[str]:
+    """The qemu-system-arm command line for ``board`` (catalogue "qemu" section);
+    ``extra_args`` go before the serial option (e.g. ``-d exec`` tracing)."""
     qemu = get_board(board)["qemu"]
     if not qemu:
         raise TinyrnnError(f"board {board!r} has no QEMU machine (real hardware only)")
     return [QEMU_BINARY, "-M", qemu["machine"], *qemu.get("args", []),
             "-nographic", "-monitor", "none", "-icount", "shift=0",
-            "-kernel", str(elf),
+            "-kernel", str(elf), *extra_args,
             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
 
 
@@ -75,10 +76,11 @@ class Qemu:
     """
 
     def __init__(self, board: str, elf: str, timeout_s: float = 3600.0, *,
-                 start_timeout_s: float = 10.0):
+                 start_timeout_s: float = 10.0, extra_args: tuple = ()):
         get_board(board)  # an unknown name fails here, listing the valid ones
         self.board = board
         self.elf = str(elf)
+        self.extra_args = tuple(extra_args)
         self.timeout_s = timeout_s
         self.start_timeout_s = min(start_timeout_s, timeout_s)
         self.port: int | None = None
@@ -130,7 +132,7 @@ class Qemu:
     def _launch(self, port: int) -> bool:
         """Start QEMU on ``port``; False if the port was taken meanwhile."""
         self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(qemu_command(self.board, self.elf, port),
+        self.proc = subprocess.Popen(qemu_command(self.board, self.elf, port, self.extra_args),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._stderr)
         # Killed at interpreter exit or collection too, not only by close().

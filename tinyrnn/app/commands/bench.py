@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.codegen.build import build
-from tinyrnn.codegen.project import model_sizes, render_project
+from tinyrnn.app import cycles
+from tinyrnn.codegen.build import build, map_code_ranges
+from tinyrnn.codegen.project import model_objects, model_sizes, render_project
 from tinyrnn.core.boards import get_board, instructions_per_tick, qemu_boards
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model
+from tinyrnn.harness import trace
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.qemu import Qemu
 
@@ -43,17 +45,12 @@ MODELS = {
     "gru_i9_h32": ("gru", 9, 32, 4),
     "gru_i64_h128": ("gru", 64, 128, 5),
 }
-# CMSIS-NN arm_lstm_unidirectional_s8, batch 1, gcc 12 -O2, the same QEMU instruction
-# counting (issue #5): instructions per step, and the ratio we must stay under.
-CMSIS_NN = {
-    "mps2-an386": {"lstm_i9_h32": 29700, "lstm_i32_h64": 82400, "lstm_i64_h128": 249000},
-    "mps2-an385": {"lstm_i9_h32": 34900, "lstm_i32_h64": 108200, "lstm_i64_h128": 353700},
-}
+# The most tinyrnn's instructions/step may be, as a fraction of CMSIS-NN's (issue #5).
 TARGET_RATIO = {"mps2-an386": 0.5, "mps2-an385": 0.6}
 DEFAULT_STEPS = 32
-FIELDS = ("board", "model", "instructions_per_step", "macs_per_step", "flash_code_bytes", "flash_weights_bytes",
-          "ram_bytes", "stack_peak_bytes")
-REGENERATE = "tinyrnn bench --out results"
+FIELDS = ("board", "model", "instructions_per_step", "est_cycles_per_step", "macs_per_step", "flash_code_bytes",
+          "flash_weights_bytes", "ram_bytes", "stack_peak_bytes")
+REGENERATE = "tinyrnn bench --out results --cycles --baseline results/cmsis_nn.json"
 
 
 def configure(parser) -> None:
@@ -64,6 +61,10 @@ def configure(parser) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="boards built and measured at once (default 2)")
     parser.add_argument("--out", help="also write OUT/bench.json and OUT/bench.md (the committed results)")
     parser.add_argument("--build-dir", help="keep the firmware projects here (default: a temporary directory)")
+    parser.add_argument("--cycles", action="store_true",
+                        help="also estimate cycles/step from a traced run (cores with a modelled pipeline)")
+    parser.add_argument("--baseline", help="CMSIS-NN figures measured by benchmarks/cmsis_nn.py (its JSON) for the "
+                                           "x CMSIS-NN column")
 
 
 # --------------------------------------------------------------------------- models
@@ -116,8 +117,9 @@ def macs_per_step(name: str) -> int:
 
 
 # --------------------------------------------------------------------------- measuring
-def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS) -> dict:
-    """Build ``name`` for ``board``, run it under QEMU; one result row (FIELDS)."""
+def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS, with_cycles: bool = False) -> dict:
+    """Build ``name`` for ``board``, run it under QEMU; one result row (FIELDS). ``with_cycles``:
+    a second, traced run estimates cycles (est_cycles_per_step, else None)."""
     model = bench_model(name)
     project = render_project(model, board, Path(workdir) / f"{board}-{name}")
     built = build(project["project_dir"])
@@ -127,34 +129,70 @@ def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS) -> dic
             Device.open(qemu.url, expected_hash=model.content_hash()) as device:
         result = device.bench(steps, bench_input(name), timeout_s=timeout)
     instructions = result.ticks * instructions_per_tick(board) / result.n
-    return {"board": board, "model": name, "instructions_per_step": int(round(instructions)),
+    est = cycles_per_step(board, name, project["project_dir"], steps) if with_cycles else None
+    return {"board": board, "model": name, "instructions_per_step": int(round(instructions)), "est_cycles_per_step": est,
             "macs_per_step": macs_per_step(name), **sizes, "stack_peak_bytes": result.stack_peak_bytes}
 
 
-def bench_all(boards, models, workdir, steps: int = DEFAULT_STEPS, jobs: int = 2) -> list:
+def cycles_per_step(board: str, name: str, project_dir, steps: int = DEFAULT_STEPS) -> int | None:
+    """Estimated cycles per step (tinyrnn.app.cycles) from a traced run of the built project, or
+    None where the board's core is not modelled. The trace covers the model's code only."""
+    core = get_board(board)["cpu"]
+    if core not in cycles.MODELLED:
+        return None
+    project = Path(project_dir)
+    ranges = map_code_ranges(project / "firmware.map", model_objects(project)[0])
+    log = project / "qemu-trace.log"
+    args = ("-d", "in_asm,exec,nochain", "-dfilter", trace.dfilter(ranges), "-D", str(log))
+    model = bench_model(name)
+    timeout = 120.0 + steps * macs_per_step(name) / 2e3  # tracing slows QEMU ~10x
+    with Qemu(board, str(project / "firmware.elf"), timeout_s=timeout + 60, extra_args=args) as qemu, \
+            Device.open(qemu.url, expected_hash=model.content_hash()) as device:
+        device.bench(steps, bench_input(name), timeout_s=timeout)
+    estimate = cycles.estimate(core, trace.executed(log))
+    log.unlink()
+    return int(round(estimate / steps))
+
+
+def bench_all(boards, models, workdir, steps: int = DEFAULT_STEPS, jobs: int = 2, with_cycles: bool = False) -> list:
     """Every (board, model) pair, ``jobs`` at a time; rows in board, then model order."""
     pairs = [(b, m) for b in boards for m in models]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda bm: bench_one(bm[0], bm[1], workdir, steps), pairs))
+        return list(pool.map(lambda bm: bench_one(bm[0], bm[1], workdir, steps, with_cycles), pairs))
 
 
 # --------------------------------------------------------------------------- reporting
+def _count(value) -> str:
+    return f"{value:,}" if value else "–"
+
+
 def _ratio(num, den) -> str:
     return f"{num / den:.2f}" if num and den else "–"
 
 
-def render_markdown(results: list, steps: int = DEFAULT_STEPS) -> str:
-    """The results table (and the CMSIS-NN comparison where there is a reference)."""
-    lines = ["| board | core | model | instructions/step | MACs/step | × dual-MAC floor | × CMSIS-NN "
-             "| code B | weights B | RAM B | stack peak B |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def load_baseline(path) -> dict:
+    """{board: {model: CMSIS-NN instructions/step}} from benchmarks/cmsis_nn.py's JSON (rows equal to golden only)."""
+    try:
+        rows = json.loads(Path(path).read_text())["rows"]
+        return {b: {r["model"]: r["cmsis_nn_instructions_per_step"] for r in rows
+                    if r["board"] == b and r["mismatches_vs_golden"] == 0} for b in {r["board"] for r in rows}}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TinyrnnError(f"{path}: not a CMSIS-NN baseline from benchmarks/cmsis_nn.py ({exc})") from None
+
+
+def render_markdown(results: list, steps: int = DEFAULT_STEPS, baseline: dict | None = None) -> str:
+    """The results table (and the CMSIS-NN comparison where ``baseline`` has a figure)."""
+    baseline = baseline or {}
+    lines = ["| board | core | model | instructions/step | est. cycles/step | MACs/step | × dual-MAC floor "
+             "| × CMSIS-NN | code B | weights B | RAM B | stack peak B |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        ref = CMSIS_NN.get(r["board"], {}).get(r["model"])
+        ref = baseline.get(r["board"], {}).get(r["model"])
         vs_cmsis = _ratio(r["instructions_per_step"], ref)
-        if ref:
+        if ref and r["board"] in TARGET_RATIO:
             vs_cmsis += f" (target ≤ {TARGET_RATIO[r['board']]})"
         lines.append(f"| {r['board']} | {get_board(r['board'])['cpu'].replace('cortex-', '').upper()} | {r['model']} "
-                     f"| {r['instructions_per_step']:,} | {r['macs_per_step']:,} "
+                     f"| {r['instructions_per_step']:,} | {_count(r.get('est_cycles_per_step'))} | {r['macs_per_step']:,} "
                      f"| {_ratio(r['instructions_per_step'], r['macs_per_step'] / 2)} | {vs_cmsis} "
                      f"| {r['flash_code_bytes']:,} | {r['flash_weights_bytes']:,} | {r['ram_bytes']:,} "
                      f"| {r['stack_peak_bytes'] if r['stack_peak_bytes'] is not None else '–'} |")
@@ -170,17 +208,21 @@ def write_results(result: dict, out_dir) -> list:
            f"Regenerate: `{REGENERATE}` (all QEMU boards; {result['steps']} steps per measurement, "
            "`-icount shift=0`, instructions = SysTick ticks × the board's calibrated factor).", "",
            "Models: int8, one recurrent layer (`lstm_iI_hH`: LSTM, I inputs, H units; `gru_…`: GRU with "
-           "reset_after), random weights from fixed seeds (`tinyrnn/bench.py`). Floor = MACs/step ÷ 2 (one "
-           "dual MAC per instruction). CMSIS-NN = `arm_lstm_unidirectional_s8`, batch 1, gcc 12 -O2, "
-           "same QEMU counting. Code = kernels + generated model functions; weights = generated constant "
-           "data (the layout of the board's kernel path); RAM = model state; stack peak = painted stack "
+           "reset_after), random weights from fixed seeds (`tinyrnn/app/commands/bench.py`). Floor = MACs/step ÷ 2 (one "
+           "dual MAC per instruction). × CMSIS-NN = tinyrnn / CMSIS-NN *instructions* per step, CMSIS-NN's "
+           "`arm_lstm_unidirectional_s8` (int8 weights) measured on the same weights, inputs and QEMU counting by "
+           "`benchmarks/cmsis_nn.py` (`results/cmsis_nn.md`: commit, and its outputs checked equal to golden). "
+           "Est. cycles = a static estimate, not a measurement: the model code's executed instructions (QEMU "
+           "execution trace) priced with the core's published single-issue timings, zero wait states "
+           "(`tinyrnn/app/cycles.py` lists them); M7 and M55 (dual issue) are not modelled. Code = kernels + "
+           "generated model functions; weights = generated constant data (the layout of the board's kernel path); RAM = model state; stack peak = painted stack "
            "of the whole firmware after the run.", "",
            "Kernel path per core (`codegen/kernels/tinyrnn_arch.h`): M0 plain C on int8 weights; M3 two "
            "gate rows packed per word, one SMLAL = two MACs (2 bytes per weight); M4/M7/M33 SMLAD on int16 "
            "pre-widened weights (2 bytes per weight); M55 Helium VMLADAVA on int8 weights. Generating with "
            "`tinyrnn codegen --path dsp8` keeps int8 weights on a DSP core (SXTB16 in the loop): half the weight "
            "flash, ~1.3 instead of ~0.8 instructions per MAC.", "",
-           render_markdown(result["results"], result["steps"]), ""]
+           render_markdown(result["results"], result["steps"], result.get("baseline")), ""]
     (out / "bench.md").write_text("\n".join(doc))
     return [str(out / "bench.json"), str(out / "bench.md")]
 
@@ -202,8 +244,10 @@ def run(args):
         raise TinyrnnError(f"--steps and --jobs must be at least 1 (got {args.steps}, {args.jobs})")
     with contextlib.ExitStack() as stack:
         workdir = args.build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-bench-"))
-        results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs)
+        results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs, with_cycles=args.cycles)
     result = {"results": results, "steps": args.steps}
+    if args.baseline:
+        result["baseline"] = load_baseline(args.baseline)
     if args.out:
         result["written"] = write_results(result, args.out)
-    return result, render_markdown(results, args.steps)
+    return result, render_markdown(results, args.steps, result.get("baseline"))

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from tinyrnn.harness.ports import list_serial_ports, ports_for_board
+from tinyrnn.harness.discovery import list_serial_ports, ports_for_board
 
 HELP = "list serial ports and the catalogue boards their USB probes match"
 
