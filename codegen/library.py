@@ -50,7 +50,9 @@ def library_target(board: str | None = None, core: str | None = None, path: str 
         entry = get_board(board)
         core, cpu_flags = entry["cpu"], arch_flags(entry)
     else:
-        cpu_flags = [] if core == "host" else [f"-mcpu={core}", "-mthumb"]
+        # Helium's intrinsics header needs a hardware float ABI; other cores build as they come.
+        cpu_flags = [] if core == "host" else [f"-mcpu={core}", "-mthumb"] + \
+            (["-mfloat-abi=hard"] if kernel_path(core=core) == "mve" else [])
     chosen = path or kernel_path(board, None if board else core)
     if chosen == "mve" and kernel_path(board, None if board else core) != "mve":
         raise TinyrnnError(f"kernel path mve needs a core with Helium; {core} has none")

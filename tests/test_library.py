@@ -389,9 +389,10 @@ def test_cli_writes_a_library_folder_and_refuses_to_build_it(tmp_path):
 
     model = har_model()
     tnr.save(model, tmp_path / "har.tnr")
-    out = run_json("codegen", tmp_path / "har.tnr", "--core", "cortex-m0plus", "--name", "har", "--out",
-                   tmp_path / "m0")
-    assert out["path"] == "plain" and out["core"] == "cortex-m0plus" and "src/har.h" in out["files"]
+    for core, path in (("cortex-m55", "mve"), ("cortex-m0plus", "plain")):
+        out = run_json("codegen", tmp_path / "har.tnr", "--core", core, "--name", "har", "--out", tmp_path / "m0")
+        assert out["path"] == path and out["core"] == core and "src/har.h" in out["files"]
+        assert (out["step_stack_bytes"] is not None) == (ARM_GCC is not None), core
     assert not (tmp_path / "m0" / "app").exists() and not (tmp_path / "m0" / "Makefile").exists()
     assert "TINYRNN_PATH_PLAIN" in (tmp_path / "m0" / "src" / "har_weights.h").read_text()
     proc = run_cli("build", tmp_path / "m0")
@@ -434,3 +435,14 @@ def test_kernel_selection_follows_the_layer_kinds():
             local = set(re.findall(r'#\s*include\s+"([^"]+)"', f.read_text()))
             assert local <= set(chosen), (kinds, f.name, local - set(chosen))
     assert "tinyrnn_activation_s16.c" not in {f.name for f in kernel_selection(["lstm", "gru", "dense"])}
+
+
+def test_rerendering_a_library_drops_kernels_it_no_longer_needs(tmp_path):
+    gru = irgen.build_model(np.random.default_rng(1), 4, [5], [3], kinds=["gru"], name="m")
+    render_library(gru, tmp_path / "lib", core="host")
+    assert (tmp_path / "lib" / "src" / "tinyrnn_gru_s8.c").is_file()
+    lib = render_library(har_model(), tmp_path / "lib", core="host")
+    names = {p.name for p in (tmp_path / "lib" / "src").iterdir()}
+    assert "tinyrnn_gru_s8.c" not in names and "tinyrnn_lstm_s8.c" in names
+    assert sorted(str(p.relative_to(tmp_path / "lib")) for p in (tmp_path / "lib").rglob("*") if p.is_file()) == \
+        sorted(lib["files"])
