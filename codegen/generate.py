@@ -217,8 +217,10 @@ def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str, path: str) -> 
         arrays.append(layout.weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 3 gate rows per unit "
                                           "over H", path))
     else:
-        arrays.append(layout.weight_array(f"{prefix}_w_h", w_h[:2], f"{where}: recurrent update and reset rows over H", path))
-        arrays.append(layout.weight_array(f"{prefix}_w_hc", w_h[2:], f"{where}: recurrent candidate rows over r*h", path))
+        arrays.append(layout.weight_array(f"{prefix}_w_h", w_h[:2], f"{where}: recurrent update and reset rows "
+                                          "over H", path))
+        arrays.append(layout.weight_array(f"{prefix}_w_hc", w_h[2:], f"{where}: recurrent candidate rows over r*h",
+                                          path))
     arrays.append(_array(f"{prefix}_bias", np.concatenate([bias_x.T, bias_h.T], axis=1), np.int32,
                          f"{where}: [H][6] effective input biases of the 3 gates, then recurrent"))
     gates = layout.gate_requants(mults, bound_x, bound_h)
@@ -339,7 +341,8 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     kinds = sorted({layer.kind for layer in model.layers})
     return {
         "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
-        "model_name": _comment(model.name), "path": path, "PATH": path.upper(), "path_id": layout.PATH_IDS[path],
+        "model_name": _comment(model.name), "path": path, "PATH": path.upper(),
+        "path_id": layout.PATH_IDS[path],
         "kinds": kinds, "headers": [KERNEL_SOURCES[k].replace(".c", ".h") for k in kinds],
         "input_size": model.input_size, "output_size": model.output_size,
         "returns_sequences": model.returns_sequences, "returns_sequences_flag": int(model.returns_sequences),

@@ -34,7 +34,8 @@ SRC = "src"
 OWNED_DIRS = (SRC, "zephyr")  # wholly owned by the renderer: stale files are removed
 COMPILE_FLAGS = ("-O2", "-std=c99")  # what the stack figure is measured with
 _BUILD_FILES = {"CMakeLists.txt": "lib_CMakeLists.txt.j2", "tinyrnn.mk": "lib_tinyrnn.mk.j2",
-                "zephyr/module.yml": "lib_zephyr_module.yml.j2", "zephyr/CMakeLists.txt": "lib_zephyr_CMakeLists.txt.j2",
+                "zephyr/module.yml": "lib_zephyr_module.yml.j2",
+                "zephyr/CMakeLists.txt": "lib_zephyr_CMakeLists.txt.j2",
                 "zephyr/Kconfig": "lib_zephyr_Kconfig.j2", "library.properties": "lib_library.properties.j2"}
 
 

@@ -93,7 +93,8 @@ def test_compact_dsp8_path_on_m4(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
-@pytest.mark.parametrize("path", ["plain", "wide", "dsp", "dsp8"], ids=["plain", "wide", "dsp-emulated", "dsp8-emulated"])
+@pytest.mark.parametrize("path", ["plain", "wide", "dsp", "dsp8"],
+                         ids=["plain", "wide", "dsp-emulated", "dsp8-emulated"])
 def test_host_paths_equal_golden(path, tmp_path):
     """Each C path compiled for the host under ASan + UBSan; the extreme model has every
     kernel (both GRU variants), tails, saturation and the reference requantization."""

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from test_cli import TINYRNN
 
-from tinyrnn.codegen.library import write_library
 from tinyrnn.codegen.hostlib import HostModel
+from tinyrnn.codegen.library import write_library
 from tinyrnn.core import tnr
 from tinyrnn.core.golden.model import run_model
 
@@ -41,7 +41,8 @@ def test_codegen_is_byte_identical_across_processes_cwds_and_hash_seeds(model, t
         cwd.mkdir(parents=True)
         out = "fw" if run < 2 else str(cwd / "abs-fw")  # relative and absolute --out
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run([*TINYRNN, "codegen", str(artifact), "--board", BOARD, "--app", "--name", "kws", "--out", out],
+        proc = subprocess.run([*TINYRNN, "codegen", str(artifact), "--board", BOARD, "--app", "--name", "kws",
+                               "--out", out],
                               cwd=cwd, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         trees.append(_tree(cwd / out))

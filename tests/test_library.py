@@ -385,6 +385,7 @@ def test_readme_example_classifies_float_windows_as_the_golden_model(har, tmp_pa
 # ----------------------------------------------------------------------- CLI
 def test_cli_writes_a_library_folder_and_refuses_to_build_it(tmp_path):
     from test_cli import run_cli, run_json
+
     from tinyrnn.core import tnr
 
     model = har_model()
@@ -404,6 +405,7 @@ def test_cli_writes_a_library_folder_and_refuses_to_build_it(tmp_path):
 @pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed")
 def test_build_json_reports_the_model_apart_from_the_test_app(tmp_path):
     from test_cli import run_json
+
     from tinyrnn.core import tnr
 
     model = har_model()
