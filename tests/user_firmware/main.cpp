@@ -1,7 +1,8 @@
 // A user's own firmware (not tinyrnn's): its own startup, linker script and main, in C++.
 // It includes only the generated library's API header and feeds float windows through
 // quantize_input + run, printing the int8 inputs, the int8 outputs and the class id as hex
-// lines: over semihosting on a Cortex-M, on stdout on a PC.
+// lines: over semihosting on a Cortex-M, on stdout on a PC. On the Cortex-M it also paints
+// the free stack before one _run and prints how much of it the call used.
 #include <stdint.h>
 
 #include "har.h"
@@ -44,6 +45,28 @@ static void put_bytes(const char *tag, const int8_t *v, int n)
     put(line);
 }
 
+#if defined(__arm__)
+// Stack bytes one tinyrnn_har_run call used: the words below the stack pointer are
+// painted first, the call runs below it, the lowest overwritten word marks its depth.
+static const uint32_t PAINT = 0x5AA5C33Cu;
+static const int PAINT_WORDS = 1024;
+
+__attribute__((noinline)) static uint32_t run_stack_bytes(tinyrnn_har_state_t *st, const int8_t *x, int8_t *y)
+{
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (int k = 1; k <= PAINT_WORDS; ++k) {
+        sp[-k] = PAINT;
+    }
+    tinyrnn_har_run(st, x, USER_STEPS, y);
+    int depth = PAINT_WORDS;
+    while (depth > 0 && sp[-depth] == PAINT) {
+        --depth;
+    }
+    return 4u * static_cast<uint32_t>(depth);
+}
+#endif
+
 int main()
 {
     static tinyrnn_har_state_t state;
@@ -59,6 +82,11 @@ int main()
         const int8_t cls = static_cast<int8_t>(tinyrnn_har_argmax(y));
         put_bytes("c", &cls, 1);
     }
+#if defined(__arm__)
+    const uint32_t used = run_stack_bytes(&state, &q[0][0], y);
+    const int8_t bytes[4] = {static_cast<int8_t>(used), static_cast<int8_t>(used >> 8), 0, 0};
+    put_bytes("s", bytes, 4);
+#endif
     put("done\n");
     return 0;
 }
