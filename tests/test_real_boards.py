@@ -163,8 +163,8 @@ def test_nucleo_image_runs_on_the_stm32f405_model(builds, artifact, tmp_path, mo
     trace = tmp_path / "unimp.log"
     real = qemu_mod.qemu_command
 
-    def stand_in(board, elf, port):
-        cmd = real("netduinoplus2", elf, port)
+    def stand_in(board, elf, port, extra_args=()):
+        cmd = real("netduinoplus2", elf, port, extra_args)
         at = cmd.index("-serial")
         return cmd[:at] + ["-serial", "null", "-d", "unimp", "-D", str(trace)] + cmd[at:]  # USART1: null, USART2: tcp
 
