@@ -34,10 +34,14 @@ TINYRNN_INLINE int32_t tinyrnn_gru_from_h(const tinyrnn_gru_s8_params *p, int32_
     return tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_H(g), acc[TINYRNN_GRU_ACC_H(g)]);
 }
 
-/* sigmoid(sat16(from_x + from_h)) of the update or reset gate g: Q0.15 in [0, 32767]. */
+/* sigmoid(sat16(from_x + from_h)) of the update or reset gate g: Q0.15 in [0, 32767]. Both
+ * accumulators are read before the first requantization: acc escapes to the dot helpers,
+ * so the compiler cannot move a read across the out-of-line tinyrnn_requantize_any. */
 TINYRNN_INLINE int32_t tinyrnn_gru_sigmoid_gate(const tinyrnn_gru_s8_params *p, int32_t g, const int32_t *acc)
 {
-    const int32_t pre = TINYRNN_SSAT(tinyrnn_gru_from_x(p, g, acc) + tinyrnn_gru_from_h(p, g, acc), 16);
+    const int32_t acc_x = acc[TINYRNN_GRU_ACC_X(g)], acc_h = acc[TINYRNN_GRU_ACC_H(g)];
+    const int32_t from_x = tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_X(g), acc_x);
+    const int32_t pre = TINYRNN_SSAT(from_x + tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_H(g), acc_h), 16);
     return tinyrnn_sigmoid_gate(3 * pre, p->sigmoid_lut);
 }
 
@@ -76,8 +80,8 @@ static void tinyrnn_gru_step_after(const tinyrnn_gru_s8_params *p, const int32_t
         /* r (Q0.15, >= 0) times an int16: |product| < 2^30. */
         const int32_t from_h = tinyrnn_gru_from_h(p, TINYRNN_GRU_CANDIDATE, acc);
         const int32_t gated = tinyrnn_sat_s16(tinyrnn_gru_round_shift(r * from_h, 15));
-        const int32_t from_x = tinyrnn_gru_from_x(p, TINYRNN_GRU_CANDIDATE, acc);
-        h16[j] = tinyrnn_gru_blend(z, h16[j], tinyrnn_gru_candidate(p, from_x, gated));
+        h16[j] = tinyrnn_gru_blend(z, h16[j],
+                                   tinyrnn_gru_candidate(p, tinyrnn_gru_from_x(p, TINYRNN_GRU_CANDIDATE, acc), gated));
     }
 }
 
@@ -111,11 +115,12 @@ static void tinyrnn_gru_step_before(const tinyrnn_gru_s8_params *p, const int32_
     tinyrnn_stage(h8s, scratch8, n_h);
     const tinyrnn_weight_t *w_hc = p->w_hc;
     bias = p->bias + TINYRNN_GRU_ACC_H(TINYRNN_GRU_CANDIDATE); /* the candidate's recurrent bias of unit 0 */
+    const int32_t rq_hc = TINYRNN_GRU_RQ_H(TINYRNN_GRU_CANDIDATE);
     for (int32_t j = 0; j < n_h; ++j, bias += 2 * TINYRNN_GRU_GATES) {
         int32_t acc;
         w_hc = tinyrnn_dot(w_hc, h8s, n_h, 1, bias, &acc);
-        const int32_t gated = tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_H(TINYRNN_GRU_CANDIDATE), acc);
-        h16[j] = tinyrnn_gru_blend(z_keep[j], h16[j], tinyrnn_gru_candidate(p, xc_keep[j], gated));
+        h16[j] = tinyrnn_gru_blend(z_keep[j], h16[j],
+                                   tinyrnn_gru_candidate(p, xc_keep[j], tinyrnn_gru_rq(p, rq_hc, acc)));
     }
 }
 
