@@ -156,9 +156,13 @@ static inline int32_t tinyrnn_requantize_fast(int32_t acc, const tinyrnn_requant
     return tinyrnn_asr_s32(x + q->round - (int32_t)(((uint32_t)x >> 31) & (uint32_t)q->neg), q->right);
 }
 
-/* Any descriptor, any acc: the fast form where codegen allowed it, else the reference.
- * Layers with a descriptor that needs the reference run all of it out of line
- * (tinyrnn_support.c). */
+/* Any descriptor, any acc: the fast form where codegen allowed it, else the reference
+ * (tinyrnn_support.c). Only layers with a descriptor that needs the reference call it,
+ * never a quantizer's model: cold, so the compiler keeps the hot loops' registers free
+ * around the call sites and optimizes the reference paths for size. */
+#if defined(__GNUC__)
+__attribute__((cold))
+#endif
 int32_t tinyrnn_requantize_any(int32_t acc, const tinyrnn_requant_t *q);
 
 #endif /* TINYRNN_FIXEDPOINT_H */
