@@ -131,11 +131,11 @@ def _comment(text: str) -> str:
 
 
 def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str, path: str) -> tuple[dict, list]:
-    H, I = layer.hidden_size, layer.input_size
-    w_x = _as_int(where, "w_x", layer.w_x, np.int8, (4, H, I))
-    w_h = _as_int(where, "w_h", layer.w_h, np.int8, (4, H, H))
-    _as_int(where, "bias", layer.bias, np.int32, (4, H))
-    mults = {k: _as_int(where, k, getattr(layer, k), np.int32, (4,)) for k in
+    H, I, G = layer.hidden_size, layer.input_size, len(lstm_s8.GATES)
+    w_x = _as_int(where, "w_x", layer.w_x, np.int8, (G, H, I))
+    w_h = _as_int(where, "w_h", layer.w_h, np.int8, (G, H, H))
+    _as_int(where, "bias", layer.bias, np.int32, (G, H))
+    mults = {k: _as_int(where, k, getattr(layer, k), np.int32, (G,)) for k in
              ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")}
     scalars = {k: int(getattr(layer, k)) for k in (
         "forget_to_cell_multiplier", "forget_to_cell_shift", "input_to_cell_multiplier",
@@ -152,7 +152,7 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str, path: str) -
         bias_x, bias_h = lstm_s8.effective_biases(layer)
     except OverflowError as exc:
         raise TinyrnnError(f"{where}: {exc}") from None
-    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (4, H)
+    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (G, H)
     _check_acc(where, "input matmul", bound_x)
     _check_acc(where, "recurrent matmul", bound_h)
     _check_requant(where, "gate_x", bound_x.max(axis=1), mults["gate_x_multiplier"], mults["gate_x_shift"])
@@ -166,7 +166,7 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str, path: str) -
     arrays = [
         layout.weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 4 gate rows per unit over I", path),
         layout.weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 4 gate rows per unit over H", path),
-        _array(f"{prefix}_bias", np.concatenate([bias_x.T, bias_h.T], axis=1), np.int32,
+        _array(f"{prefix}_bias", layout.unit_biases(bias_x, bias_h), np.int32,
                f"{where}: [H][8] effective input biases of the 4 gates, then recurrent"),
     ]
     gates = layout.gate_requants(mults, bound_x, bound_h)
@@ -184,12 +184,12 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str, path: str) -
 
 
 def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str, path: str) -> tuple[dict, list]:
-    H, I = layer.hidden_size, layer.input_size
-    w_x = _as_int(where, "w_x", layer.w_x, np.int8, (3, H, I))
-    w_h = _as_int(where, "w_h", layer.w_h, np.int8, (3, H, H))
-    _as_int(where, "bias_x", layer.bias_x, np.int32, (3, H))
-    _as_int(where, "bias_h", layer.bias_h, np.int32, (3, H))
-    mults = {k: _as_int(where, k, getattr(layer, k), np.int32, (3,)) for k in
+    H, I, G = layer.hidden_size, layer.input_size, len(gru_s8.GATES)
+    w_x = _as_int(where, "w_x", layer.w_x, np.int8, (G, H, I))
+    w_h = _as_int(where, "w_h", layer.w_h, np.int8, (G, H, H))
+    _as_int(where, "bias_x", layer.bias_x, np.int32, (G, H))
+    _as_int(where, "bias_h", layer.bias_h, np.int32, (G, H))
+    mults = {k: _as_int(where, k, getattr(layer, k), np.int32, (G,)) for k in
              ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")}
     for k in ("gate_x_shift", "gate_h_shift"):
         _check_range(where, k, mults[k], SHIFT_MIN, SHIFT_MAX)
@@ -204,24 +204,25 @@ def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str, path: str) -> 
         bias_x, bias_h = gru_s8.effective_biases(layer)
     except OverflowError as exc:
         raise TinyrnnError(f"{where}: {exc}") from None
-    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (3, H); |h8|, |r*h| <= 128
+    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (G, H); |h8|, |r*h| <= 128
     _check_acc(where, "input matmul", bound_x)
     _check_acc(where, "recurrent matmul", bound_h)
     _check_requant(where, "gate_x", bound_x.max(axis=1), mults["gate_x_multiplier"], mults["gate_x_shift"])
     _check_requant(where, "gate_h", bound_h.max(axis=1), mults["gate_h_multiplier"], mults["gate_h_shift"])
 
     # One block per unit with its gate rows (see tinyrnn_gru_s8.h, codegen/layout.py).
-    # Without reset_after the candidate rows are read by a second pass over r*h.
+    # Without reset_after the candidate rows (the last gate's) are read by a second pass over r*h.
     arrays = [layout.weight_array(f"{prefix}_w_x", w_x, f"{where}: input weights, 3 gate rows per unit over I", path)]
     if layer.reset_after:
         arrays.append(layout.weight_array(f"{prefix}_w_h", w_h, f"{where}: recurrent weights, 3 gate rows per unit "
                                           "over H", path))
     else:
-        arrays.append(layout.weight_array(f"{prefix}_w_h", w_h[:2], f"{where}: recurrent update and reset rows "
+        split = gru_s8.GATE_CANDIDATE
+        arrays.append(layout.weight_array(f"{prefix}_w_h", w_h[:split], f"{where}: recurrent update and reset rows "
                                           "over H", path))
-        arrays.append(layout.weight_array(f"{prefix}_w_hc", w_h[2:], f"{where}: recurrent candidate rows over r*h",
+        arrays.append(layout.weight_array(f"{prefix}_w_hc", w_h[split:], f"{where}: recurrent candidate rows over r*h",
                                           path))
-    arrays.append(_array(f"{prefix}_bias", np.concatenate([bias_x.T, bias_h.T], axis=1), np.int32,
+    arrays.append(_array(f"{prefix}_bias", layout.unit_biases(bias_x, bias_h), np.int32,
                          f"{where}: [H][6] effective input biases of the 3 gates, then recurrent"))
     gates = layout.gate_requants(mults, bound_x, bound_h)
     fields = {"input_size": I, "hidden_size": H, "reset_after": int(bool(layer.reset_after)),

@@ -138,9 +138,16 @@ def tanh_prescale(left_shift: int) -> tuple[int, int, int]:
     return 3, 1 << (-left_shift - 1), -left_shift
 
 
+def unit_biases(bias_x: np.ndarray, bias_h: np.ndarray) -> np.ndarray:
+    """(gates, H) input and recurrent matmul biases → one row per unit, gate g's at g and
+    gates + g: the kernels' accumulator order (TINYRNN_LSTM_ACC_X/H, TINYRNN_GRU_ACC_X/H)."""
+    return np.concatenate([bias_x.T, bias_h.T], axis=1)
+
+
 def gate_requants(mults: dict, bound_x: np.ndarray, bound_h: np.ndarray) -> list:
-    """Descriptors of the gates' two matmuls, [2g] input and [2g+1] recurrent; bounds are
-    (gates, units) accumulator bounds, the largest unit counts."""
+    """Descriptors of the gates' two matmuls, [2g] input and [2g+1] recurrent (the kernels'
+    TINYRNN_LSTM_RQ_X/H, TINYRNN_GRU_RQ_X/H); bounds are (gates, units) accumulator
+    bounds, the largest unit counts."""
     out = []
     for g in range(len(bound_x)):
         out.append(requant(mults["gate_x_multiplier"][g], mults["gate_x_shift"][g], bound_x[g].max()))

@@ -16,11 +16,14 @@ import irgen
 import numpy as np
 import pytest
 
-from tinyrnn.codegen.generate import KERNEL_ABI_VERSION, generate
-from tinyrnn.codegen.hostlib import HostModel, run_lstm_layer
+from tinyrnn.codegen import layout
+from tinyrnn.codegen.generate import KERNEL_ABI_VERSION, generate, kernel_files
+from tinyrnn.codegen.hostlib import HostModel, compile_host, run_host, run_lstm_layer
 from tinyrnn.codegen.layout import stage_words
 from tinyrnn.core.boards import CORE_PATHS
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden import gru_s8
+from tinyrnn.core.golden import lstm_s8 as lstm_golden
 from tinyrnn.core.golden.lstm_s8 import initial_state, lstm_s8
 from tinyrnn.core.golden.model import run_model
 from tinyrnn.core.vectors import load_case
@@ -233,3 +236,42 @@ def test_cross_compile_cortex_m(cpu, kinds, tmp_path):
                "-Werror", "-Wpedantic", "-Wshadow", "-c", src, "-o", str(tmp_path / "x.o")]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         assert proc.returncode == 0, f"{src}:\n{proc.stderr}"
+
+
+# ----------------------------------------------------------------------------- (g)
+_GATE_NAMES = {"lstm": (lstm_golden, ("INPUT", "FORGET", "CELL", "OUTPUT")),
+               "gru": (gru_s8, ("UPDATE", "RESET", "CANDIDATE"))}
+
+
+@needs_gcc
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_kernel_gate_indices_match_golden_and_layout(kind, tmp_path):
+    """The C kernel's gate names and accumulator/descriptor slots (read from the compiled
+    header) say what the golden module's GATE_* and codegen's layout say."""
+    golden, names = _GATE_NAMES[kind]
+    for f in kernel_files():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    k = f"TINYRNN_{kind.upper()}"
+    exprs = [f"{k}_GATES", *(f"{k}_{n}" for n in names),
+             *(f"{k}_{slot}({k}_{n})" for n in names for slot in ("ACC_X", "ACC_H", "RQ_X", "RQ_H"))]
+    body = "".join(f'    printf("%d\\n", (int)({e}));\n' for e in exprs)
+    (tmp_path / "names.c").write_text(f'#include <stdio.h>\n#include "tinyrnn_{kind}_s8.h"\n\n'
+                                      f"int main(void)\n{{\n{body}    return 0;\n}}\n")
+    exe = compile_host([tmp_path / "names.c"], tmp_path / "names", include_dirs=[tmp_path])
+    values = [int(v) for v in run_host(exe, [], b"").split()]
+    gates = len(names)
+    assert values[0] == len(golden.GATES) == gates
+    assert values[1:1 + gates] == [getattr(golden, f"GATE_{n}") for n in names]
+    slots = np.array(values[1 + gates:]).reshape(gates, 4)
+    units = 3
+    bias_x = np.arange(1, gates * units + 1).reshape(gates, units)
+    rows = layout.unit_biases(bias_x, -bias_x)
+    mults = {"gate_x_multiplier": 1000 + np.arange(gates), "gate_h_multiplier": 2000 + np.arange(gates),
+             "gate_x_shift": np.zeros(gates, int), "gate_h_shift": np.zeros(gates, int)}
+    descriptors = layout.gate_requants(mults, np.ones((gates, units), int), np.ones((gates, units), int))
+    for name, (acc_x, acc_h, rq_x, rq_h) in zip(names, slots):
+        g = getattr(golden, f"GATE_{name}")
+        assert rows[:, acc_x].tolist() == bias_x[g].tolist() and rows[:, acc_h].tolist() == (-bias_x[g]).tolist(), name
+        assert (descriptors[rq_x][0], descriptors[rq_h][0]) == (1000 + g, 2000 + g), name
+    if kind == "gru":  # reset_after = 0 splits the candidate's recurrent rows off the end
+        assert gru_s8.GATE_CANDIDATE == gates - 1

@@ -22,7 +22,7 @@ from tinyrnn.core.golden.lut import sigmoid_table_uint16
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 
 # Test-only driver: blocks of "act" or "req" requests on stdin until EOF. The sigmoid
-# table comes from Python (tinyrnn.golden.lut), never from C source.
+# table comes from Python (tinyrnn.core.golden.lut), never from C source.
 DRIVER = r"""
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
- * int16 sigmoid/tanh over a vector. Golden twin: tinyrnn/golden/activation_s16.py. */
+ * int16 sigmoid/tanh over a vector. Golden twin: tinyrnn/core/golden/activation_s16.py. */
 #include "tinyrnn_activation_s16.h"
 
 void tinyrnn_activation_s16(const int16_t *in, int16_t *out, int32_t n, int32_t left_shift,

@@ -1,10 +1,10 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
  *
  * int16 sigmoid and tanh by table + linear interpolation, TFLite Micro's integer LSTM
- * definition. Golden twin: tinyrnn/golden/activation_s16.py (the spec).
+ * definition. Golden twin: tinyrnn/core/golden/activation_s16.py (the spec).
  *
  * The 256-entry uint16 table sigmoid(i/24) in Q0.16 is never typed in here: codegen
- * emits it from tinyrnn.golden.lut into the model's generated weights file and the
+ * emits it from tinyrnn.core.golden.lut into the model's generated weights file and the
  * caller passes a pointer to it. Input Q3.12 scaled by 2^left_shift, output Q0.15.
  * The single-value functions are static inline so the fused LSTM loop pays no call.
  */

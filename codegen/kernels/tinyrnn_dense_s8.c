@@ -1,5 +1,5 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
- * int8 fully connected layer. Golden twin: tinyrnn/golden/dense_s8.py (the spec). */
+ * int8 fully connected layer. Golden twin: tinyrnn/core/golden/dense_s8.py (the spec). */
 #include "tinyrnn_dense_s8.h"
 
 #include "tinyrnn_fixedpoint.h"

@@ -1,7 +1,7 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
  *
  * int8 fully connected layer with per-output-channel requantization.
- * Golden twin: tinyrnn/golden/dense_s8.py (the spec).
+ * Golden twin: tinyrnn/core/golden/dense_s8.py (the spec).
  */
 #ifndef TINYRNN_DENSE_S8_H
 #define TINYRNN_DENSE_S8_H

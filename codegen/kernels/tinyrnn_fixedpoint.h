@@ -1,7 +1,7 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
  *
  * Fixed-point primitives shared by every integer kernel.
- * Golden twin: tinyrnn/golden/fixedpoint.py (the spec; results must match bit for bit).
+ * Golden twin: tinyrnn/core/golden/fixedpoint.py (the spec; results must match bit for bit).
  *
  * Everything here is free of undefined behaviour for all int32 inputs and the documented
  * shift ranges: right shifts of negative values are written as complements (the compiler
@@ -122,23 +122,14 @@ typedef struct {
     int32_t shift; /* as given, for the reference path */
 } tinyrnn_requant_t;
 
-/* round(a * b / 2^32), ties up, for |a| < 2^31. Cores without a long multiply (Armv6-M)
- * use four 16x16 products, out of line: exact, and faster than libgcc's 64-bit multiply.
- * a = ah 2^16 + al, b = bh 2^16 + bl with al, bl in [0, 2^16): each cross product fits
- * int32, and (a b + 2^31) / 2^32 floors to ah bh plus the cross products' high halves
- * plus the carry out of their low halves, al bl's high half and the rounding 2^15. */
-#if (defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1) || defined(TINYRNN_MUL_HIGH_16)
-#if defined(__GNUC__)
-__attribute__((noinline, unused))
+/* round(a * b / 2^32), ties up, for |a| < 2^31. Cores without a long multiply (Armv6-M,
+ * or any build with -DTINYRNN_MUL_HIGH_16) use four 16x16 products out of line
+ * (tinyrnn_support.c): exact, and faster than libgcc's 64-bit multiply. */
+#if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1 && !defined(TINYRNN_MUL_HIGH_16)
+#define TINYRNN_MUL_HIGH_16 1
 #endif
-static int32_t tinyrnn_mul_high_round(int32_t a, int32_t b)
-{
-    const int32_t ah = tinyrnn_asr_s32(a, 16), bh = tinyrnn_asr_s32(b, 16);
-    const uint32_t al = (uint32_t)a & 0xFFFFu, bl = (uint32_t)b & 0xFFFFu;
-    const int32_t q1 = ah * (int32_t)bl, q2 = bh * (int32_t)al;
-    const uint32_t low = ((uint32_t)q1 & 0xFFFFu) + ((uint32_t)q2 & 0xFFFFu) + ((al * bl) >> 16) + 0x8000u;
-    return ah * bh + tinyrnn_asr_s32(q1, 16) + tinyrnn_asr_s32(q2, 16) + (int32_t)(low >> 16);
-}
+#if defined(TINYRNN_MUL_HIGH_16)
+int32_t tinyrnn_mul_high_round(int32_t a, int32_t b); /* tinyrnn_support.c */
 #else
 /* SMMULR on DSP cores; else the 64-bit product's high word plus its low word's top bit. */
 static inline int32_t tinyrnn_mul_high_round(int32_t a, int32_t b)
@@ -165,14 +156,13 @@ static inline int32_t tinyrnn_requantize_fast(int32_t acc, const tinyrnn_requant
     return tinyrnn_asr_s32(x + q->round - (int32_t)(((uint32_t)x >> 31) & (uint32_t)q->neg), q->right);
 }
 
-/* Any descriptor, any acc: the fast form where codegen allowed it, else the reference.
- * Layers with a descriptor that needs the reference run all of it out of line. */
+/* Any descriptor, any acc: the fast form where codegen allowed it, else the reference
+ * (tinyrnn_support.c). Only layers with a descriptor that needs the reference call it,
+ * never a quantizer's model: cold, so the compiler keeps the hot loops' registers free
+ * around the call sites and optimizes the reference paths for size. */
 #if defined(__GNUC__)
-__attribute__((noinline, unused))
+__attribute__((cold))
 #endif
-static int32_t tinyrnn_requantize_any(int32_t acc, const tinyrnn_requant_t *q)
-{
-    return q->left ? tinyrnn_requantize_fast(acc, q) : tinyrnn_requantize(acc, q->multiplier, q->shift);
-}
+int32_t tinyrnn_requantize_any(int32_t acc, const tinyrnn_requant_t *q);
 
 #endif /* TINYRNN_FIXEDPOINT_H */

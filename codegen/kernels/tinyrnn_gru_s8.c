@@ -1,5 +1,5 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
- * int8 GRU time step. Golden twin: tinyrnn/golden/gru_s8.py (the spec). */
+ * int8 GRU time step. Golden twin: tinyrnn/core/golden/gru_s8.py (the spec). */
 #include "tinyrnn_gru_s8.h"
 
 #include "tinyrnn_activation_s16.h"
@@ -23,11 +23,25 @@ TINYRNN_INLINE int32_t tinyrnn_gru_rq(const tinyrnn_gru_s8_params *p, int32_t k,
     return TINYRNN_SSAT(r, 16);
 }
 
-/* sigmoid(sat16(from_x + from_h)) of the update or reset gate: Q0.15 in [0, 32767]. */
-TINYRNN_INLINE int32_t tinyrnn_gru_sigmoid_gate(const tinyrnn_gru_s8_params *p, int32_t g, int32_t acc_x,
-                                                int32_t acc_h)
+/* Gate g's input and recurrent matmul of one unit's accumulators, requantized. */
+TINYRNN_INLINE int32_t tinyrnn_gru_from_x(const tinyrnn_gru_s8_params *p, int32_t g, const int32_t *acc)
 {
-    const int32_t pre = TINYRNN_SSAT(tinyrnn_gru_rq(p, 2 * g, acc_x) + tinyrnn_gru_rq(p, 2 * g + 1, acc_h), 16);
+    return tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_X(g), acc[TINYRNN_GRU_ACC_X(g)]);
+}
+
+TINYRNN_INLINE int32_t tinyrnn_gru_from_h(const tinyrnn_gru_s8_params *p, int32_t g, const int32_t *acc)
+{
+    return tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_H(g), acc[TINYRNN_GRU_ACC_H(g)]);
+}
+
+/* sigmoid(sat16(from_x + from_h)) of the update or reset gate g: Q0.15 in [0, 32767]. Both
+ * accumulators are read before the first requantization: acc escapes to the dot helpers,
+ * so the compiler cannot move a read across the out-of-line tinyrnn_requantize_any. */
+TINYRNN_INLINE int32_t tinyrnn_gru_sigmoid_gate(const tinyrnn_gru_s8_params *p, int32_t g, const int32_t *acc)
+{
+    const int32_t acc_x = acc[TINYRNN_GRU_ACC_X(g)], acc_h = acc[TINYRNN_GRU_ACC_H(g)];
+    const int32_t from_x = tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_X(g), acc_x);
+    const int32_t pre = TINYRNN_SSAT(from_x + tinyrnn_gru_rq(p, TINYRNN_GRU_RQ_H(g), acc_h), 16);
     return tinyrnn_sigmoid_gate(3 * pre, p->sigmoid_lut);
 }
 
@@ -59,13 +73,15 @@ static void tinyrnn_gru_step_after(const tinyrnn_gru_s8_params *p, const int32_t
     for (int32_t j = 0; j < n_h; ++j, bias += 2 * TINYRNN_GRU_GATES) {
         int32_t acc[2 * TINYRNN_GRU_GATES];
         w_x = tinyrnn_dot(w_x, x, n_in, TINYRNN_GRU_GATES, bias, acc);
-        w_h = tinyrnn_dot(w_h, h8, n_h, TINYRNN_GRU_GATES, bias + TINYRNN_GRU_GATES, acc + TINYRNN_GRU_GATES);
+        w_h = tinyrnn_dot(w_h, h8, n_h, TINYRNN_GRU_GATES, bias + TINYRNN_GRU_ACC_H(0), acc + TINYRNN_GRU_ACC_H(0));
 
-        const int32_t z = tinyrnn_gru_sigmoid_gate(p, 0, acc[0], acc[3]);
-        const int32_t r = tinyrnn_gru_sigmoid_gate(p, 1, acc[1], acc[4]);
+        const int32_t z = tinyrnn_gru_sigmoid_gate(p, TINYRNN_GRU_UPDATE, acc);
+        const int32_t r = tinyrnn_gru_sigmoid_gate(p, TINYRNN_GRU_RESET, acc);
         /* r (Q0.15, >= 0) times an int16: |product| < 2^30. */
-        const int32_t gated = tinyrnn_sat_s16(tinyrnn_gru_round_shift(r * tinyrnn_gru_rq(p, 5, acc[5]), 15));
-        h16[j] = tinyrnn_gru_blend(z, h16[j], tinyrnn_gru_candidate(p, tinyrnn_gru_rq(p, 4, acc[2]), gated));
+        const int32_t from_h = tinyrnn_gru_from_h(p, TINYRNN_GRU_CANDIDATE, acc);
+        const int32_t gated = tinyrnn_sat_s16(tinyrnn_gru_round_shift(r * from_h, 15));
+        h16[j] = tinyrnn_gru_blend(z, h16[j],
+                                   tinyrnn_gru_candidate(p, tinyrnn_gru_from_x(p, TINYRNN_GRU_CANDIDATE, acc), gated));
     }
 }
 
@@ -86,21 +102,25 @@ static void tinyrnn_gru_step_before(const tinyrnn_gru_s8_params *p, const int32_
     for (int32_t j = 0; j < n_h; ++j, bias += 2 * TINYRNN_GRU_GATES) {
         int32_t acc[2 * TINYRNN_GRU_GATES];
         w_x = tinyrnn_dot(w_x, x, n_in, TINYRNN_GRU_GATES, bias, acc);
-        w_h = tinyrnn_dot(w_h, h8s, n_h, 2, bias + TINYRNN_GRU_GATES, acc + TINYRNN_GRU_GATES);
+        /* The rows before the candidate's: update and reset. */
+        w_h = tinyrnn_dot(w_h, h8s, n_h, TINYRNN_GRU_CANDIDATE, bias + TINYRNN_GRU_ACC_H(0),
+                          acc + TINYRNN_GRU_ACC_H(0));
 
-        z_keep[j] = (int16_t)tinyrnn_gru_sigmoid_gate(p, 0, acc[0], acc[3]);
-        const int32_t r = tinyrnn_gru_sigmoid_gate(p, 1, acc[1], acc[4]);
-        xc_keep[j] = (int16_t)tinyrnn_gru_rq(p, 4, acc[2]);
+        z_keep[j] = (int16_t)tinyrnn_gru_sigmoid_gate(p, TINYRNN_GRU_UPDATE, acc);
+        const int32_t r = tinyrnn_gru_sigmoid_gate(p, TINYRNN_GRU_RESET, acc);
+        xc_keep[j] = (int16_t)tinyrnn_gru_from_x(p, TINYRNN_GRU_CANDIDATE, acc);
         /* r*h16: Q0.30 -> int8 Q0.7, rounding shift by 23. */
         scratch8[j] = tinyrnn_sat_s8(tinyrnn_gru_round_shift(r * h16[j], 23));
     }
     tinyrnn_stage(h8s, scratch8, n_h);
     const tinyrnn_weight_t *w_hc = p->w_hc;
-    bias = p->bias + 2 * TINYRNN_GRU_GATES - 1; /* the candidate's recurrent bias of unit 0 */
+    bias = p->bias + TINYRNN_GRU_ACC_H(TINYRNN_GRU_CANDIDATE); /* the candidate's recurrent bias of unit 0 */
+    const int32_t rq_hc = TINYRNN_GRU_RQ_H(TINYRNN_GRU_CANDIDATE);
     for (int32_t j = 0; j < n_h; ++j, bias += 2 * TINYRNN_GRU_GATES) {
         int32_t acc;
         w_hc = tinyrnn_dot(w_hc, h8s, n_h, 1, bias, &acc);
-        h16[j] = tinyrnn_gru_blend(z_keep[j], h16[j], tinyrnn_gru_candidate(p, xc_keep[j], tinyrnn_gru_rq(p, 5, acc)));
+        h16[j] = tinyrnn_gru_blend(z_keep[j], h16[j],
+                                   tinyrnn_gru_candidate(p, xc_keep[j], tinyrnn_gru_rq(p, rq_hc, acc)));
     }
 }
 

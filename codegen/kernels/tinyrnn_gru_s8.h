@@ -1,7 +1,7 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
  *
  * int8 GRU in the LSTM's family: int8 weights and inputs, Q3.12 gate pre-activations,
- * int16 table activations. Golden twin: tinyrnn/golden/gru_s8.py (the spec).
+ * int16 table activations. Golden twin: tinyrnn/core/golden/gru_s8.py (the spec).
  *
  * State per unit: h16, int16 Q0.15, carried between steps; h8 = round(h16 / 256)
  * (int8, scale 1/128, zero point 0) is derived from it at the end of every step and is
@@ -19,7 +19,17 @@
 #include "tinyrnn_arch.h"
 #include "tinyrnn_fixedpoint.h"
 
-#define TINYRNN_GRU_GATES 3 /* order: update (z), reset (r), candidate (h~), as in Keras */
+/* Gate order as in Keras and the golden twin (GATE_UPDATE, GATE_RESET, GATE_CANDIDATE). */
+#define TINYRNN_GRU_UPDATE 0    /* z */
+#define TINYRNN_GRU_RESET 1     /* r */
+#define TINYRNN_GRU_CANDIDATE 2 /* h~; last, so reset_after = 0 can split its rows off */
+#define TINYRNN_GRU_GATES 3
+/* One unit's accumulators (and its bias row): gate g's input matmul, its recurrent matmul. */
+#define TINYRNN_GRU_ACC_X(g) (g)
+#define TINYRNN_GRU_ACC_H(g) (TINYRNN_GRU_GATES + (g))
+/* The requant descriptors gate[]: gate g's input matmul, its recurrent matmul. */
+#define TINYRNN_GRU_RQ_X(g) (2 * (g))
+#define TINYRNN_GRU_RQ_H(g) (2 * (g) + 1)
 
 typedef struct {
     int32_t input_size;  /* I */
@@ -32,9 +42,9 @@ typedef struct {
                                    * reset_after = 0: update and reset rows (2 per unit) */
     const tinyrnn_weight_t *w_hc; /* reset_after = 0: candidate rows (1 per unit) over r*h,
                                    * read by a second pass (it needs every unit's r); else null */
-    const int32_t *bias;          /* [H][6]: input-matmul bias of the 3 gates (input zero
-                                   * point folded in), then recurrent-matmul bias */
-    tinyrnn_requant_t gate[2 * TINYRNN_GRU_GATES]; /* gate g: [2g] input matmul, [2g+1]
+    const int32_t *bias;          /* [H][6] at TINYRNN_GRU_ACC_X/H(g): input-matmul bias (input
+                                   * zero point folded in), recurrent-matmul bias */
+    tinyrnn_requant_t gate[2 * TINYRNN_GRU_GATES]; /* at TINYRNN_GRU_RQ_X/H(g): input,
                                                      * recurrent matmul -> Q3.12 */
     int32_t reference; /* 1 when some descriptor has left == 0 (see tinyrnn_requant_t) */
     const uint16_t *sigmoid_lut; /* TINYRNN_SIGMOID_LUT_SIZE entries, emitted by codegen */

@@ -1,5 +1,5 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
- * int8 LSTM time step. Golden twin: tinyrnn/golden/lstm_s8.py (the spec). */
+ * int8 LSTM time step. Golden twin: tinyrnn/core/golden/lstm_s8.py (the spec). */
 #include "tinyrnn_lstm_s8.h"
 
 #include "tinyrnn_activation_s16.h"
@@ -16,21 +16,21 @@ typedef int32_t (*tinyrnn_requant_fn)(int32_t acc, const tinyrnn_requant_t *q);
 TINYRNN_INLINE int32_t tinyrnn_lstm_gate(const tinyrnn_lstm_s8_params *p, const int32_t *acc, int32_t g,
                                          tinyrnn_requant_fn rq)
 {
-    const int32_t from_x = TINYRNN_SSAT(rq(acc[g], &p->gate[2 * g]), 16);
-    const int32_t from_h = TINYRNN_SSAT(rq(acc[4 + g], &p->gate[2 * g + 1]), 17);
+    const int32_t from_x = TINYRNN_SSAT(rq(acc[TINYRNN_LSTM_ACC_X(g)], &p->gate[TINYRNN_LSTM_RQ_X(g)]), 16);
+    const int32_t from_h = TINYRNN_SSAT(rq(acc[TINYRNN_LSTM_ACC_H(g)], &p->gate[TINYRNN_LSTM_RQ_H(g)]), 17);
     return 3 * TINYRNN_SSAT(from_x + from_h, 16);
 }
 
-/* Accumulators of one unit (acc[g] input part, acc[4 + g] recurrent part) -> new cell
- * value (stored in *c) and new int8 hidden value. */
+/* Accumulators of one unit (TINYRNN_LSTM_ACC_X/H) -> new cell value (stored in *c) and
+ * new int8 hidden value. */
 TINYRNN_INLINE int8_t tinyrnn_lstm_cell(const tinyrnn_lstm_s8_params *p, const int32_t *acc, int16_t *c,
                                         tinyrnn_requant_fn rq)
 {
     const uint16_t *lut = p->sigmoid_lut;
-    const int32_t i_t = tinyrnn_sigmoid_gate(tinyrnn_lstm_gate(p, acc, 0, rq), lut);
-    const int32_t f_t = tinyrnn_sigmoid_gate(tinyrnn_lstm_gate(p, acc, 1, rq), lut);
-    const int32_t g_t = tinyrnn_tanh_prescaled(tinyrnn_lstm_gate(p, acc, 2, rq), lut);
-    const int32_t o_t = tinyrnn_sigmoid_gate(tinyrnn_lstm_gate(p, acc, 3, rq), lut);
+    const int32_t i_t = tinyrnn_sigmoid_gate(tinyrnn_lstm_gate(p, acc, TINYRNN_LSTM_INPUT, rq), lut);
+    const int32_t f_t = tinyrnn_sigmoid_gate(tinyrnn_lstm_gate(p, acc, TINYRNN_LSTM_FORGET, rq), lut);
+    const int32_t g_t = tinyrnn_tanh_prescaled(tinyrnn_lstm_gate(p, acc, TINYRNN_LSTM_CELL, rq), lut);
+    const int32_t o_t = tinyrnn_sigmoid_gate(tinyrnn_lstm_gate(p, acc, TINYRNN_LSTM_OUTPUT, rq), lut);
 
     /* Products of two int16 values fit int32 (|.| < 2^30); each term saturated first. */
     const int32_t forget_term = TINYRNN_SSAT(rq(f_t * *c, &p->forget_to_cell), 16);
@@ -71,7 +71,8 @@ void tinyrnn_lstm_s8_step(const tinyrnn_lstm_s8_params *p, const int8_t *x, int8
     for (int32_t j = 0; j < n_h; ++j, bias += 2 * TINYRNN_LSTM_GATES) {
         int32_t acc[2 * TINYRNN_LSTM_GATES];
         w_x = tinyrnn_dot(w_x, x_staged, n_in, TINYRNN_LSTM_GATES, bias, acc);
-        w_h = tinyrnn_dot(w_h, h_staged, n_h, TINYRNN_LSTM_GATES, bias + TINYRNN_LSTM_GATES, acc + TINYRNN_LSTM_GATES);
+        w_h = tinyrnn_dot(w_h, h_staged, n_h, TINYRNN_LSTM_GATES, bias + TINYRNN_LSTM_ACC_H(0),
+                          acc + TINYRNN_LSTM_ACC_H(0));
         h[j] = TINYRNN_UNLIKELY(p->reference) ? tinyrnn_lstm_cell_reference(p, acc, &c[j])
                                               : tinyrnn_lstm_cell(p, acc, &c[j], tinyrnn_requantize_fast);
     }

@@ -1,7 +1,7 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
  *
  * int8 LSTM, bit-exact with TFLite Micro's integer LSTM (int8 x/h, int16 gates and cell).
- * Golden twin: tinyrnn/golden/lstm_s8.py (the spec).
+ * Golden twin: tinyrnn/core/golden/lstm_s8.py (the spec).
  *
  * Every integer in the params struct is computed by codegen in Python, which also checks
  * the ranges the kernel relies on (no accumulator can overflow int32, shifts in
@@ -15,7 +15,18 @@
 #include "tinyrnn_arch.h"
 #include "tinyrnn_fixedpoint.h"
 
-#define TINYRNN_LSTM_GATES 4 /* order: input, forget, cell, output */
+/* Gate order as in Keras/TFLM and the golden twin (GATE_INPUT, GATE_FORGET, GATE_CELL, GATE_OUTPUT). */
+#define TINYRNN_LSTM_INPUT 0
+#define TINYRNN_LSTM_FORGET 1
+#define TINYRNN_LSTM_CELL 2
+#define TINYRNN_LSTM_OUTPUT 3
+#define TINYRNN_LSTM_GATES 4
+/* One unit's accumulators (and its bias row): gate g's input matmul, its recurrent matmul. */
+#define TINYRNN_LSTM_ACC_X(g) (g)
+#define TINYRNN_LSTM_ACC_H(g) (TINYRNN_LSTM_GATES + (g))
+/* The requant descriptors gate[]: gate g's input matmul, its recurrent matmul. */
+#define TINYRNN_LSTM_RQ_X(g) (2 * (g))
+#define TINYRNN_LSTM_RQ_H(g) (2 * (g) + 1)
 
 typedef struct {
     int32_t input_size;  /* I */
@@ -24,9 +35,9 @@ typedef struct {
      * build's path (tinyrnn_arch.h), so one pass over x (or h) feeds all four gates. */
     const tinyrnn_weight_t *w_x; /* rows over x[I] */
     const tinyrnn_weight_t *w_h; /* rows over h[H] */
-    const int32_t *bias;         /* [H][8]: input-matmul bias of the 4 gates (input zero point
-                                  * folded in), then recurrent-matmul bias (hidden zero point) */
-    tinyrnn_requant_t gate[2 * TINYRNN_LSTM_GATES]; /* gate g: [2g] input matmul, [2g+1]
+    const int32_t *bias;         /* [H][8] at TINYRNN_LSTM_ACC_X/H(g): input-matmul bias (input
+                                  * zero point folded in), recurrent-matmul bias (hidden zp) */
+    tinyrnn_requant_t gate[2 * TINYRNN_LSTM_GATES]; /* at TINYRNN_LSTM_RQ_X/H(g): input,
                                                       * recurrent matmul -> Q3.12 */
     tinyrnn_requant_t forget_to_cell; /* f (Q0.15) * c -> c */
     tinyrnn_requant_t input_to_cell;  /* i (Q0.15) * g (Q0.15) -> c */

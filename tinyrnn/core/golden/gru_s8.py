@@ -18,7 +18,9 @@ from tinyrnn.core.golden.activation_s16 import sigmoid_s16, tanh_s16
 from tinyrnn.core.golden.fixedpoint import requantize, rounding_divide_by_pot, sat8, sat16
 from tinyrnn.core.ir import GRULayer
 
-GATE_UPDATE, GATE_RESET, GATE_CANDIDATE = range(3)
+# Gate order (Keras): C TINYRNN_GRU_UPDATE, _RESET, _CANDIDATE; the candidate comes last, so
+# without reset_after codegen splits its recurrent rows off (w_h[GATE_CANDIDATE:]).
+GATE_UPDATE, GATE_RESET, GATE_CANDIDATE = GATES = range(3)
 ONE_Q15 = 1 << 15
 
 
@@ -45,7 +47,7 @@ def gru_s8_step(layer: GRULayer, x, h16, biases, probe=None):
     x = np.asarray(x, np.int64)
     h16 = np.asarray(h16, np.int64)
     h8 = hidden_s8(h16)
-    from_x = [_matmul(layer, g, x, layer.w_x, bias_x, layer.gate_x_multiplier, layer.gate_x_shift) for g in range(3)]
+    from_x = [_matmul(layer, g, x, layer.w_x, bias_x, layer.gate_x_multiplier, layer.gate_x_shift) for g in GATES]
 
     def from_h(g, vec):
         return _matmul(layer, g, vec, layer.w_h, bias_h, layer.gate_h_multiplier, layer.gate_h_shift)

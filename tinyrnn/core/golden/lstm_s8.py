@@ -16,7 +16,8 @@ from tinyrnn.core.golden.activation_s16 import sigmoid_s16, tanh_s16
 from tinyrnn.core.golden.fixedpoint import requantize, sat8, sat16
 from tinyrnn.core.ir import LSTMLayer
 
-GATE_INPUT, GATE_FORGET, GATE_CELL, GATE_OUTPUT = range(4)
+# Gate order (Keras, TFLM): C TINYRNN_LSTM_INPUT, _FORGET, _CELL, _OUTPUT.
+GATE_INPUT, GATE_FORGET, GATE_CELL, GATE_OUTPUT = GATES = range(4)
 
 
 def effective_biases(layer: LSTMLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +49,7 @@ def lstm_s8_step(layer: LSTMLayer, x, h, c, biases, probe=None):
     bias_x, bias_h = biases
     x = np.asarray(x, np.int64)
     h = np.asarray(h, np.int64)
-    pre = [_gate(layer, g, x, h, bias_x, bias_h) for g in range(4)]
+    pre = [_gate(layer, g, x, h, bias_x, bias_h) for g in GATES]
     i_t = sigmoid_s16(pre[GATE_INPUT]).astype(np.int64)
     f_t = sigmoid_s16(pre[GATE_FORGET]).astype(np.int64)
     g_t = tanh_s16(pre[GATE_CELL]).astype(np.int64)

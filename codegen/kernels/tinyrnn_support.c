@@ -1,0 +1,55 @@
+/* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
+ *
+ * The out-of-line helpers several kernels call, compiled once per model however many
+ * layer kinds use them (prototypes and contracts in tinyrnn_dot.h, tinyrnn_fixedpoint.h).
+ * Golden twin of the requantization: tinyrnn/core/golden/fixedpoint.py (the spec).
+ */
+#include "tinyrnn_dot.h"
+#include "tinyrnn_fixedpoint.h"
+
+/* Stage v[n] (n >= 1) into work[TINYRNN_STAGE_WORDS(n)]. */
+void tinyrnn_stage(int32_t *work, const int8_t *v, int32_t n)
+{
+#if TINYRNN_DSP_FAMILY
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const uint32_t x = tinyrnn_read_u32(v + k);
+        *work++ = tinyrnn_sxtb16(x);
+        *work++ = tinyrnn_sxtb16(x >> 8);
+    }
+    if (k < n) {
+        uint32_t x = 0;
+        for (int32_t i = 0; k + i < n; ++i) {
+            x |= (uint32_t)(uint8_t)v[k + i] << (8 * i);
+        }
+        *work++ = tinyrnn_sxtb16(x);
+        *work++ = tinyrnn_sxtb16(x >> 8);
+    }
+#elif TINYRNN_PATH == TINYRNN_PATH_MVE
+    memset(work, 0, (size_t)((n + 15) & ~15));
+    memcpy(work, v, (size_t)n);
+#else
+    work[(n + 3) / 4 - 1] = 0;
+    memcpy(work, v, (size_t)n);
+#endif
+}
+
+/* The fast form where codegen allowed it, else the reference. */
+int32_t tinyrnn_requantize_any(int32_t acc, const tinyrnn_requant_t *q)
+{
+    return q->left ? tinyrnn_requantize_fast(acc, q) : tinyrnn_requantize(acc, q->multiplier, q->shift);
+}
+
+#if defined(TINYRNN_MUL_HIGH_16)
+/* a = ah 2^16 + al, b = bh 2^16 + bl with al, bl in [0, 2^16): each cross product fits
+ * int32, and (a b + 2^31) / 2^32 floors to ah bh plus the cross products' high halves
+ * plus the carry out of their low halves, al bl's high half and the rounding 2^15. */
+int32_t tinyrnn_mul_high_round(int32_t a, int32_t b)
+{
+    const int32_t ah = tinyrnn_asr_s32(a, 16), bh = tinyrnn_asr_s32(b, 16);
+    const uint32_t al = (uint32_t)a & 0xFFFFu, bl = (uint32_t)b & 0xFFFFu;
+    const int32_t q1 = ah * (int32_t)bl, q2 = bh * (int32_t)al;
+    const uint32_t low = ((uint32_t)q1 & 0xFFFFu) + ((uint32_t)q2 & 0xFFFFu) + ((al * bl) >> 16) + 0x8000u;
+    return ah * bh + tinyrnn_asr_s32(q1, 16) + tinyrnn_asr_s32(q2, 16) + (int32_t)(low >> 16);
+}
+#endif
