@@ -26,6 +26,7 @@ from tinyrnn.codegen.build import map_sizes
 from tinyrnn.codegen.firmware import render_firmware
 from tinyrnn.codegen.generate import generate, kernel_files
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.fileio import os_error_text
 from tinyrnn.core.ir import Model
 
 MANIFEST = "tinyrnn.json"
@@ -96,7 +97,7 @@ def render_project(model: Model, board: str, out_dir, name: str = "model") -> di
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp_root = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as exc:
-        raise TinyrnnError(f"{out}: cannot create the project directory ({exc.strerror or exc})") from None
+        raise TinyrnnError(f"{out}: cannot create the project directory ({os_error_text(exc)})") from None
     try:
         stage = tmp_root / "project"
         project, manifest = _stage_project(model, board, stage, name)
@@ -105,7 +106,7 @@ def render_project(model: Model, board: str, out_dir, name: str = "model") -> di
         else:
             os.rename(stage, out)
     except OSError as exc:
-        raise TinyrnnError(f"{out}: cannot write the project ({exc})") from None
+        raise TinyrnnError(f"{out}: cannot write the project ({os_error_text(exc)})") from None
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     paths = {k: str(out / Path(project[k]).relative_to(stage)) for k in ("elf", "makefile", "linker_script")}

@@ -20,6 +20,7 @@ from tinyrnn.app.targets import QEMU_PREFIX, build_firmware, connect
 from tinyrnn.core import tnr
 from tinyrnn.core.boards import instructions_per_tick
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.fileio import os_error_text
 from tinyrnn.core.golden.model import predict
 from tinyrnn.harness.parallel import QemuJob, verify_parallel
 from tinyrnn.harness.ports import resolve_target
@@ -117,7 +118,7 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         digest = tnr.save(model, out)  # atomic: temp file + rename
     except OSError as exc:
-        raise TinyrnnError(f"{out}: cannot write the artifact ({exc.strerror or exc}: {exc.filename})") from None
+        raise TinyrnnError(f"{out}: cannot write the artifact ({os_error_text(exc)})") from None
     return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
             "calibration_samples": used, "method": method if used else "from .tflite",
             "levers": model.meta.get("calibration", {}) if used else {}}  # fmt: skip
@@ -233,7 +234,7 @@ def write_report(keras_path: str, artifact: str, data_spec: str, out_html: str, 
         os.replace(temps[1], js)
         os.replace(temps[0], html)
     except OSError as exc:
-        raise TinyrnnError(f"{out_html}: cannot write the report ({exc.strerror or exc})") from None
+        raise TinyrnnError(f"{out_html}: cannot write the report ({os_error_text(exc)})") from None
     finally:
         for tmp in (*temps, Path(f"{temps[0]}.tmp")):  # write_html's own temp file too
             tmp.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import socket
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -80,6 +81,25 @@ def _no_delay(ser) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+_NETWORK_SCHEMES = ("socket", "rfc2217")
+
+
+def check_url(url: str) -> None:
+    """Catch a malformed network URL before pyserial does: its messages for a port out of
+    range or missing are about its own internals (``'debug|info|warning|error'``, a
+    comparison with None)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in _NETWORK_SCHEMES:
+        return
+    want = f"expected {parts.scheme}://HOST:PORT with PORT in 1-65535"
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if not parts.hostname or port is None or not 0 < port < 65536:
+        raise LinkError(f"cannot open {url}: {want}", kind="open")
+
+
 class Link:
     """A framed request/reply channel to one device over a pyserial URL."""
 
@@ -99,6 +119,7 @@ class Link:
         self._junk = b""  # last non-frame data skipped before the first reply, for messages
         self._synced = False  # no good reply yet: boot banners and BOOT frames are expected
         self._abandoned: collections.deque = collections.deque(maxlen=8)  # seqs whose reply may still come
+        check_url(url)
         try:
             self._ser = serial.serial_for_url(
                 url, baudrate=baudrate, timeout=min(_POLL_S, self.timeout_s), write_timeout=self.timeout_s
