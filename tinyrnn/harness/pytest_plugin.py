@@ -29,7 +29,8 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.tnr import load
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.link import Link
-from tinyrnn.harness.ports import resolve_target
+from tinyrnn.harness.labgrid import LABGRID_PREFIX, labgrid_serial
+from tinyrnn.harness.ports import AUTO_PREFIX, resolve_target
 from tinyrnn.harness.qemu import Qemu
 
 _NO_TARGET = "no --tinyrnn-target given (a QEMU board name or a pyserial URL)"
@@ -45,6 +46,10 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tinyrnn_device: needs a device (--tinyrnn-target); skipped without one")
+    target = config.getoption("--tinyrnn-target")
+    # Checked here, not in the fixture: a UsageError from a fixture is one traceback per test.
+    if target and is_qemu_board(target) and not config.getoption("--tinyrnn-firmware"):
+        raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give its ELF with --tinyrnn-firmware")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -64,6 +69,11 @@ def is_url(target: str) -> bool:
 _QEMU_PREFIX = "qemu:"
 
 
+def is_qemu_board(target: str) -> bool:
+    """Not a URL, a port, nor a board found on USB or in a labgrid farm: a board QEMU boots."""
+    return not is_url(target) and not target.startswith((AUTO_PREFIX, LABGRID_PREFIX))
+
+
 def _expected_hash(model_path: str | None) -> str | None:
     if not model_path:
         return None
@@ -77,11 +87,10 @@ def open_target(target: str, *, model: str | None = None, firmware: str | None =
     expected = _expected_hash(model)
     with contextlib.ExitStack() as stack:
         url = resolve_target(target)  # auto:BOARD → /dev/ttyACM0
-        if not is_url(url):
+        if url.startswith(LABGRID_PREFIX):
+            url = stack.enter_context(labgrid_serial(url[len(LABGRID_PREFIX):], firmware=firmware))
+        elif not is_url(url):
             board = url[len(_QEMU_PREFIX):] if url.startswith(_QEMU_PREFIX) else url
-            if not firmware:
-                raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give the ELF with --tinyrnn-firmware")
-
             # The session may be long: per-request deadlines, not QEMU's lifetime watchdog, catch hangs.
             url = stack.enter_context(Qemu(board, firmware, timeout_s=24 * 3600.0)).url
         link = stack.enter_context(Link(url, timeout_s=timeout_s))
