@@ -25,6 +25,7 @@ from typing import TextIO
 
 import serial
 
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.harness.protocol import (
     CRC,
     ERROR_REPLY,
@@ -101,10 +102,10 @@ def check_url(url: str) -> None:
 
 
 class Link:
-    """A framed request/reply channel to one device over a pyserial URL."""
+    """A framed request/reply channel to one device over a pyserial URL (or an open port: from_serial)."""
 
     def __init__(self, url: str, timeout_s: float = 2.0, *, baudrate: int = 115200, retries: int = 2,
-                 log_file: TextIO | None = None):
+                 log_file: TextIO | None = None, _port=None):
         self.url = url
         self.timeout_s = float(timeout_s)
         self.retries = int(retries)
@@ -119,15 +120,34 @@ class Link:
         self._junk = b""  # last non-frame data skipped before the first reply, for messages
         self._synced = False  # no good reply yet: boot banners and BOOT frames are expected
         self._abandoned: collections.deque = collections.deque(maxlen=8)  # seqs whose reply may still come
-        check_url(url)
-        try:
-            self._ser = serial.serial_for_url(
-                url, baudrate=baudrate, timeout=min(_POLL_S, self.timeout_s), write_timeout=self.timeout_s
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkError(f"cannot open {url}: {exc}", kind="open") from None
+        self._owned = _port is None  # close() closes only a port this Link opened
+        if _port is not None:
+            self._ser = _port
+            self._ser.timeout, self._ser.write_timeout = min(_POLL_S, self.timeout_s), self.timeout_s
+        else:
+            check_url(url)
+            try:
+                self._ser = serial.serial_for_url(
+                    url, baudrate=baudrate, timeout=min(_POLL_S, self.timeout_s), write_timeout=self.timeout_s
+                )
+            except (serial.SerialException, OSError, ValueError) as exc:
+                raise LinkError(f"cannot open {url}: {exc}", kind="open") from None
         _no_delay(self._ser)
-        self._note(f"open {url}")
+        self._note(f"{'open' if self._owned else 'use open port'} {url}")
+
+    @classmethod
+    def from_serial(cls, port, timeout_s: float = 2.0, **kwargs) -> Link:
+        """A Link over a port someone else opened (a pytest-embedded ``dut.serial.proc``, a
+        labgrid SerialDriver's port, any pyserial-like object with read/write/flush,
+        in_waiting, timeout and write_timeout). Nothing else may read from it meanwhile:
+        pause pytest-embedded's redirect thread (``dut.serial.disable_redirect_thread()``).
+        Its read/write timeouts are set to the Link's; close() leaves the port open."""
+        missing = [a for a in ("read", "write", "flush", "in_waiting", "timeout") if not hasattr(type(port), a)]
+        if missing:  # looked up on the type: in_waiting of a closed pyserial port raises
+            raise TinyrnnError(f"{type(port).__name__} is not a serial port (no {', '.join(missing)})")
+        if getattr(port, "is_open", True) is False:
+            raise TinyrnnError(f"{getattr(port, 'port', None) or type(port).__name__} is closed: open it first")
+        return cls(str(getattr(port, "port", None) or type(port).__name__), timeout_s, _port=port, **kwargs)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -135,7 +155,7 @@ class Link:
         return self._ser
 
     def close(self) -> None:
-        if self._ser.is_open:
+        if self._owned and self._ser.is_open:
             self._note("close")
             self._ser.close()
 
