@@ -52,8 +52,9 @@ class Farm:
 
     def _start(self, argv, log: str) -> subprocess.Popen:
         out = open(self.workdir / log, "wb")  # noqa: SIM115 - closed with the farm
+        # cwd: the coordinator keeps places.yaml and resources.yaml in its working directory
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "LG_COORDINATOR": self.address})
+                                cwd=self.workdir, env={**os.environ, "LG_COORDINATOR": self.address})
         self.procs.append(proc)
         return proc
 

@@ -5,7 +5,9 @@ the coordinator, verifies bit-exact over both, and releases them."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import irgen
 import numpy as np
@@ -58,9 +60,11 @@ def test_verify_over_two_places_of_the_farm(farm):
     assert not any(p in held for p in lab.places), held  # released again
 
 
-def test_verify_on_one_place_and_a_busy_place_is_skipped(farm):
+def test_a_place_held_by_another_user_is_skipped(farm):
     lab, work = farm
-    lab.client("-p", lab.places[0], "acquire")  # someone else holds the first board
+    # someone else (another user name) holds the first board
+    subprocess.run([tool("labgrid-client"), "-x", lab.address, "-p", lab.places[0], "acquire"], check=True,
+                   capture_output=True, env={**os.environ, "LG_USERNAME": "colleague"}, timeout=60)  # fmt: skip
     try:
         proc = _verify(lab, work, "--target", "labgrid:tinyrnn-lab-*")
         assert proc.returncode == 0, proc.stderr
@@ -68,7 +72,19 @@ def test_verify_on_one_place_and_a_busy_place_is_skipped(farm):
         proc = _verify(lab, work, "--target", f"labgrid:{lab.places[0]}")
         assert proc.returncode == 2 and "acquired by someone else" in proc.stderr, proc.stderr
     finally:
-        lab.client("-p", lab.places[0], "release")
+        lab.client("-p", lab.places[0], "release", "--kick")
+
+
+def test_a_place_this_user_already_holds_is_used_and_kept(farm):
+    """As in a labgrid pytest session: `labgrid-client acquire` first, then the tests."""
+    lab, work = farm
+    lab.client("-p", lab.places[1], "acquire")
+    try:
+        proc = _verify(lab, work, "--target", f"labgrid:{lab.places[1]}")
+        assert proc.returncode == 0 and json.loads(proc.stdout)["verified"], proc.stderr
+        assert lab.places[1] in lab.client("places", "--acquired")  # still ours
+    finally:
+        lab.client("-p", lab.places[1], "release")
 
 
 def test_unknown_place_and_missing_coordinator_are_one_line_errors(farm):

@@ -109,15 +109,19 @@ class Farm:
             raise TinyrnnError(f"labgrid place {place}: {what} failed ({exc})") from None
 
     def acquire(self, spec: str, count: int = 1) -> list[Place]:
-        """Acquire the first ``count`` free places matching ``spec``."""
+        """The first ``count`` usable places matching ``spec``: free ones are acquired (and released
+        on close); ones this user already holds on this host (``labgrid-client acquire`` before a
+        labgrid pytest session) are used as they are and stay acquired."""
         places = self.session.places
-        free = [n for n in select_places(list(places), spec) if not places[n].acquired]
-        if not free:
+        mine = f"{self.session.gethostname()}/{self.session.getuser()}"
+        usable = [n for n in select_places(list(places), spec) if places[n].acquired in (None, "", mine)]
+        if not usable:
             raise TinyrnnError(f"labgrid: every place matching {spec!r} is acquired by someone else")
         out = []
-        for name in free[:count]:
-            self._call("acquire", name)
-            self.held.append(name)
+        for name in usable[:count]:
+            if not places[name].acquired:
+                self._call("acquire", name)
+                self.held.append(name)
             out.append(self._describe(name))
         return out
 

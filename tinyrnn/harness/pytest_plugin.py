@@ -91,6 +91,8 @@ def open_target(target: str, *, model: str | None = None, firmware: str | None =
             url = stack.enter_context(labgrid_serial(url[len(LABGRID_PREFIX):], firmware=firmware))
         elif not is_url(url):
             board = url[len(_QEMU_PREFIX):] if url.startswith(_QEMU_PREFIX) else url
+            if not firmware:  # the plugin checks this at configure time; open_target is also API
+                raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give its ELF with --tinyrnn-firmware")
             # The session may be long: per-request deadlines, not QEMU's lifetime watchdog, catch hangs.
             url = stack.enter_context(Qemu(board, firmware, timeout_s=24 * 3600.0)).url
         link = stack.enter_context(Link(url, timeout_s=timeout_s))
