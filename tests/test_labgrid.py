@@ -42,8 +42,8 @@ def farm(tmp_path_factory):
         yield lab, work
 
 
-def _verify(lab, work, *extra):
-    proc = run_cli("verify", "--model", work / "m.tnr", "--data", work / "d.npz", "--n", N,
+def _verify(lab, work, *extra, n=5):
+    proc = run_cli("verify", "--model", work / "m.tnr", "--data", work / "d.npz", "--n", n,
                    "--coordinator", lab.address, "--json", *extra, timeout=300)  # fmt: skip
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
@@ -51,7 +51,7 @@ def _verify(lab, work, *extra):
 
 def test_verify_over_two_places_of_the_farm(farm):
     lab, work = farm
-    proc = _verify(lab, work, "--target", "labgrid:tinyrnn-lab-*", "--jobs", 2)
+    proc = _verify(lab, work, "--target", "labgrid:tinyrnn-lab-*", "--jobs", 2, n=N)
     assert proc.returncode == 0, proc.stderr
     r = json.loads(proc.stdout)
     assert r["verified"] is True and r["sequences"] == N and r["mismatches"] == 0

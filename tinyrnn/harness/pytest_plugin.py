@@ -4,6 +4,8 @@ Opt in with ``pytest -p tinyrnn.harness.pytest_plugin``::
 
     --tinyrnn-target   qemu:BOARD (or just the board name, e.g. mps2-an386),
                        auto:BOARD[:SERIAL] (the USB port of a real board, found by VID:PID),
+                       labgrid:PLACE (a place of a labgrid farm, coordinator from
+                       LG_COORDINATOR; a place you already acquired is used as it is),
                        or a pyserial URL (socket://127.0.0.1:4000, /dev/ttyACM0,
                        rfc2217://host:port, spy://…)
     --tinyrnn-model    IR artifact: the device must run exactly this model (hash check);
@@ -15,7 +17,12 @@ The connection (and QEMU) lives for the whole session; every test gets a fresh
 traffic log, ``<basetemp>/tinyrnn-serial/<test>.log`` (hex, with stream offsets that
 match the offsets in LinkError messages), whose path is attached to failure reports.
 Tests that use the fixture or carry ``@pytest.mark.tinyrnn_device`` are skipped, with
-the reason, when no target was given.
+the reason, when no target was given. A QEMU board without --tinyrnn-firmware is one
+usage line at start-up.
+
+Every fixture and option here is prefixed ``tinyrnn``: labgrid's plugin and pytest-embedded
+both define ``target`` (and pytest-embedded ``port``, ``dut``, ``serial``, ``qemu``, ``app``),
+and with both installed one ``target`` shadows the other (see examples/README.md).
 """
 
 from __future__ import annotations
