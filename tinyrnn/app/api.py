@@ -213,6 +213,7 @@ def report_cost(verified: dict, steps: int) -> dict | None:
         "flash_code": verified["model_code_bytes"], "flash_weights": verified["model_weights_bytes"],
         "ram_state": verified.get("state_bytes"), "instructions_per_inference": instructions,
         "instructions_per_step": round(instructions / steps) if instructions else None,
+        "windows": verified.get("sequences"),  # the windows the instruction counts are the median of
     }}  # fmt: skip
 
 

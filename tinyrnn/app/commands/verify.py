@@ -31,7 +31,9 @@ def run(args):
         write_report(args.keras, args.model, args.data, args.report, r, n=args.n)
         r["report"] = args.report
     verdict = "VERIFIED bit-exact" if r["verified"] else "NOT verified"
-    human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {r['board']}, {r['mismatches']} mismatching"
-             f"{'; ' + r['error'] if r['error'] else ''}; {r['instructions_per_inference']} instructions/inference; "
-             f"{r['sequences_per_second']} sequences/s with {r['jobs']} job(s)")
+    where = r["board"] + (f" (labgrid places {', '.join(r['places'])})" if r.get("places") else "")
+    cost = f"{r['instructions_per_inference']} instructions/inference; " if r["instructions_per_inference"] else ""
+    human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {where}, {r['mismatches']} mismatching"
+             f"{'; ' + r['error'] if r['error'] else ''}; {cost}{r['sequences_per_second']} sequences/s "
+             f"with {r['jobs']} job(s)")
     return r, human
