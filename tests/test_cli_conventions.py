@@ -113,7 +113,9 @@ def test_npy_named_npz_fifo_and_directory_are_named(small, tmp_path):
     assert_user_error(run_cli("eval", art, "--data", tmp_path / "x.npz"), "x.npz: a single .npy array", "np.savez")
     assert_user_error(run_cli("eval", tmp_path / "fifo.tnr", "--data", data, timeout=30), "fifo.tnr: a FIFO")
     assert_user_error(run_cli("eval", art, "--data", tmp_path / "fifo.npz", timeout=30), "fifo.npz: a FIFO")
-    assert_user_error(run_cli("eval", tmp_path / "dir.tnr", "--data", data), "dir.tnr: a directory, not")
+    assert_user_error(run_cli("eval", tmp_path / "dir.tnr", "--data", data), "dir.tnr: a directory, not a file")
+    (tmp_path / "noise.npz").write_bytes(np.random.default_rng(0).bytes(300))
+    assert_user_error(run_cli("eval", art, "--data", tmp_path / "noise.npz"), "noise.npz: not an .npz file (no zip header)")
 
 
 def test_full_disk_is_named_without_none(small, tmp_path, monkeypatch, capsys):

@@ -73,6 +73,10 @@ class Dataset:
 
 def _open_npz(path: Path) -> dict:
     require_regular_file(path, "data file")
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):  # else numpy tries unpickling
+        raise TinyrnnError(f"{path}: not an .npz file (no zip header)")
     try:
         data = np.load(path, allow_pickle=False)
         if not hasattr(data, "files"):  # np.load reads a .npy file too, whatever its name

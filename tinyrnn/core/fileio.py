@@ -21,7 +21,7 @@ def require_regular_file(path: str | os.PathLike, what: str) -> None:
     except OSError as exc:
         raise TinyrnnError(f"{os.fspath(path)}: cannot read the {what} ({os_error_text(exc)})") from None
     if stat.S_ISDIR(mode):
-        raise TinyrnnError(f"{os.fspath(path)}: a directory, not a {what}")
+        raise TinyrnnError(f"{os.fspath(path)}: a directory, not a file ({what} expected)")
     if not stat.S_ISREG(mode):
         kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
         raise TinyrnnError(f"{os.fspath(path)}: a {kind}, not a regular file ({what} expected)")
