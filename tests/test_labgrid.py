@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import irgen
 import numpy as np
@@ -21,7 +23,7 @@ from tinyrnn.harness.labgrid import select_places, serial_url
 BOARD = "mps2-an386"
 N = 40  # per run; the issue's 200-sequence figure was measured once (see the report / README)
 
-pytestmark = [pytest.mark.qemu, pytest.mark.skipif(tool("labgrid-coordinator") is None, reason="labgrid not installed")]
+pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.skipif(tool("labgrid-coordinator") is None, reason="labgrid not installed")]
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +103,24 @@ def test_serial_urls_and_place_patterns():
     assert serial_url("NetworkSerialPort", {"host": "h", "port": 5000, "protocol": "raw"}, "p") == "socket://h:5000"
     assert serial_url("NetworkSerialPort", {"host": "h", "port": 5000}, "p") == "rfc2217://h:5000"
     assert select_places(["a-1", "a-2", "b"], "b,a-*") == ["b", "a-1", "a-2"]
+
+
+def test_plugin_inside_a_labgrid_pytest_session(farm):
+    """The HIL example under labgrid's own pytest plugin (--lg-env with the place as a RemotePlace,
+    acquired first as labgrid sessions expect), its device reached with --tinyrnn-target labgrid:PLACE."""
+    lab, work = farm
+    place = lab.places[0]
+    (work / "env.yaml").write_text(f"targets:\n  main:\n    resources:\n      RemotePlace:\n        name: {place}\n")
+    (work / "pytest.ini").write_text("[pytest]\n")
+    example = Path(__file__).resolve().parents[1] / "examples" / "hil" / "test_model_on_device.py"
+    lab.client("-p", place, "acquire")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-c", str(work / "pytest.ini"), "-p",
+                               "no:cacheprovider", "-p", "no:pytest_embedded", "-p", "tinyrnn.harness.pytest_plugin",
+                               "--lg-env", str(work / "env.yaml"), "--lg-coordinator", lab.address,
+                               "--tinyrnn-target", f"labgrid:{place}", "--tinyrnn-model", str(work / "m.tnr"),
+                               str(example)], capture_output=True, text=True, timeout=300, cwd=work,
+                              env={**os.environ, "LG_COORDINATOR": lab.address})  # fmt: skip
+    finally:
+        lab.client("-p", place, "release")
+    assert proc.returncode == 0 and "8 passed" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
