@@ -60,7 +60,7 @@ class Farm:
 
     def client(self, *args: str) -> str:
         proc = subprocess.run([tool("labgrid-client"), "-x", self.address, *args], capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
+                              timeout=60, check=False)  # fmt: skip
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
         return proc.stdout
 
@@ -72,7 +72,7 @@ class Farm:
             argv[-1] = f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on"
             _wait_listening(port, self._start(argv, f"qemu-{k}.log"), f"QEMU {k}")
             ports.append(port)
-        host, port = self.address.split(":")
+        port = self.address.rsplit(":", 1)[1]
         _wait_listening(int(port), self._start([tool("labgrid-coordinator"), "-l", self.address], "coordinator.log"),
                         "labgrid-coordinator")  # fmt: skip
         config = self.workdir / "exporter.yaml"

@@ -76,7 +76,7 @@ def select_places(names: list[str], spec: str) -> list[str]:
 
 def _labgrid_client():
     try:
-        from labgrid.remote import client  # noqa: PLC0415 - optional dependency, only for labgrid: targets
+        from labgrid.remote import client  # optional dependency: only for labgrid: targets
     except ImportError:
         raise TinyrnnError("labgrid: targets need labgrid: pip install 'tinyrnn[labgrid]'") from None
     return client

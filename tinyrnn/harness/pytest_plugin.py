@@ -35,8 +35,8 @@ import pytest
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.tnr import load
 from tinyrnn.harness.dut import Device
-from tinyrnn.harness.link import Link
 from tinyrnn.harness.labgrid import LABGRID_PREFIX, labgrid_serial
+from tinyrnn.harness.link import Link
 from tinyrnn.harness.ports import AUTO_PREFIX, resolve_target
 from tinyrnn.harness.qemu import Qemu
 
@@ -70,7 +70,7 @@ def pytest_collection_modifyitems(config, items):
 
 def is_url(target: str) -> bool:
     """pyserial URLs and device paths; anything else is a board name for QEMU."""
-    return "://" in target or target.startswith(("/", "\\\\")) or re.fullmatch(r"COM\d+", target, re.I) is not None
+    return "://" in target or target.startswith(("/", "\\\\")) or re.fullmatch(r"COM\d+", target, re.IGNORECASE) is not None
 
 
 _QEMU_PREFIX = "qemu:"
