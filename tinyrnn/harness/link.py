@@ -15,17 +15,13 @@ retries a whole RUN window instead (its first chunk resets the state).
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
-import socket
 import time
-import urllib.parse
 from dataclasses import dataclass
 from typing import TextIO
 
 import serial
 
-from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.harness.protocol import (
     CRC,
     ERROR_REPLY,
@@ -42,6 +38,7 @@ from tinyrnn.harness.protocol import (
     reply_type,
     type_name,
 )
+from tinyrnn.harness.serialport import check_open_port, check_url, no_delay
 
 __all__ = ["Frame", "Link", "LinkError", "FAULT_MARKER", "RETRY_SAFE"]
 
@@ -71,34 +68,6 @@ def _preview(data: bytes, limit: int = 48) -> str:
     if chunk and printable >= 0.8 * len(chunk):
         return repr(chunk.decode("ascii", "replace")) + more
     return chunk.hex(" ") + more
-
-
-def _no_delay(ser) -> None:
-    """TCP_NODELAY on socket:// links: a request is one write, and Nagle's algorithm
-    would hold it until the previous segment's (delayed, ~40 ms) ACK arrived."""
-    sock = getattr(ser, "_socket", None)  # pyserial's socket:// handler; absent elsewhere
-    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-_NETWORK_SCHEMES = ("socket", "rfc2217")
-
-
-def check_url(url: str) -> None:
-    """Catch a malformed network URL before pyserial does: its messages for a port out of
-    range or missing are about its own internals (``'debug|info|warning|error'``, a
-    comparison with None)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in _NETWORK_SCHEMES:
-        return
-    want = f"expected {parts.scheme}://HOST:PORT with PORT in 1-65535"
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if not parts.hostname or port is None or not 0 < port < 65536:
-        raise LinkError(f"cannot open {url}: {want}", kind="open")
 
 
 class Link:
@@ -132,7 +101,7 @@ class Link:
                 )
             except (serial.SerialException, OSError, ValueError) as exc:
                 raise LinkError(f"cannot open {url}: {exc}", kind="open") from None
-        _no_delay(self._ser)
+        no_delay(self._ser)
         self._note(f"{'open' if self._owned else 'use open port'} {url}")
 
     @classmethod
@@ -142,12 +111,7 @@ class Link:
         in_waiting, timeout and write_timeout). Nothing else may read from it meanwhile:
         pause pytest-embedded's redirect thread (``dut.serial.disable_redirect_thread()``).
         Its read/write timeouts are set to the Link's; close() leaves the port open."""
-        missing = [a for a in ("read", "write", "flush", "in_waiting", "timeout") if not hasattr(type(port), a)]
-        if missing:  # looked up on the type: in_waiting of a closed pyserial port raises
-            raise TinyrnnError(f"{type(port).__name__} is not a serial port (no {', '.join(missing)})")
-        if getattr(port, "is_open", True) is False:
-            raise TinyrnnError(f"{getattr(port, 'port', None) or type(port).__name__} is closed: open it first")
-        return cls(str(getattr(port, "port", None) or type(port).__name__), timeout_s, _port=port, **kwargs)
+        return cls(check_open_port(port), timeout_s, _port=port, **kwargs)
 
     # ------------------------------------------------------------------ lifecycle
     @property
