@@ -29,7 +29,8 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         text = action.help or ""
         default = action.default
         if (default is None or default is False or default == argparse.SUPPRESS or "default" in text
-                or not action.option_strings or action.nargs == 0):  # flags (-v counts from 0)
+                or not action.option_strings
+                or (action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction))):  # plain flags
             return text
         return f"{text} (default: %(default)s)".lstrip()
 
