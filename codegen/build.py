@@ -88,6 +88,13 @@ def elf_sizes(elf_path) -> dict:
     return sizes
 
 
+def _drop_outputs(project: Path) -> None:
+    """After a failed build: an older firmware.elf (another model's, maybe) must not stay
+    beside the project's new manifest, where `flash` or a test would take it for this one."""
+    for name in ("firmware.elf", "firmware.map"):
+        (project / name).unlink(missing_ok=True)
+
+
 def build(project_dir, jobs: int = 2, *, timeout_s: float = 600) -> dict:
     """Run the project's Makefile; return {"elf", "flash_bytes", "ram_bytes", "text",
     "data", "bss", "stack"}. Missing tools and compile/link errors raise TinyrnnError."""
@@ -96,15 +103,17 @@ def build(project_dir, jobs: int = 2, *, timeout_s: float = 600) -> dict:
         raise TinyrnnError(f"{project} has no Makefile: render it with render_firmware() first")
     make = require_tool("make")
     require_tool("arm-none-eabi-gcc")
+    elf = project / "firmware.elf"
     try:
         proc = subprocess.run([make, "-C", str(project), f"-j{int(jobs)}", "firmware.elf"],
                               capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
+        _drop_outputs(project)
         raise TinyrnnError(f"firmware build in {project} took over {timeout_s} s") from exc
     if proc.returncode != 0:
+        _drop_outputs(project)
         line = first_error_line(proc.stderr if proc.stderr.strip() else proc.stdout)
         raise TinyrnnError(f"firmware build failed in {project}: {line}")
-    elf = project / "firmware.elf"
     return {"elf": str(elf), **elf_sizes(elf)}
 
 

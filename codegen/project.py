@@ -28,6 +28,7 @@ from tinyrnn.codegen import library
 from tinyrnn.codegen.build import map_sizes
 from tinyrnn.codegen.firmware import render_firmware
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.fileio import os_error_text
 from tinyrnn.core.ir import Model
 
 MANIFEST = "tinyrnn.json"
@@ -81,7 +82,7 @@ def _render_atomic(out_dir, stage_fn, manifest: str, owned_dirs):
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp_root = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as exc:
-        raise TinyrnnError(f"{out}: cannot create the output directory ({exc.strerror or exc})") from None
+        raise TinyrnnError(f"{out}: cannot create the output directory ({os_error_text(exc)})") from None
     try:
         stage = tmp_root / "out"
         stage.mkdir()
@@ -91,7 +92,7 @@ def _render_atomic(out_dir, stage_fn, manifest: str, owned_dirs):
         else:
             os.rename(stage, out)
     except OSError as exc:
-        raise TinyrnnError(f"{out}: cannot write the output ({exc})") from None
+        raise TinyrnnError(f"{out}: cannot write the output ({os_error_text(exc)})") from None
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     return result, stage

@@ -92,12 +92,19 @@ def output_error(y_float: np.ndarray, y_int: np.ndarray) -> dict:
     diff = got - ref
     norm_ref, norm_got = float(np.linalg.norm(ref)), float(np.linalg.norm(got))
     cosine = float(ref @ got / (norm_ref * norm_got)) if norm_ref > 0 and norm_got > 0 else None
+    spread = float(np.sum((ref - ref.mean()) ** 2))
+    # A window flips when the class of any of its outputs differs between float and int8.
+    flips = (_predict(y_float) != _predict(y_int)).reshape(y_float.shape[0], -1).any(axis=1)
     return {
         "max_abs": float(np.abs(diff).max()), "mean_abs": float(np.abs(diff).mean()),
+        "mean": float(diff.mean()), "std": float(diff.std()),
         "rmse": float(np.sqrt(np.mean(diff**2))), "cosine": cosine,
         "l2r": float(np.linalg.norm(diff) / norm_ref) if norm_ref > 0 else None,
+        # Nash-Sutcliffe efficiency: 1 - Σ error² / Σ (float - its mean)²; 1 = exact.
+        "nse": 1.0 - float(diff @ diff) / spread if spread > 0 else None,
         "sqnr_db": sqnr_db(float(ref @ ref), float(diff @ diff)),
         "argmax_agreement": float(np.mean(_predict(y_float) == _predict(y_int))),
+        "flipped_windows": np.flatnonzero(flips).tolist(),
     }  # fmt: skip
 
 
@@ -190,7 +197,10 @@ def _headline(fid: dict, acc: dict | None, cost: dict | None) -> dict:
         flash = [first.get(k) for k in ("flash_code", "flash_weights")]
         head["board"] = first["board"]
         head["flash_bytes"] = sum(flash) if all(v is not None for v in flash) else None
-        head["ram_bytes"] = sum(first.get(k) or 0 for k in ("ram_state", "ram_scratch", "stack_peak")) or None
+        # Only what was measured: a part that is None is left out of the sum and named as such.
+        parts = [k for k in ("ram_state", "ram_scratch", "stack_peak") if first.get(k) is not None]
+        head["ram_bytes"] = sum(first[k] for k in parts) if parts else None
+        head["ram_parts"] = [k.split("_")[-1] for k in parts]
     return head
 
 
@@ -263,12 +273,14 @@ def text_summary(report: dict) -> str:
     if acc and acc["float"] is None:
         lines.append("accuracy: no labels;" + "".join(f"  {d['target']} {d['accuracy']:.2%}" for d in acc["devices"]))
     elif acc:
-        devs = "".join(f"  {d['target']} {d['accuracy']:.2%}" for d in acc["devices"])
+        devs = "".join(f"  {d['target']} {d['accuracy']:.2%} (first {d.get('sequences', '?')} windows)"
+                       for d in acc["devices"])
         lines.append(f"accuracy: float {acc['float']:.2%}  int8 {acc['int8']:.2%}  ({100 * acc['delta']:+.2f} pp){devs}")
     out = fid["output"]
     lines.append(
         f"output: SQNR {_fmt(out['sqnr_db'], '.1f', ' dB')}  rel. L2 {_fmt(out['l2r'], '.4f')}  cosine {_fmt(out['cosine'], '.5f')}  "
-        f"max |err| {out['max_abs']:.4g}  argmax agreement {out['argmax_agreement']:.2%}"
+        f"max |err| {out['max_abs']:.4g}  NSE {_fmt(out['nse'], '.5f')}  argmax agreement {out['argmax_agreement']:.2%}"
+        f" ({len(out['flipped_windows'])} windows flipped)"
     )
     lines.append(
         f"worst tensor SQNR {_fmt(h['worst_sqnr_db'], '.1f', ' dB')} ({h['worst_sqnr_tensor']}); "

@@ -78,24 +78,32 @@ def headline_cards(report: dict) -> list:
     h, cards = report["headline"], []
     acc = report["accuracy"] or {}
     if acc.get("float") is not None:
-        cards.append(("accuracy_float", "float accuracy", fmt_pct(h["accuracy_float"]), "", f"{acc['samples']:,} labels"))
+        n = report["fidelity"]["samples"]
+        cards.append(("accuracy_float", "float accuracy", fmt_pct(h["accuracy_float"]), "", f"all {n:,} windows"))
         delta = h["accuracy_delta"]
         cls = "good" if delta >= -0.005 else ("fair" if delta >= -0.02 else "poor")
-        cards.append(("accuracy_int8", "int8 accuracy", fmt_pct(h["accuracy_int8"]), cls, f"{100 * delta:+.2f} pp vs float"))
+        cards.append(("accuracy_int8", "int8 accuracy", fmt_pct(h["accuracy_int8"]), cls,
+                      f"all {n:,} windows; {100 * delta:+.2f} pp vs float"))
+    n_all = report["fidelity"]["samples"]
     for dev in acc.get("devices", []):
         key = f"accuracy_on_{dev['target']}"
-        cards.append((key, f"{dev['target']} accuracy", fmt_pct(h[key]), "", "reported by the target"))
-    cards.append(("output_sqnr_db", "output SQNR", fmt_db(h["output_sqnr_db"]), sqnr_class(h["output_sqnr_db"]), "int8 vs float logits"))
-    cards.append(("output_l2r", "relative L2 error", fmt_num(h["output_l2r"], 3), "", "‖y_int − y_float‖ / ‖y_float‖"))
-    cards.append(("output_cosine", "cosine similarity", fmt_num(h["output_cosine"], 5), "", "outputs, flattened"))
-    cards.append(("argmax_agreement", "argmax agreement", fmt_pct(h["argmax_agreement"]), "", "int8 picks the float class"))
-    cards.append(("worst_sqnr_db", "worst tensor SQNR", fmt_db(h["worst_sqnr_db"]), sqnr_class(h["worst_sqnr_db"]), h["worst_sqnr_tensor"] or ""))
+        over = f"first {dev['sequences']:,} of {n_all:,} windows" if dev.get("sequences") else "windows not stated"
+        cards.append((key, f"{dev['target']} accuracy", fmt_pct(h[key]), "", f"{over}, on the device"))
+    over_all = f"all {n_all:,} windows"
+    cards.append(("output_sqnr_db", "output SQNR", fmt_db(h["output_sqnr_db"]), sqnr_class(h["output_sqnr_db"]), f"int8 vs float logits, {over_all}"))
+    cards.append(("output_l2r", "relative L2 error", fmt_num(h["output_l2r"], 3), "", f"‖y_int − y_float‖ / ‖y_float‖, {over_all}"))
+    cards.append(("output_cosine", "cosine similarity", fmt_num(h["output_cosine"], 5), "", f"outputs flattened, {over_all}"))
+    cards.append(("argmax_agreement", "argmax agreement", fmt_pct(h["argmax_agreement"]), "", f"int8 picks the float class, {over_all}"))
+    cards.append(("worst_sqnr_db", "worst tensor SQNR", fmt_db(h["worst_sqnr_db"]), sqnr_class(h["worst_sqnr_db"]),
+                  f"{h['worst_sqnr_tensor'] or ''}, {over_all}"))
     sat = h["max_saturation_pct"]
-    cards.append(("max_saturation_pct", "max saturation", f"{sat:.3f} %", sat_class(sat), h["max_saturation_tensor"]))
+    cards.append(("max_saturation_pct", "max saturation", f"{sat:.3f} %", sat_class(sat), f"{h['max_saturation_tensor']}, {over_all}"))
     if h.get("flash_bytes") is not None:
         cards.append(("flash_bytes", "flash", fmt_bytes_short(h["flash_bytes"]), "", f"code + weights on {h['board']}"))
     if h.get("ram_bytes") is not None:
-        cards.append(("ram_bytes", "RAM", fmt_bytes_short(h["ram_bytes"]), "", f"state + scratch + stack on {h['board']}"))
+        missing = [p for p in ("state", "scratch", "stack") if p not in h["ram_parts"]]
+        note = " + ".join(h["ram_parts"]) + f" on {h['board']}" + (f" ({', '.join(missing)} not measured)" if missing else "")
+        cards.append(("ram_bytes", "RAM", fmt_bytes_short(h["ram_bytes"]), "", note))
     return [{"key": k, "label": lab, "text": t, "cls": c, "note": n, "value": h.get(k)} for k, lab, t, c, n in cards]
 
 
@@ -137,7 +145,7 @@ def find_chromium() -> str | None:
 
 
 def chromium(html_path: str | os.PathLike, screenshot: str | os.PathLike | None = None,
-             window: tuple = (1280, 2400), timeout: float = 90.0) -> dict:  # fmt: skip
+             window: tuple = (1280, 2400), timeout: float = 90.0, flags: tuple = ()) -> dict:  # fmt: skip
     """Open the page headless: {"dom": serialized DOM, "console": [(message, source)], "stderr"}.
 
     With ``screenshot`` a second run writes a PNG of the top ``window`` pixels. Each run
@@ -153,7 +161,7 @@ def chromium(html_path: str | os.PathLike, screenshot: str | os.PathLike | None 
         runs.append((f"--screenshot={os.path.abspath(screenshot)}", f"--window-size={window[0]},{window[1]}"))
     for extra in runs:
         with tempfile.TemporaryDirectory(prefix="tinyrnn-chromium-") as profile:
-            cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url]
+            cmd = [exe, *CHROMIUM_FLAGS, *flags, f"--user-data-dir={profile}", *extra, url]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"chromium exited with {proc.returncode}: {proc.stderr.strip()[-500:]}")

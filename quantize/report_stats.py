@@ -168,11 +168,16 @@ def _layer_scheme(flayer, q) -> dict:
     return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": _recurrent_gate_rows(flayer, q), "rescales": rescales}
 
 
+def _has_normalization(float_model) -> bool:
+    return bool(np.any(np.asarray(float_model.mean) != 0) or np.any(np.asarray(float_model.std) != 1))
+
+
 def quant_scheme(float_model, model: Model) -> dict:
     iq = model.input_quant
     scale = np.asarray(iq.scale, np.float64)
     inp = {"dtype": "int8", "zero_point": int(iq.zero_point), "scale": scale.tolist(), "offset": np.asarray(iq.offset, np.float64).tolist(),
-           "note": "per-channel offset and scale (Normalization folded in)"}  # fmt: skip
+           "note": "per-channel offset and scale (the Keras Normalization layer folded in)" if _has_normalization(float_model)
+           else "per-channel offset and scale (calibrated ranges; the model has no Normalization layer)"}  # fmt: skip
     return {"input": inp, "layers": [_layer_scheme(f, q) for f, q in zip(float_model.layers, model.layers)]}
 
 

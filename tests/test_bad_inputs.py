@@ -132,7 +132,7 @@ def test_bad_files_and_data_are_named_and_leave_nothing(files):
         (("codegen", art, "--board", "nosuchboard", "--out", d / "fw4"), ("unknown board 'nosuchboard'", BOARD)),
         (("verify", "--model", art, "--target", "qemu:nosuchboard", "--data", data), ("nosuchboard",)),
         (("verify", "--model", art, "--target", "COMX", "--data", data), ("COMX",)),
-        (("verify", "--model", art, "--target", "somewhere", "--data", data), ("expected qemu:BOARD or a pyserial URL",)),
+        (("verify", "--model", art, "--target", "somewhere", "--data", data), ("expected qemu:BOARD, labgrid:PLACE or a pyserial URL",)),
         (("codegen", art, "--out", data), ("d.npz", "not a directory")),
         (("train", "--data", d / "nan.npz", "--out", d / "t.keras"), ("nan.npz", "NaN/Inf")),
         (("train", "--data", data, "--out", d / "t.h5"), ("t.h5", "must end in .keras")),

@@ -1,5 +1,6 @@
-"""The CLI contract: one JSON object on stdout with --json, one error line and exit 2 on
-user mistakes, never a traceback, never a hang; QEMU runs verified from the CLI."""
+"""The CLI contract: the result on stdout (one JSON object with --json, text otherwise),
+progress on stderr, one error line and exit 2 on user mistakes, never a traceback, never a
+hang; QEMU runs verified from the CLI. (More conventions: test_cli_conventions.py.)"""
 
 from __future__ import annotations
 
@@ -72,6 +73,13 @@ def test_eval_of_an_artifact_uses_the_golden_model(small):
     artifact, data, _ = small
     r = run_json("eval", artifact, "--data", data)
     assert r["n"] == 6 and 0.0 <= r["accuracy"] <= 1.0 and r["kind"] == "int8-golden"
+
+
+def test_text_result_on_stdout_json_only_with_the_flag(small):
+    artifact, data, _ = small
+    text = run_cli("eval", artifact, "--data", data)
+    assert text.returncode == 0 and text.stdout.startswith("accuracy on 6 sequences") and text.stderr == ""
+    assert run_json("eval", artifact, "--data", data)["n"] == 6
 
 
 def test_vectors_on_golden_and_host(vector_files):

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from tinyrnn.codegen import layout
-from tinyrnn.codegen.generate import KERNEL_ABI_VERSION, generate, kernel_files
+from tinyrnn.codegen.generate import KERNEL_ABI_VERSION, generate
 from tinyrnn.codegen.hostlib import HostModel, compile_host, run_host, run_lstm_layer
+from tinyrnn.codegen.kernel_set import kernel_files
 from tinyrnn.codegen.layout import stage_words
 from tinyrnn.core.boards import CORE_PATHS
 from tinyrnn.core.errors import TinyrnnError

@@ -13,8 +13,8 @@ import shutil
 import numpy as np
 import pytest
 
-from tinyrnn.codegen.kernel_set import kernel_files
 from tinyrnn.codegen.hostlib import compile_host, run_host
+from tinyrnn.codegen.kernel_set import kernel_files
 from tinyrnn.core.golden.activation_s16 import sigmoid_s16, tanh_s16
 from tinyrnn.core.golden.fixedpoint import requantize, sat16
 from tinyrnn.core.golden.lut import sigmoid_table_uint16

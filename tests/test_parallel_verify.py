@@ -76,7 +76,7 @@ def test_jobs_give_the_same_answer_as_one_device(small, elf):
     assert two["sequences_per_second"] > 0
     user_error = cli_json("verify", "--model", work / "m.tnr", "--target", "socket://127.0.0.1:9", "--data",
                           work / "d.npz", "--jobs", 2, expect=2)
-    assert "--jobs 2 needs a qemu:BOARD target" in user_error.stderr
+    assert "--jobs 2 needs a qemu:BOARD or labgrid:PLACES target" in user_error.stderr
 
 
 def _our_qemus(elf: str) -> list[int]:

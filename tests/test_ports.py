@@ -91,7 +91,7 @@ def test_ports_command(attached, capsys):
     assert out["target"] == "/dev/ttyACM0" and [p["device"] for p in out["ports"]] == ["/dev/ttyACM0"]
     assert out["ports"][0]["serial_number"] == NUCLEO.serial_number
     assert cli.main(["ports"]) == 0
-    human = capsys.readouterr().err
+    human = capsys.readouterr().out  # the result: stdout
     assert "/dev/ttyACM1" in human and "J-Link" in human and "→ nrf52840-dk" in human
 
 

@@ -109,14 +109,21 @@ def test_flash_errors_are_one_line(builds, artifact, tmp_path, monkeypatch, caps
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name in hidden else real_which(name, *a, **k))
 
     def user_error(fragment, *args):
-        assert cli.main(["flash", *map(str, args), "--dry-run"]) == 2
+        assert cli.main(["flash", *map(str, args)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("tinyrnn: error:") and fragment in err[0], err
+
+    # A dry run without the tool still prints the command, and says the tool is missing.
+    assert cli.main(["flash", str(artifact), "--board", "nucleo-f446re", "--probe", "openocd", "--dry-run",
+                     "--json"]) == 0  # fmt: skip
+    r = json.loads(capsys.readouterr().out)
+    assert r["tool"] is None and "openocd not found on PATH" in r["tool_problem"] and r["command"][0] == "openocd"
 
     user_error("openocd not found on PATH; install it with: sudo apt-get install openocd",
                artifact, "--board", "nucleo-f446re", "--probe", "openocd")
     user_error("pyocd not found on PATH; install it with: pip install pyocd", artifact, "--board", "nrf52840-dk",
-               "--probe", "pyocd")
+               "--probe", "pyocd", "--build-dir", tmp_path / "fresh")
+    assert not (tmp_path / "fresh" / "firmware.elf").exists(), "built before finding out the tool is missing"
     hidden.clear()
     monkeypatch.setenv("PATH", f"{fake_tool(tmp_path / 'bin', 'pyocd', targets='nrf52840')}{os.pathsep}{os.environ['PATH']}")
     user_error("pyOCD does not know target stm32f446retx: install its CMSIS pack once with: pyocd pack install "

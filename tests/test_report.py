@@ -227,6 +227,44 @@ def _shown(text: str) -> tuple[float, float]:
     return float(number) * factor, half * factor * 1.0001
 
 
+def test_error_statistics_flips_windows_ram_and_layouts(lstm_case, lstm_report):
+    """Issue 17: error mean/std and NSE beside RMSE; flipped windows listed; every figure says which
+    windows it covers; RAM only from measured parts; the weight layouts and quantizer options shown."""
+    import dataclasses
+
+    from tinyrnn.quantize.report import build_report
+    from tinyrnn.quantize.report_html import render_html
+    from tinyrnn.quantize.report_stats import quant_scheme
+
+    float_model, q, x, y, _ = lstm_case
+    y_int = dequantize_output(q, run_model(q, q.input_quant.quantize(x)))
+    y_float = float_model.run(x)
+    diff = (y_int - y_float).reshape(-1)
+    out = lstm_report["fidelity"]["output"]
+    assert out["mean"] == pytest.approx(diff.mean(), abs=1e-12) and out["std"] == pytest.approx(diff.std(), rel=1e-9)
+    ref = y_float.reshape(-1)
+    assert out["nse"] == pytest.approx(1 - np.sum(diff**2) / np.sum((ref - ref.mean()) ** 2), rel=1e-9)
+    assert out["flipped_windows"] == [i for i in range(len(x)) if np.argmax(y_int[i]) != np.argmax(y_float[i])]
+    # A device that ran the first 40 windows only, a board whose scratch and stack were not measured.
+    cost = {"mps2-an386": {"flash_code": 6000, "flash_weights": 4000, "ram_state": 96, "windows": 40}}
+    r = build_report(float_model, q, x, y, device={"accuracy": 0.5, "target": "qemu:mps2-an386", "sequences": 40},
+                     cost=cost, progress=False)  # fmt: skip
+    assert r["headline"]["ram_bytes"] == 96 and r["headline"]["ram_parts"] == ["state"]
+    page = render_html(r, plots=False)
+    assert "state on mps2-an386 (scratch, stack not measured)" in page
+    assert f"first 40 of {len(x)} windows, on the device" in page and f"all {len(x)} windows" in page
+    assert "median over the 40 windows run on it" in page and 'id="weight-layouts"' in page
+    assert "widened to int16" in page and 'id="quantizer-options"' in page
+    flips = r["fidelity"]["output"]["flipped_windows"]
+    assert (f"{len(flips)} of {len(x)} windows: " + ", ".join(map(str, flips))) in page if flips else "none of the" in page
+    for k, v in q.meta["calibration"].items():
+        assert f"<td>{k.replace('_', ' ')}</td><td>{v}</td>" in page
+    # The Normalization note only for a model that has one.
+    assert "Normalization layer folded in" in quant_scheme(float_model, q)["input"]["note"]
+    bare = dataclasses.replace(float_model, mean=np.zeros(FEATURES), std=np.ones(FEATURES))
+    assert "no Normalization layer" in quant_scheme(bare, q)["input"]["note"]
+
+
 def _check_page(page: _Page, report: dict) -> None:
     """Every headline number on the page equals the JSON's, as stored and as displayed."""
     head = report["headline"]
@@ -318,6 +356,38 @@ def test_page_renders_in_headless_chromium(chromium_exe, lstm_report, tmp_path):
     tampered = tmp_path / "tampered.html"
     tampered.write_text(path_text(path).replace("</body>", '<img src="http://127.0.0.1:9/x.png"></body>'))
     assert any("Content Security Policy" in message for message, _ in chromium(tampered)["console"])
+
+
+_MEASURE = """<script>
+const vw = window.innerWidth;
+const wide = [...document.querySelectorAll("body *")].filter(e => {
+  const r = e.getBoundingClientRect(); return r.right > vw + 0.5 && !e.closest(".scroll");
+}).map(e => e.tagName + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : ""));
+parent.postMessage(JSON.stringify({scroll: document.documentElement.scrollWidth, viewport: vw, wide: wide.slice(0, 5)}), "*");
+</script></body>"""
+# Headless Chromium will not make a window narrower than 500 px: the page is measured in an
+# iframe of the width under test, which is its viewport (media queries included).
+_FRAME = """<!DOCTYPE html><html><body style="margin:0"><iframe src="measured.html" style="border:0;width:{w}px;height:1500px">
+</iframe><script>addEventListener("message", e => document.body.setAttribute("data-measured", e.data));</script></body></html>"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 420])
+def test_page_fits_desktop_and_phone_widths(chromium_exe, lstm_report, tmp_path, width):
+    """Nothing but the scrolling table boxes may be wider than the viewport; measured by a script in
+    an instrumented copy (the report itself runs none: its CSP forbids scripts)."""
+    from tinyrnn.quantize.report_html import chromium, write_html
+
+    text = path_text(write_html(lstm_report, tmp_path / "report.html"))
+    text = text.replace("default-src 'none'", "default-src 'none'; script-src 'unsafe-inline'").replace("</body>", _MEASURE)
+    (tmp_path / "measured.html").write_text(text, encoding="utf-8")
+    (tmp_path / "frame.html").write_text(_FRAME.format(w=width), encoding="utf-8")
+    dom = chromium(tmp_path / "frame.html", window=(max(width, 500) + 20, 1600),
+                   flags=("--allow-file-access-from-files", "--virtual-time-budget=5000"))["dom"]
+    found = re.search(r'data-measured="([^"]*)"', dom)
+    assert found, dom[-500:]
+    measured = json.loads(html.unescape(found.group(1)))
+    assert measured["viewport"] == width and measured["scroll"] <= width and measured["wide"] == [], measured
 
 
 def path_text(path) -> str:

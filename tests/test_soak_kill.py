@@ -51,6 +51,9 @@ class _Counting:
         self.done += 1
         return out
 
+    def __getattr__(self, name):  # info(), link: verify_device checks the layout first
+        return getattr(self.device, name)
+
 
 def test_killed_qemu_reports_exactly_the_verified_sequences(setup):
     from tinyrnn.harness.dut import Device
@@ -92,8 +95,9 @@ def test_cli_verify_with_qemu_killed_midway(setup):
     args = ["verify", "--model", work / "m.tnr", "--target", f"qemu:{BOARD}", "--data", work / "d.npz",
             "--n", 500, "--build-dir", work / "build", "--json"]  # fmt: skip
     proc = subprocess.Popen([*TINYRNN, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline().startswith("verify: 0/500 started")  # printed at once, even into a pipe
     first_progress = proc.stderr.readline()  # "verify: 50/500 ..." once a tenth is done
-    assert first_progress.startswith("verify: "), first_progress
+    assert first_progress.startswith("verify: ") and not first_progress.startswith("verify: 0/"), first_progress
     qemu = [pid for pid in _children(proc.pid) if b"qemu-system-arm" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(qemu) == 1, qemu
     os.kill(qemu[0], signal.SIGKILL)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.fileio import require_regular_file
 
 __all__ = [
     "Dataset", "load_npz", "save_npz", "split", "make_dataset",
@@ -71,12 +72,17 @@ class Dataset:
 # ----------------------------------------------------------------------------- npz
 
 def _open_npz(path: Path) -> dict:
-    if not path.is_file():
-        raise TinyrnnError(f"{path}: no such file")
+    require_regular_file(path, "data file")
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):  # else numpy tries unpickling
+        raise TinyrnnError(f"{path}: not an .npz file (no zip header)")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise TinyrnnError(f"{path}: not an .npz archive (a single .npy array?)")
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):  # np.load reads a .npy file too, whatever its name
+            raise TinyrnnError(f"{path}: a single .npy array, not an .npz archive: "
+                               "save x and y together with np.savez(path, x=x, y=y)")
+        with data:
             return {k: data[k] for k in data.files}
     except TinyrnnError:
         raise

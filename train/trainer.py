@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.fileio import temp_beside
 from tinyrnn.tfsupport.fit import EpochProgress, make_monitor
 from tinyrnn.train.data import Dataset, split
 from tinyrnn.train.datasets import load_dataset
@@ -100,7 +100,7 @@ def save_model(model, out_path) -> Path:
     if out.suffix != ".keras":
         raise TinyrnnError(f"{out}: the model file must end in .keras")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".keras")
+    fd, tmp = temp_beside(out, prefix=f".{out.stem}.", suffix=".keras")
     os.close(fd)
     try:
         model.save(tmp)

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.app.targets import QEMU_PREFIX, build_firmware, connect
+from tinyrnn.app.targets import QEMU_PREFIX, build_firmware, connect, farm_job
 from tinyrnn.core import tnr
 from tinyrnn.core.boards import instructions_per_tick
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.fileio import os_error_text
 from tinyrnn.core.golden.model import predict
 from tinyrnn.harness.discovery import resolve_target
+from tinyrnn.harness.labgrid import LABGRID_PREFIX
 from tinyrnn.harness.parallel import QemuJob, verify_parallel
 from tinyrnn.harness.verify import verify_device
 from tinyrnn.quantize import qat_finetune, tflite_export
@@ -117,7 +119,7 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         digest = tnr.save(model, out)  # atomic: temp file + rename
     except OSError as exc:
-        raise TinyrnnError(f"{out}: cannot write the artifact ({exc.strerror or exc}: {exc.filename})") from None
+        raise TinyrnnError(f"{out}: cannot write the artifact ({os_error_text(exc)})") from None
     return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
             "calibration_samples": used, "method": method if used else "from .tflite",
             "levers": model.meta.get("calibration", {}) if used else {}}  # fmt: skip
@@ -152,18 +154,23 @@ def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
 
 
 def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True,
-           jobs: int = 1) -> dict:
+           jobs: int = 1, coordinator: str | None = None) -> dict:
+    """``coordinator``: labgrid coordinator HOST:PORT for labgrid: targets (default $LG_COORDINATOR)."""
     model = tnr.load(artifact)
     data = load_data(data_spec, model)
     if n < 1 or jobs < 1:
         raise TinyrnnError(f"--n and --jobs must be at least 1, got {n} and {jobs}")
-    if jobs > 1 and not target.startswith(QEMU_PREFIX):
-        raise TinyrnnError(f"--jobs {jobs} needs a qemu:BOARD target (one emulated device per job), not {target}")
+    if jobs > 1 and not target.startswith((QEMU_PREFIX, LABGRID_PREFIX)):
+        raise TinyrnnError(f"--jobs {jobs} needs a qemu:BOARD or labgrid:PLACES target (one device per job), "
+                           f"not {target}")
     target = resolve_target(target)
     x_q = model.input_quant.quantize(data.x[:n])
     with contextlib.ExitStack() as stack:
         workdir = build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-verify-"))
-        if jobs > 1:  # build once, then every worker boots its own QEMU with this ELF
+        if jobs > 1 and target.startswith(LABGRID_PREFIX):  # one worker per acquired place
+            job, info = stack.enter_context(farm_job(target, model, jobs, coordinator))
+            res = verify_parallel(model, x_q, job, jobs, progress=progress)
+        elif jobs > 1:  # build once, then every worker boots its own QEMU with this ELF
 
             board = target[len(QEMU_PREFIX):]
             info = {"board": board, "instructions_per_tick": instructions_per_tick(board),
@@ -171,7 +178,7 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
             job = QemuJob(board, info["elf"], model.content_hash(), lifetime_s=120.0 + 2.0 * len(x_q))
             res = verify_parallel(model, x_q, job, jobs, progress=progress)
         else:
-            device, info = stack.enter_context(connect(target, model, workdir))
+            device, info = stack.enter_context(connect(target, model, workdir, coordinator=coordinator))
             res = verify_device(device, model, x_q, progress=progress)
     summary = res.summary()
     factor = info.get("instructions_per_tick")
@@ -182,7 +189,7 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
     return {
         "verified": res.error is None and res.mismatches == 0 and res.sequences == len(x_q),
         "sequences": res.sequences, "requested": int(len(x_q)), "mismatches": res.mismatches,
-        "board": info["board"], "target": target, "jobs": res.jobs,
+        "board": info["board"], "target": target, "jobs": res.jobs, "places": info.get("places"),
         "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
         "ticks_per_inference": ticks, "device_accuracy": device_acc,
         "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
@@ -206,6 +213,7 @@ def report_cost(verified: dict, steps: int) -> dict | None:
         "flash_code": verified["model_code_bytes"], "flash_weights": verified["model_weights_bytes"],
         "ram_state": verified.get("state_bytes"), "instructions_per_inference": instructions,
         "instructions_per_step": round(instructions / steps) if instructions else None,
+        "windows": verified.get("sequences"),  # the windows the instruction counts are the median of
     }}  # fmt: skip
 
 
@@ -233,7 +241,7 @@ def write_report(keras_path: str, artifact: str, data_spec: str, out_html: str, 
         os.replace(temps[1], js)
         os.replace(temps[0], html)
     except OSError as exc:
-        raise TinyrnnError(f"{out_html}: cannot write the report ({exc.strerror or exc})") from None
+        raise TinyrnnError(f"{out_html}: cannot write the report ({os_error_text(exc)})") from None
     finally:
         for tmp in (*temps, Path(f"{temps[0]}.tmp")):  # write_html's own temp file too
             tmp.unlink(missing_ok=True)

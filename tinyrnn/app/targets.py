@@ -1,7 +1,8 @@
-"""Where a model runs: the golden model, a host build, a QEMU board or a pyserial URL.
+"""Where a model runs: the golden model, a host build, a QEMU board, a labgrid place or a pyserial URL.
 
 ``connect()`` hides the difference for the CLI: for ``qemu:BOARD`` it generates and
-builds the firmware, boots QEMU and opens the link; for a URL it opens the port.
+builds the firmware, boots QEMU and opens the link; for ``labgrid:PLACE`` it acquires the
+place and opens its serial port; for a URL it opens the port.
 Either way the device must report the artifact's model hash before anything runs.
 """
 
@@ -18,7 +19,9 @@ from tinyrnn.codegen.project import model_sizes, render_project
 from tinyrnn.core.boards import instructions_per_tick
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.ir import Model
+from tinyrnn.harness import labgrid
 from tinyrnn.harness.dut import Device
+from tinyrnn.harness.parallel import PortJob
 from tinyrnn.harness.qemu import Qemu
 
 QEMU_PREFIX = "qemu:"
@@ -34,10 +37,14 @@ def build_firmware(model: Model, board: str, out_dir) -> dict:
 
 
 @contextlib.contextmanager
-def connect(target: str, model: Model, workdir, log_file=None):
-    """Yield (Device, info dict) for a QEMU board or a pyserial URL."""
+def connect(target: str, model: Model, workdir, log_file=None, coordinator: str | None = None):
+    """Yield (Device, info dict) for a QEMU board, a labgrid place or a pyserial URL."""
     expected = model.content_hash()
-    if target.startswith(QEMU_PREFIX):
+    if target.startswith(labgrid.LABGRID_PREFIX):
+        with labgrid.acquired(target[len(labgrid.LABGRID_PREFIX):], 1, coordinator) as places, \
+                Device.open(places[0].url, expected_hash=expected, log_file=log_file) as dev:
+            yield dev, {"board": dev.info().board, "instructions_per_tick": None, "places": [places[0].name]}
+    elif target.startswith(QEMU_PREFIX):
 
         board = target[len(QEMU_PREFIX):]
         built = build_firmware(model, board, Path(workdir) / f"fw-{board}")
@@ -48,7 +55,17 @@ def connect(target: str, model: Model, workdir, log_file=None):
         with Device.open(target, expected_hash=expected, log_file=log_file) as dev:
             yield dev, {"board": dev.info().board, "instructions_per_tick": None}
     else:
-        raise TinyrnnError(f"target {target!r}: expected qemu:BOARD or a pyserial URL (socket://…, /dev/ttyACM0, …)")
+        raise TinyrnnError(f"target {target!r}: expected qemu:BOARD, labgrid:PLACE or a pyserial URL "
+                           "(socket://…, /dev/ttyACM0, …)")
+
+
+@contextlib.contextmanager
+def farm_job(target: str, model: Model, jobs: int, coordinator: str | None = None):
+    """Yield (PortJob over up to ``jobs`` acquired places of labgrid:SPEC, info dict)."""
+    with labgrid.acquired(target[len(labgrid.LABGRID_PREFIX):], jobs, coordinator) as places:
+        boards = sorted({p.board or "?" for p in places})
+        yield (PortJob(tuple(p.url for p in places), model.content_hash()),
+               {"board": ",".join(boards), "instructions_per_tick": None, "places": [p.name for p in places]})
 
 
 def _sizes(built: dict) -> dict:

@@ -5,12 +5,26 @@ from __future__ import annotations
 import sys
 import time
 
+_quiet = False
+_LINE_EVERY_S = 10.0  # in logs: a line at least this often, so a slow device still shows movement
+
+
+def set_quiet(quiet: bool) -> None:
+    """``tinyrnn -q``: no progress output anywhere (results and errors still print)."""
+    global _quiet
+    _quiet = bool(quiet)
+
+
+def progress_quiet() -> bool:
+    return _quiet
+
 
 class Progress:
     """``with Progress(total, "verify") as p: p.update(1, mismatches=0)``.
 
-    On a TTY it draws a tqdm bar on stderr; elsewhere it prints one line about every
-    10 % (and the last), so CI logs show movement without thousands of lines.
+    On a TTY it draws a tqdm bar on stderr; elsewhere it prints a first line at once, then
+    one about every 10 % or every 10 s (whichever comes first) and the last, so CI logs show
+    movement without thousands of lines.
     """
 
     def __init__(self, total: int, label: str, enabled: bool = True, stream=None):
@@ -19,15 +33,22 @@ class Progress:
         self.start = time.monotonic()
         self._bar = None
         self._next_line = max(1, self.total // 10)
-        self.enabled = enabled
-        if enabled and self.stream.isatty():
+        self._next_time = self.start + _LINE_EVERY_S
+        self.enabled = enabled and not _quiet
+        if self.enabled and self.stream.isatty():
             from tqdm import tqdm
 
             self._bar = tqdm(total=self.total, desc=label, file=self.stream, unit="seq", dynamic_ncols=True)
+        elif self.enabled:
+            self._line(f"{self.label}: 0/{self.total} started")
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.start
         return self.done / elapsed if elapsed > 0 else 0.0
+
+    def _line(self, text: str) -> None:
+        self.stream.write(text.rstrip() + "\n")
+        self.stream.flush()
 
     def update(self, n: int = 1, **status) -> None:
         self.done += n
@@ -35,11 +56,13 @@ class Progress:
             self._bar.update(n)
             if status:
                 self._bar.set_postfix(status, refresh=False)
-        elif self.enabled and (self.done >= self._next_line or self.done == self.total):
+            return
+        due = self.done >= self._next_line or self.done == self.total or time.monotonic() >= self._next_time
+        if self.enabled and due:
             extra = " ".join(f"{k}={v}" for k, v in status.items())
-            self.stream.write(f"{self.label}: {self.done}/{self.total} ({self.rate():.1f}/s) {extra}\n".rstrip() + "\n")
-            self.stream.flush()
+            self._line(f"{self.label}: {self.done}/{self.total} ({self.rate():.1f}/s) {extra}")
             self._next_line = self.done + max(1, self.total // 10)
+            self._next_time = time.monotonic() + _LINE_EVERY_S
 
     def __enter__(self):
         return self

@@ -10,13 +10,13 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
 from .errors import TinyrnnError
+from .fileio import require_regular_file, temp_beside
 from .ir import IR_FORMAT, IR_VERSION, LAYER_TYPES, InputQuant, Model, digest_of, to_document
 from .validate import validate
 
@@ -27,7 +27,7 @@ def save(model: Model, path: str | os.PathLike) -> str:
     digest = digest_of(doc, arrays)
     header = {"format": IR_FORMAT, "version": IR_VERSION, "hash": digest, "model": doc}
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("ir.json", json.dumps(header, indent=1, sort_keys=True))
@@ -114,8 +114,7 @@ def load(path: str | os.PathLike) -> Model:
     golden model and codegen can rely on its types, shapes and layer chain.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise TinyrnnError(f"{path}: no such artifact file")
+    require_regular_file(path, "artifact file")
     header, arrays = _read(path)
     try:
         model = _model_from(header.get("model"), arrays, path)

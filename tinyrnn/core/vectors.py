@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.fileio import os_error_text
 from tinyrnn.core.ir import LSTMLayer
 
 _GATES = ("input", "forget", "cell", "output")
@@ -52,7 +53,7 @@ def load_case(path: str | os.PathLike) -> VectorCase:
         cfg, arrays = doc["config"], doc["arrays"]
         hidden, inputs = int(cfg["hidden_size"]), int(cfg["input_size"])
     except OSError as exc:
-        raise TinyrnnError(f"{path}: cannot read vector file ({exc.strerror})") from None
+        raise TinyrnnError(f"{path}: cannot read vector file ({os_error_text(exc)})") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise TinyrnnError(f"{path}: not a tinyrnn/CMSIS-NN LSTM vector file ({exc})") from None
 

@@ -86,6 +86,11 @@ class Device:
             link.close()
             raise
 
+    @classmethod
+    def from_serial(cls, port, expected_hash: str | bytes | None = None, **link_kwargs) -> Device:
+        """A Device over an open pyserial-like port (see :meth:`Link.from_serial`); close() leaves it open."""
+        return cls(Link.from_serial(port, **link_kwargs), expected_hash)
+
     def close(self) -> None:
         self.link.close()
 

@@ -15,9 +15,7 @@ retries a whole RUN window instead (its first chunk resets the state).
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from typing import TextIO
@@ -40,6 +38,7 @@ from tinyrnn.harness.protocol import (
     reply_type,
     type_name,
 )
+from tinyrnn.harness.serialport import check_open_port, check_url, no_delay
 
 __all__ = ["Frame", "Link", "LinkError", "FAULT_MARKER", "RETRY_SAFE"]
 
@@ -71,20 +70,11 @@ def _preview(data: bytes, limit: int = 48) -> str:
     return chunk.hex(" ") + more
 
 
-def _no_delay(ser) -> None:
-    """TCP_NODELAY on socket:// links: a request is one write, and Nagle's algorithm
-    would hold it until the previous segment's (delayed, ~40 ms) ACK arrived."""
-    sock = getattr(ser, "_socket", None)  # pyserial's socket:// handler; absent elsewhere
-    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class Link:
-    """A framed request/reply channel to one device over a pyserial URL."""
+    """A framed request/reply channel to one device over a pyserial URL (or an open port: from_serial)."""
 
     def __init__(self, url: str, timeout_s: float = 2.0, *, baudrate: int = 115200, retries: int = 2,
-                 log_file: TextIO | None = None):
+                 log_file: TextIO | None = None, _port=None):
         self.url = url
         self.timeout_s = float(timeout_s)
         self.retries = int(retries)
@@ -99,14 +89,29 @@ class Link:
         self._junk = b""  # last non-frame data skipped before the first reply, for messages
         self._synced = False  # no good reply yet: boot banners and BOOT frames are expected
         self._abandoned: collections.deque = collections.deque(maxlen=8)  # seqs whose reply may still come
-        try:
-            self._ser = serial.serial_for_url(
-                url, baudrate=baudrate, timeout=min(_POLL_S, self.timeout_s), write_timeout=self.timeout_s
-            )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkError(f"cannot open {url}: {exc}", kind="open") from None
-        _no_delay(self._ser)
-        self._note(f"open {url}")
+        self._owned = _port is None  # close() closes only a port this Link opened
+        if _port is not None:
+            self._ser = _port
+            self._ser.timeout, self._ser.write_timeout = min(_POLL_S, self.timeout_s), self.timeout_s
+        else:
+            check_url(url)
+            try:
+                self._ser = serial.serial_for_url(
+                    url, baudrate=baudrate, timeout=min(_POLL_S, self.timeout_s), write_timeout=self.timeout_s
+                )
+            except (serial.SerialException, OSError, ValueError) as exc:
+                raise LinkError(f"cannot open {url}: {exc}", kind="open") from None
+        no_delay(self._ser)
+        self._note(f"{'open' if self._owned else 'use open port'} {url}")
+
+    @classmethod
+    def from_serial(cls, port, timeout_s: float = 2.0, **kwargs) -> Link:
+        """A Link over a port someone else opened (a pytest-embedded ``dut.serial.proc``, a
+        labgrid SerialDriver's port, any pyserial-like object with read/write/flush,
+        in_waiting, timeout and write_timeout). Nothing else may read from it meanwhile:
+        pause pytest-embedded's redirect thread (``dut.serial.disable_redirect_thread()``).
+        Its read/write timeouts are set to the Link's; close() leaves the port open."""
+        return cls(check_open_port(port), timeout_s, _port=port, **kwargs)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -114,7 +119,7 @@ class Link:
         return self._ser
 
     def close(self) -> None:
-        if self._ser.is_open:
+        if self._owned and self._ser.is_open:
             self._note("close")
             self._ser.close()
 

@@ -1,7 +1,7 @@
-"""Verify many sequences on several QEMU instances at once.
+"""Verify many sequences on several devices at once: QEMU instances or boards in a farm.
 
 A ``concurrent.futures.ProcessPoolExecutor`` (no home-made scheduler): every worker
-process boots its own QEMU with the same ELF on its first block, keeps it for the
+process boots its own QEMU with the same ELF (or opens its own port of a farm) on its first block, keeps it for the
 following blocks, and returns the device outputs of a block of consecutive
 sequences. The parent compares with the golden model in sequence order, so the
 result is exactly what one device would have produced, only sooner.
@@ -32,7 +32,7 @@ from tinyrnn.harness.dut import Device
 from tinyrnn.harness.qemu import Qemu
 from tinyrnn.harness.verify import VerifyResult, check_input, index_ranges
 
-__all__ = ["QemuJob", "verify_parallel"]
+__all__ = ["PortJob", "QemuJob", "verify_parallel"]
 
 _MAX_BLOCK = 25  # sequences per task: small enough for a smooth progress bar and load balance
 
@@ -48,9 +48,19 @@ class QemuJob:
     timeout_s: float = 2.0  # per-request deadline
 
 
+@dataclass(frozen=True)
+class PortJob:
+    """Devices that already run the firmware (a labgrid farm): worker k opens ``urls[k]``."""
+
+    urls: tuple[str, ...]
+    expected_hash: str
+    timeout_s: float = 2.0
+
+
 # --------------------------------------------------------------------------- worker side
-_job: QemuJob | None = None
-_session: tuple | None = None  # (Qemu, Device) of this worker process
+_job: QemuJob | PortJob | None = None
+_url: str | None = None  # this worker's port (PortJob)
+_session: tuple | None = None  # (Qemu or None, Device) of this worker process
 
 
 def _close_session() -> None:
@@ -61,12 +71,15 @@ def _close_session() -> None:
         try:
             device.close()
         finally:
-            qemu.close()
+            if qemu is not None:
+                qemu.close()
 
 
-def _worker_init(job: QemuJob) -> None:
-    global _job
+def _worker_init(job: QemuJob | PortJob, slots=None) -> None:
+    global _job, _url
     _job = job
+    if slots is not None:  # one port per worker: each takes the next free index once
+        _url = job.urls[slots.get()]
     # atexit handlers do not run in pool workers; multiprocessing's own finalizers
     # with an exit priority do, so QEMU dies with its worker.
     multiprocessing.util.Finalize(None, _close_session, exitpriority=10)
@@ -74,8 +87,9 @@ def _worker_init(job: QemuJob) -> None:
 
 def _device():
     global _session
-    if _session is None:
-
+    if _session is None and isinstance(_job, PortJob):
+        _session = (None, Device.open(_url, expected_hash=_job.expected_hash, timeout_s=_job.timeout_s))
+    elif _session is None:
         qemu = Qemu(_job.board, _job.elf, timeout_s=_job.lifetime_s)
         try:
             qemu.start()
@@ -108,6 +122,12 @@ def block_size(n: int, jobs: int) -> int:
     return max(1, min(_MAX_BLOCK, -(-n // (4 * jobs))))
 
 
+def _differs(y, want: np.ndarray) -> bool:
+    """For the progress line; a wrong output size is reported by VerifyResult.record()."""
+    y = np.asarray(y)
+    return y.size != want.size or bool(np.any(y.reshape(want.shape) != want))
+
+
 def _collect(pool, x_q: np.ndarray, expected: np.ndarray, block: int, bar: Progress) -> tuple[dict, list]:
     """Run every block; returns ({start: block result}, [(start, error text)])."""
     futures = {pool.submit(_run_block, s, x_q[s:s + block]): s for s in range(0, len(x_q), block)}
@@ -126,8 +146,7 @@ def _collect(pool, x_q: np.ndarray, expected: np.ndarray, block: int, bar: Progr
             res = {"start": start, "outputs": [], "ticks": [], "error": f"worker for sequences {start}-"
                    f"{min(len(x_q), start + block) - 1} failed: {type(exc).__name__}: {exc}"}
         done[start] = res
-        differing += sum(bool(np.any(np.asarray(y).reshape(expected[start + k].shape) != expected[start + k]))
-                         for k, y in enumerate(res["outputs"]))
+        differing += sum(_differs(y, expected[start + k]) for k, y in enumerate(res["outputs"]))
         bar.update(len(res["outputs"]), mismatches=differing)
         if res["error"]:
             errors.append((start, res["error"]))
@@ -136,18 +155,24 @@ def _collect(pool, x_q: np.ndarray, expected: np.ndarray, block: int, bar: Progr
     return done, errors
 
 
-def verify_parallel(model: Model, x_q: np.ndarray, job: QemuJob, jobs: int, progress: bool = True) -> VerifyResult:
-    """Like verify_device(), over ``jobs`` QEMU instances booting ``job.elf``."""
+def verify_parallel(model: Model, x_q: np.ndarray, job: QemuJob | PortJob, jobs: int,
+                    progress: bool = True) -> VerifyResult:
+    """Like verify_device(), over ``jobs`` QEMU instances booting ``job.elf`` or the ports of a PortJob."""
     x_q = check_input(model, x_q)
     if jobs < 1:
         raise TinyrnnError(f"--jobs must be at least 1, got {jobs}")
-    jobs = min(jobs, len(x_q)) or 1
+    jobs = min(jobs, len(x_q), len(job.urls) if isinstance(job, PortJob) else jobs) or 1
     expected = run_model(model, x_q)
     block = block_size(len(x_q), jobs)
     ctx = multiprocessing.get_context("spawn")
+    slots = None
+    if isinstance(job, PortJob):
+        slots = ctx.Queue()
+        for k in range(jobs):
+            slots.put(k)
     result = VerifyResult(jobs=jobs)
     with Progress(len(x_q), "verify", enabled=progress) as bar:
-        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(job,)) as pool:
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(job, slots)) as pool:
             try:
                 done, errors = _collect(pool, x_q, expected, block, bar)
             except BaseException:  # Ctrl-C: drop the queue; workers (and their QEMUs) got the signal too

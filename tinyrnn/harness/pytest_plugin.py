@@ -4,6 +4,8 @@ Opt in with ``pytest -p tinyrnn.harness.pytest_plugin``::
 
     --tinyrnn-target   qemu:BOARD (or just the board name, e.g. mps2-an386),
                        auto:BOARD[:SERIAL] (the USB port of a real board, found by VID:PID),
+                       labgrid:PLACE (a place of a labgrid farm, coordinator from
+                       LG_COORDINATOR; a place you already acquired is used as it is),
                        or a pyserial URL (socket://127.0.0.1:4000, /dev/ttyACM0,
                        rfc2217://host:port, spy://…)
     --tinyrnn-model    IR artifact: the device must run exactly this model (hash check);
@@ -15,7 +17,12 @@ The connection (and QEMU) lives for the whole session; every test gets a fresh
 traffic log, ``<basetemp>/tinyrnn-serial/<test>.log`` (hex, with stream offsets that
 match the offsets in LinkError messages), whose path is attached to failure reports.
 Tests that use the fixture or carry ``@pytest.mark.tinyrnn_device`` are skipped, with
-the reason, when no target was given.
+the reason, when no target was given. A QEMU board without --tinyrnn-firmware is one
+usage line at start-up.
+
+Every fixture and option here is prefixed ``tinyrnn``: labgrid's plugin and pytest-embedded
+both define ``target`` (and pytest-embedded ``port``, ``dut``, ``serial``, ``qemu``, ``app``),
+and with both installed one ``target`` shadows the other (see examples/README.md).
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ import pytest
 
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.tnr import load
-from tinyrnn.harness.discovery import resolve_target
+from tinyrnn.harness.discovery import AUTO_PREFIX, resolve_target
 from tinyrnn.harness.dut import Device
+from tinyrnn.harness.labgrid import LABGRID_PREFIX, labgrid_serial
 from tinyrnn.harness.link import Link
 from tinyrnn.harness.qemu import Qemu
 
@@ -45,6 +53,10 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tinyrnn_device: needs a device (--tinyrnn-target); skipped without one")
+    target = config.getoption("--tinyrnn-target")
+    # Checked here, not in the fixture: a UsageError from a fixture is one traceback per test.
+    if target and is_qemu_board(target) and not config.getoption("--tinyrnn-firmware"):
+        raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give its ELF with --tinyrnn-firmware")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -58,10 +70,15 @@ def pytest_collection_modifyitems(config, items):
 
 def is_url(target: str) -> bool:
     """pyserial URLs and device paths; anything else is a board name for QEMU."""
-    return "://" in target or target.startswith(("/", "\\\\")) or re.fullmatch(r"COM\d+", target, re.I) is not None
+    return "://" in target or target.startswith(("/", "\\\\")) or re.fullmatch(r"COM\d+", target, re.IGNORECASE) is not None
 
 
 _QEMU_PREFIX = "qemu:"
+
+
+def is_qemu_board(target: str) -> bool:
+    """Not a URL, a port, nor a board found on USB or in a labgrid farm: a board QEMU boots."""
+    return not is_url(target) and not target.startswith((AUTO_PREFIX, LABGRID_PREFIX))
 
 
 def _expected_hash(model_path: str | None) -> str | None:
@@ -77,11 +94,12 @@ def open_target(target: str, *, model: str | None = None, firmware: str | None =
     expected = _expected_hash(model)
     with contextlib.ExitStack() as stack:
         url = resolve_target(target)  # auto:BOARD → /dev/ttyACM0
-        if not is_url(url):
+        if url.startswith(LABGRID_PREFIX):
+            url = stack.enter_context(labgrid_serial(url[len(LABGRID_PREFIX):], firmware=firmware))
+        elif not is_url(url):
             board = url[len(_QEMU_PREFIX):] if url.startswith(_QEMU_PREFIX) else url
-            if not firmware:
-                raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give the ELF with --tinyrnn-firmware")
-
+            if not firmware:  # the plugin checks this at configure time; open_target is also API
+                raise pytest.UsageError(f"--tinyrnn-target {target} is a QEMU board: give its ELF with --tinyrnn-firmware")
             # The session may be long: per-request deadlines, not QEMU's lifetime watchdog, catch hangs.
             url = stack.enter_context(Qemu(board, firmware, timeout_s=24 * 3600.0)).url
         link = stack.enter_context(Link(url, timeout_s=timeout_s))

@@ -35,7 +35,11 @@ class VerifyResult:
         """Compare one received output with the golden one; returns the differing count.
 
         Call in increasing index order (the parallel runner merges before calling)."""
-        got = np.asarray(got, np.int8).reshape(want.shape)
+        got = np.asarray(got, np.int8)
+        if got.size != want.size:
+            raise TinyrnnError(f"sequence {index}: the device sent {got.size} output values, the model has "
+                               f"{want.size}: the firmware was not built from this artifact")
+        got = got.reshape(want.shape)
         differ = int(np.count_nonzero(got != want))
         if differ:
             self.mismatches += 1
@@ -94,9 +98,23 @@ def check_input(model: Model, x_q) -> np.ndarray:
     return x_q
 
 
+def check_layout(device: Device, model: Model) -> None:
+    """The device's INFO sizes must be the model's: a firmware whose hash matches but whose
+    sizes do not (a glue bug, a hand-edited build) would otherwise fail deep in a comparison."""
+    info = device.info()
+    want = (model.input_size, model.output_size, 0 if model.returns_sequences else 1)
+    got = (info.input_size, info.output_size, info.out_steps)
+    if got != want:
+        names = ("input size", "output size", "outputs per window (0 = every step)")
+        diff = "; ".join(f"{n} {g} (model: {w})" for n, g, w in zip(names, got, want) if g != w)
+        raise TinyrnnError(f"{device.link.url} ({info.board}) reports {diff}: the firmware was not built from "
+                           "this artifact, or its model glue is broken")
+
+
 def verify_device(device: Device, model: Model, x_q: np.ndarray, progress: bool = True) -> VerifyResult:
     """Run every sequence of x_q (N, T, F) int8 on the device and compare with the golden model."""
     x_q = check_input(model, x_q)
+    check_layout(device, model)
     expected = run_model(model, x_q)
     result = VerifyResult()
     with Progress(len(x_q), "verify", enabled=progress) as bar:

@@ -8,6 +8,8 @@ import os
 import sys
 import time
 
+from tinyrnn.core.progress import progress_quiet
+
 
 def _is_sized_terminal(stream) -> bool:
     """A TTY with a known, non-zero size (a 0x0 pty would hide a tqdm bar)."""
@@ -25,7 +27,7 @@ class EpochProgress:
 
     def __init__(self, enabled: bool, epochs: int, stream=None):
         self.stream = stream or sys.stderr
-        self.enabled = enabled
+        self.enabled = enabled and not progress_quiet()
         self.epochs = epochs
         self.bar = None
         if enabled and _is_sized_terminal(self.stream):

@@ -3,6 +3,7 @@
 
 from tinyrnn.app.commands import (
                                   bench,
+                                  boards,
                                   build,
                                   codegen,
                                   demo,
@@ -18,4 +19,4 @@ from tinyrnn.app.commands import (
 
 COMMANDS = {"train": train, "quantize": quantize, "eval": eval, "vectors": vectors, "codegen": codegen,
             "build": build, "verify": verify, "report": report, "demo": demo, "flash": flash, "ports": ports,
-            "bench": bench}  # fmt: skip
+            "bench": bench, "boards": boards}  # fmt: skip

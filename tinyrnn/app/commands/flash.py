@@ -6,7 +6,8 @@
 
 The probe settings (pyOCD target and CMSIS pack, OpenOCD configuration) are catalogue
 data (``probe`` in boards.json). ``--dry-run`` still builds, so the printed command
-names a real ELF, and checks that the tool is installed.
+names a real ELF, and reports (without failing) whether the tool is installed; a real flash
+checks the tool before it builds.
 """
 
 from __future__ import annotations
@@ -95,21 +96,22 @@ def flash_command(board: str, probe: str, elf: str, probe_serial: str | None = N
     return cmd + ["-c", f"program {{{elf}}} verify reset exit"]
 
 
-def _require_tool(board: str, probe: str, timeout: float) -> str:
-    """Path of the tool; for pyOCD also check it knows the target (packs are per user)."""
+def _check_tool(board: str, probe: str, timeout: float) -> tuple[str | None, str | None]:
+    """(path of the tool, what is wrong with it or None); for pyOCD also whether it knows the
+    target (packs are per user)."""
     path = shutil.which(probe)
     if path is None:
-        raise TinyrnnError(f"{probe} not found on PATH; install it with: {INSTALL[probe]}")
+        return None, f"{probe} not found on PATH; install it with: {INSTALL[probe]}"
     pyocd = _probe_settings(board).get("pyocd", {})
     if probe == "pyocd" and pyocd.get("pack"):
         try:
             listed = subprocess.run([path, "list", "--targets"], capture_output=True, text=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise TinyrnnError(f"`pyocd list --targets` failed: {exc}") from None
+            return path, f"`pyocd list --targets` failed: {exc}"
         if pyocd["target"] not in listed.stdout.lower().split():
-            raise TinyrnnError(f"pyOCD does not know target {pyocd['target']}: install its CMSIS pack once with: "
-                               f"pyocd pack install {pyocd['pack']}")
-    return path
+            return path, (f"pyOCD does not know target {pyocd['target']}: install its CMSIS pack once with: "
+                          f"pyocd pack install {pyocd['pack']}")
+    return path, None
 
 
 def _run_tool(cmd: list[str], timeout: float) -> str:
@@ -132,21 +134,24 @@ def run(args):
     project_dir, board = _project(args.source, args.board, args.build_dir)
     probe = args.probe or next(iter(_probe_settings(board)))
     flash_command(board, probe, "firmware.elf", args.probe_serial)  # a wrong --probe fails before the build
+    tool, problem = _check_tool(board, probe, args.timeout)  # before the build, which takes a while
+    if problem and not args.dry_run:
+        raise TinyrnnError(problem)
     sizes = build(project_dir)
     elf = str(Path(sizes["elf"]).resolve())  # the printed command works from any directory
     cmd = flash_command(board, probe, elf, args.probe_serial)
-    tool = _require_tool(board, probe, args.timeout)
     line = shlex.join(cmd)
     result = {
         "board": board, "probe": probe, "project_dir": project_dir, "elf": elf,
         "flash_bytes": sizes["flash_bytes"], "ram_bytes": sizes["ram_bytes"],
         "model_hash": read_manifest(project_dir).get("model_hash"), "command": cmd, "command_line": line,
-        "tool": tool, "dry_run": bool(args.dry_run), "flashed": False,
+        "tool": tool, "tool_problem": problem, "dry_run": bool(args.dry_run), "flashed": False,
         "hardware_tested": bool(get_board(board).get("hardware_tested")),
     }  # fmt: skip
     if args.dry_run:
         sized = f"flash {sizes['flash_bytes']} B, RAM {sizes['ram_bytes']} B"
-        return result, f"would run: {line}\n({probe} found at {tool}; {sized})"
+        found = f"{probe} found at {tool}" if tool else f"{probe} not installed"
+        return result, f"would run: {line}\n({found}; {sized})" + (f"\nnote: {problem}" if problem else "")
     _run_tool(cmd, args.timeout)
     result["flashed"] = True
     return result, f"flashed {elf} to {board} with {probe}; verify it with --target auto:{board}"

@@ -11,23 +11,29 @@ HELP = "run sequences on a device and compare with the golden model"
 def configure(p) -> None:
     p.add_argument("--model", required=True, help="artifact file")
     p.add_argument("--target", required=True,
-                   help="qemu:BOARD, auto:BOARD[:SERIAL] (a USB port found by VID:PID) or a pyserial URL (socket://host:port, /dev/ttyACM0)")
+                   help="qemu:BOARD, auto:BOARD[:SERIAL] (a USB port found by VID:PID), labgrid:PLACE[,PLACE|PATTERN...] "
+                        "(places of a labgrid farm) or a pyserial URL (socket://host:port, rfc2217://host:port, /dev/ttyACM0)")
     p.add_argument("--data", required=True, help="NPZ file (x float, y labels)")
-    p.add_argument("--n", type=int, default=100, help="number of sequences (default 100)")
+    p.add_argument("--n", type=int, default=100, help="number of sequences")
     p.add_argument("--build-dir", help="keep the QEMU firmware build here (default: a temporary directory)")
-    p.add_argument("--jobs", type=int, default=1, help="QEMU instances verifying in parallel (qemu:BOARD targets; default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="devices verifying in parallel: QEMU instances (qemu:BOARD) or acquired places (labgrid:)")
+    p.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="labgrid coordinator for labgrid: targets (default: $LG_COORDINATOR, else 127.0.0.1:20408)")
     p.add_argument("--report", help="also write the quantization report here (.html, JSON beside it); needs --keras")
     p.add_argument("--keras", help="the float .keras model the artifact came from (for --report)")
 
 def run(args):
     if args.report and not args.keras:
         raise TinyrnnError("--report needs --keras MODEL (the float model the artifact was quantized from)")
-    r = verify(args.model, args.target, args.data, args.n, args.build_dir, jobs=args.jobs)
+    r = verify(args.model, args.target, args.data, args.n, args.build_dir, jobs=args.jobs, coordinator=args.coordinator)
     if args.report:
         write_report(args.keras, args.model, args.data, args.report, r, n=args.n)
         r["report"] = args.report
     verdict = "VERIFIED bit-exact" if r["verified"] else "NOT verified"
-    human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {r['board']}, {r['mismatches']} mismatching"
-             f"{'; ' + r['error'] if r['error'] else ''}; {r['instructions_per_inference']} instructions/inference; "
-             f"{r['sequences_per_second']} sequences/s with {r['jobs']} job(s)")
+    where = r["board"] + (f" (labgrid places {', '.join(r['places'])})" if r.get("places") else "")
+    cost = f"{r['instructions_per_inference']} instructions/inference; " if r["instructions_per_inference"] else ""
+    human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {where}, {r['mismatches']} mismatching"
+             f"{'; ' + r['error'] if r['error'] else ''}; {cost}{r['sequences_per_second']} sequences/s "
+             f"with {r['jobs']} job(s)")
     return r, human
