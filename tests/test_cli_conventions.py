@@ -149,12 +149,12 @@ def test_artifacts_get_the_users_umask(small, tmp_path, umask):
 def test_failed_build_leaves_no_older_firmware_beside_the_new_manifest(small, tmp_path):
     work, _ = small
     fw = tmp_path / "fw"
-    run_json("codegen", work / "m.tnr", "--out", fw)
+    run_json("codegen", work / "m.tnr", "--out", fw, "--app")
     run_json("build", fw)
     assert (fw / "firmware.elf").is_file()
     other = irgen.build_model(np.random.default_rng(8), 4, [5], [3])
     tnr.save(other, tmp_path / "other.tnr")
-    run_json("codegen", tmp_path / "other.tnr", "--out", fw)
+    run_json("codegen", tmp_path / "other.tnr", "--out", fw, "--app")
     glue = fw / "app" / "model_glue.c"
     glue.write_text(glue.read_text() + "\nthis does not compile;\n")  # the build fails half-way
     assert_user_error(run_cli("build", fw), "firmware build failed")

@@ -80,7 +80,7 @@ def test_npz_malformed(tmp_path, case):
 
 
 def test_npz_unreadable(tmp_path):
-    with pytest.raises(TinyrnnError, match="no such file"):
+    with pytest.raises(TinyrnnError, match="absent.npz: no such data file"):
         D.load_npz(tmp_path / "absent.npz")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"this is not a zip")

@@ -12,8 +12,8 @@ HELP = "generate the model's C library folder (--app: plus the verification firm
 
 def configure(p) -> None:
     p.add_argument("artifact")
-    p.add_argument("--board", help=f"catalogue board whose core the library is for (default {default_board()}; "
-                                   "see `tinyrnn boards`)")
+    p.add_argument("--board", help=f"catalogue board whose core the library is for (default: {default_board()}); "
+                                   "see `tinyrnn boards`")
     p.add_argument("--core", choices=sorted(CORE_PATHS), help="a core instead of a board (library only)")
     p.add_argument("--path", choices=KERNEL_PATHS, help="kernel path / weight layout (default: the core's own)")
     p.add_argument("--out", required=True, help="output directory")
