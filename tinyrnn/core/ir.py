@@ -147,6 +147,15 @@ class Model:
     layers: list
     classes: list = field(default_factory=list)  # label names, if any
     meta: dict = field(default_factory=dict)  # provenance: source file, calibration, versions
+    # Keras Masking(mask_value): a step whose raw features all equal it is skipped (state
+    # and output kept). None = every step counts; then absent from the hashed document.
+    mask_value: float | None = None
+
+    def valid_steps(self, x: np.ndarray) -> np.ndarray | None:
+        """(N, T) bool: the steps that count (Keras's mask of the raw float input), or None."""
+        if self.mask_value is None:
+            return None
+        return ~np.all(np.asarray(x, np.float32) == np.float32(self.mask_value), axis=-1)
 
     @property
     def output_size(self) -> int:
@@ -195,6 +204,8 @@ def _obj_to_json(obj: Any, prefix: str, arrays: dict) -> Any:
 def to_document(model: Model) -> tuple[dict, dict]:
     arrays: dict = {}
     doc = _obj_to_json(model, "", arrays)
+    if doc.get("mask_value") is None:  # unmasked models keep the document (and hash) they always had
+        doc.pop("mask_value", None)
     return doc, arrays
 
 
