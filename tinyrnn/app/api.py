@@ -136,7 +136,7 @@ def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
         model = tnr.load(model_path)
         data = load_data(data_spec, model)
         x, y = data.x[:n], data.y[:n]
-        out = dequantize_output(model, run_model(model, model.input_quant.quantize(x)))
+        out = dequantize_output(model, run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x)))
         return {**scores(out, y, data_spec), "kind": "int8-golden"}
 
     float_model = load_keras(model_path)
@@ -163,7 +163,7 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
     if jobs > 1 and not target.startswith(QEMU_PREFIX):
         raise TinyrnnError(f"--jobs {jobs} needs a qemu:BOARD target (one emulated device per job), not {target}")
     target = resolve_target(target)
-    x_q = model.input_quant.quantize(data.x[:n])
+    x_q, valid = model.input_quant.quantize(data.x[:n]), model.valid_steps(data.x[:n])
     with contextlib.ExitStack() as stack:
         workdir = build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-verify-"))
         if jobs > 1:  # build once, then every worker boots its own QEMU with this ELF
@@ -172,10 +172,10 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
             info = {"board": board, "instructions_per_tick": instructions_per_tick(board),
                     **build_firmware(model, board, f"{workdir}/fw-{board}")}
             job = QemuJob(board, info["elf"], model.content_hash(), lifetime_s=120.0 + 2.0 * len(x_q))
-            res = verify_parallel(model, x_q, job, jobs, progress=progress)
+            res = verify_parallel(model, x_q, job, jobs, progress=progress, valid=valid)
         else:
             device, info = stack.enter_context(connect(target, model, workdir))
-            res = verify_device(device, model, x_q, progress=progress)
+            res = verify_device(device, model, x_q, progress=progress, valid=valid)
     summary = res.summary()
     factor = info.get("instructions_per_tick")
     ticks = summary["ticks_per_inference"]
