@@ -78,5 +78,5 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     }  # fmt: skip
     return Model(
         name="model", input_size=int(model.input_shape[1]), input_quant=input_quant, layers=layers,
-        classes=list(classes or []), meta=meta,
+        classes=list(classes or []), meta=meta, mask_value=model.mask_value,
     )  # fmt: skip

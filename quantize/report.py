@@ -79,7 +79,7 @@ def _run_both(float_model: FloatModel, model: Model, x: np.ndarray, progress: bo
             chunk = x[start : start + CHUNK]
             traces: list = []
             outs_f.append(float_model.run(chunk, traces))
-            y_q, probes = run_int_layers(model, model.input_quant.quantize(chunk))
+            y_q, probes = run_int_layers(model, model.input_quant.quantize(chunk), model.valid_steps(chunk))
             outs_q.append(dequantize_output(model, y_q))
             fidelity.add(float_model, traces, probes)
             bar.update(chunk.shape[0])

@@ -64,3 +64,84 @@ def test_host_c_masked_equals_golden(tmp_path, kinds, sequences):
     assert np.array_equal(host.run_masked(x, valid), want)
     assert np.array_equal(host.run_masked(x, valid, stepwise=True), run_model(_stepwise(model), x, valid=valid))
     assert np.array_equal(host.run(x), run_model(model, x))  # the unmasked _run is _run_masked(NULL)
+
+
+def _padded(rng, model, n: int, steps: int, pad: float = 0.0):
+    """Float windows (identity input quantizer) post-padded with ``pad`` to random lengths."""
+    x = rng.normal(scale=40.0, size=(n, steps, model.input_size)).astype(np.float32)
+    lengths = rng.integers(2, steps + 1, n)
+    x[np.arange(steps)[None, :] >= lengths[:, None]] = pad
+    return x, lengths
+
+
+@pytest.mark.qemu
+def test_verify_masked_windows_on_qemu(tmp_path):
+    from test_cli import run_json
+
+    from tinyrnn.core import tnr
+
+    rng = np.random.default_rng(21)
+    model = dataclasses.replace(irgen.build_model(rng, 3, [6, 5], [3], kinds=["lstm", "gru"]), mask_value=0.0)
+    x, lengths = _padded(rng, model, 12, 40)  # 40 steps: more than one RUN chunk on the device
+    x_q, valid = model.input_quant.quantize(x), model.valid_steps(x)
+    assert np.array_equal(valid.sum(axis=1), lengths)
+    masked = run_model(model, x_q, valid=valid)
+    assert np.any(masked != run_model(model, x_q)), "the mask must matter for this test to mean anything"
+    tnr.save(model, tmp_path / "m.tnr")
+    labels = np.argmax(masked, axis=-1)
+    np.savez(tmp_path / "d.npz", x=x, y=labels)
+    r = run_json("verify", "--model", tmp_path / "m.tnr", "--target", "qemu:mps2-an386", "--data", tmp_path / "d.npz",
+                 "--n", 12)  # fmt: skip
+    assert r["verified"] and r["mismatches"] == 0 and r["sequences"] == 12
+    assert r["device_accuracy"] == 1.0  # labels are the masked golden classes
+    assert run_json("eval", tmp_path / "m.tnr", "--data", tmp_path / "d.npz")["accuracy"] == 1.0
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("sequences", [False, True])
+def test_float_twin_equals_keras_with_masking(tmp_path, sequences):
+    """Keras's own predict on post-padded windows (and windows with masked steps inside)."""
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+    from tinyrnn.tfsupport import import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    x = rng.normal(1.0, 2.0, size=(40, 15, 3)).astype(np.float32)
+    x[np.arange(15)[None, :] >= rng.integers(1, 16, 40)[:, None]] = -1.0
+    x[::5, 3] = -1.0  # masked steps inside windows too
+    norm = keras.layers.Normalization()
+    norm.adapt(x)
+    layers = [keras.Input((15, 3)), keras.layers.Masking(mask_value=-1.0), norm, keras.layers.LSTM(8, return_sequences=True),
+              keras.layers.GRU(6, return_sequences=sequences), keras.layers.Dense(4)]  # fmt: skip
+    model = keras.Sequential(layers)
+    model.save(tmp_path / "m.keras")
+    twin = load_keras(tmp_path / "m.keras")
+    assert twin.mask_value == -1.0
+    want = model.predict(x, verbose=0)
+    assert np.max(np.abs(twin.run(x) - want)) < 1e-5
+    unmasked = keras.Sequential([keras.Input((15, 3)), *model.layers[1:]])  # same weights, no mask
+    assert np.max(np.abs(unmasked.predict(x, verbose=0) - want)) > 1e-2, "the mask must matter here"
+    q = quantize_model(twin, x)
+    assert q.mask_value == -1.0
+    out = run_model(q, q.input_quant.quantize(x), valid=q.valid_steps(x))
+    deq = (out.astype(np.float64) - q.output_zero_point) * q.output_scale
+    assert np.mean(np.argmax(deq, -1) == np.argmax(want, -1)) > 0.9
+    host = HostModel(q, tmp_path / "c")
+    assert np.array_equal(host.run_masked(q.input_quant.quantize(x), q.valid_steps(x)), out)
+
+
+def test_mask_value_is_saved_and_hashed(tmp_path):
+    from tinyrnn.core import tnr
+    from tinyrnn.core.errors import TinyrnnError
+    from tinyrnn.core.ir import to_document
+
+    model = irgen.build_model(np.random.default_rng(2), 3, [4], [2])
+    assert "mask_value" not in to_document(model)[0]  # unmasked artifacts keep their old hash
+    masked = dataclasses.replace(model, mask_value=0.0)
+    assert masked.content_hash() != model.content_hash()
+    tnr.save(masked, tmp_path / "m.tnr")
+    assert tnr.load(tmp_path / "m.tnr").mask_value == 0.0
+    with pytest.raises(TinyrnnError, match="mask_value"):
+        tnr.validate(dataclasses.replace(model, mask_value=float("nan")), "m")

@@ -152,10 +152,7 @@ class Model:
     mask_value: float | None = None
 
     def valid_steps(self, x: np.ndarray) -> np.ndarray | None:
-        """(N, T) bool: the steps that count (Keras's mask of the raw float input), or None."""
-        if self.mask_value is None:
-            return None
-        return ~np.all(np.asarray(x, np.float32) == np.float32(self.mask_value), axis=-1)
+        return valid_steps(x, self.mask_value)
 
     @property
     def output_size(self) -> int:
@@ -179,6 +176,15 @@ class Model:
     def content_hash(self) -> str:
         doc, arrays = to_document(self)
         return digest_of(doc, arrays)
+
+
+def valid_steps(x: np.ndarray, mask_value: float | None) -> np.ndarray | None:
+    """(N, T) bool: the steps that count, as Keras's Masking computes them on the raw
+    float32 input (a step is masked when every feature equals ``mask_value``); None when
+    there is no mask."""
+    if mask_value is None:
+        return None
+    return ~np.all(np.asarray(x, np.float32) == np.float32(mask_value), axis=-1)
 
 
 def _obj_to_json(obj: Any, prefix: str, arrays: dict) -> Any:
