@@ -150,7 +150,7 @@ def _check_y(where: str, y: np.ndarray, n_classes: int | None = None, steps: int
     y64 = y.astype(np.int64)
     if (y64 < 0).any():
         i = int(np.flatnonzero(y64.reshape(len(y64), -1).min(axis=1) < 0)[0])
-        raise TinyrnnError(f"{where}: negative label in y[{i}] = {y64[i].min()}")
+        raise TinyrnnError(f"{where}: negative label y[{i}] = {y64[i].min()}")
     if n_classes is not None and (y64 >= n_classes).any():
         i = int(np.flatnonzero(y64.reshape(len(y64), -1).max(axis=1) >= n_classes)[0])
         raise TinyrnnError(f"{where}: label y[{i}] = {y64[i].max()} out of range for "

@@ -47,9 +47,12 @@ def check_labels(y: np.ndarray, out_shape: tuple, where: str = "data") -> None:
                 if y.ndim == 1 else f"per-step labels must be (N, {out_shape[0]})")
         raise TinyrnnError(f"{where}: {what}; got labels {y.shape}")
     top = 1 if n_out == 1 else n_out - 1
-    if y.min() < 0 or y.max() > top:
-        raise TinyrnnError(f"{where}: labels must lie in 0..{top} for a model with {n_out} output(s), "
-                           f"got {int(y.min())}..{int(y.max())}")
+    bad = np.flatnonzero(((y < 0) | (y > top)).reshape(len(y), -1).any(axis=1))
+    if bad.size:
+        i = int(bad[0])
+        value = int(y[i].max() if y[i].max() > top else y[i].min())
+        raise TinyrnnError(f"{where}: label y[{i}] = {value} out of range for the model's {n_out} "
+                           f"{'outputs' if n_out > 1 else 'output (a sigmoid: labels 0 or 1)'}")
 
 
 def regression_scores(out: np.ndarray, y: np.ndarray) -> dict:
