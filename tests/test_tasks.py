@@ -151,3 +151,30 @@ def test_report_per_step_labels():
     assert acc["samples"] == 30 * STEPS
     assert acc["int8"] == pytest.approx(np.mean(np.argmax(_golden_float(q, x), axis=-1) == y))
     assert acc["float"] == pytest.approx(np.mean(np.argmax(float_model.run(x), axis=-1) == y))
+
+
+@pytest.mark.tf
+def test_train_a_regressor_then_eval_float_and_int8(tmp_path):
+    """Float targets train a linear-head model with MSE; eval of the .keras and of its
+    artifact give RMSE per output; the training RMSE is Keras's own MSE, square-rooted."""
+    from tinyrnn.tfsupport import import_keras
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(160, STEPS, FEATURES)).astype(np.float32)
+    y = np.stack([x[:, :, 0].mean(axis=1), x[:, -3:, 1].sum(axis=1)], axis=1)
+    np.savez(tmp_path / "r.npz", x=x, y=y)
+    r = run_json("train", "--data", tmp_path / "r.npz", "--units", 8, "--epochs", 3, "--out", tmp_path / "m.keras")
+    assert "val_accuracy" not in r and r["val_rmse"] > 0 and r["n_classes"] == 2
+    model = import_keras().models.load_model(tmp_path / "m.keras")
+    assert model.layers[-1].get_config()["activation"] == "linear"
+    run_json("quantize", tmp_path / "m.keras", "--calib", tmp_path / "r.npz", "--out", tmp_path / "m.tnr")
+    f = run_json("eval", tmp_path / "m.keras", "--data", tmp_path / "r.npz", "--quantized", tmp_path / "m.tnr")
+    pred = model.predict(x, verbose=0)
+    assert f["float_rmse"] == pytest.approx(_rmse_mae_r2(pred, y)[0], rel=1e-4)
+    assert len(f["int8_rmse"]) == 2 and all(q < 1.5 * fl for q, fl in zip(f["int8_rmse"], f["float_rmse"]))
+
+
+def test_qat_of_a_regressor_is_refused_before_training(work):
+    d, _, _ = work
+    proc = run_cli("train", "--data", d / "reg2.npz", "--qat", "--out", d / "q.keras")
+    assert_user_error(proc, "--qat and --export-tflite need class labels", "reg2")

@@ -85,6 +85,11 @@ def train_file(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None
         tflite_out = tflite_export.tflite_path_for(
             out_path, export_tflite if isinstance(export_tflite, (str, os.PathLike)) else None)
     qat_opts = qat_options(qat)
+    if qat_opts or tflite_out:  # both score int8 classes: refuse regression targets before training
+        spec_or_dataset = load_dataset(spec_or_dataset, n=fit_options.get("n"), seed=seed)
+        if spec_or_dataset.is_regression:
+            raise TinyrnnError(f"{spec_or_dataset.name}: --qat and --export-tflite need class labels, "
+                               "the data holds regression targets")
     fitted = trainer.fit(spec_or_dataset, arch, units, layers, epochs, seed, batch_size, legacy_keras, progress,
                          **fit_options)
     calib_x = qat_finetune.calibration_windows(fitted.train_ds, seed=seed) if qat_opts or tflite_out else None
