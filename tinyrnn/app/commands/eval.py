@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tinyrnn.app.api import evaluate, is_artifact, verify
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.metrics import REGRESSION, REGRESSION_METRICS
+from tinyrnn.core.metrics import LABELLING, REGRESSION, REGRESSION_METRICS
 
 HELP = "accuracy (or RMSE/MAE/R² for float targets) of a float model or an int8 artifact"
 
@@ -40,6 +40,7 @@ def run(args):
         result.update({f"device_{m}": ran[f"device_{m}"] for m in metrics})
         result.update(verified=ran["verified"], mismatches=ran["mismatches"], target=args.target)
         sources.append("device")
-    lines = [f"{m} on {result['n']} sequences: " + ", ".join(f"{s} {_fmt(result[f'{s}_{m}'])}" for s in sources)
+    what = "per-step accuracy" if result["task"] == LABELLING else None
+    lines = [f"{what or m} on {result['n']} sequences: " + ", ".join(f"{s} {_fmt(result[f'{s}_{m}'])}" for s in sources)
              for m in metrics]
     return result, "\n".join(lines)
