@@ -172,6 +172,16 @@ def test_train_a_regressor_then_eval_float_and_int8(tmp_path):
     pred = model.predict(x, verbose=0)
     assert f["float_rmse"] == pytest.approx(_rmse_mae_r2(pred, y)[0], rel=1e-4)
     assert len(f["int8_rmse"]) == 2 and all(q < 1.5 * fl for q, fl in zip(f["int8_rmse"], f["float_rmse"]))
+    rep = run_json("report", tmp_path / "m.keras", tmp_path / "m.tnr", "--data", tmp_path / "r.npz", "--out", tmp_path / "r.html")
+    assert rep["headline"]["rmse_int8"] == pytest.approx(f["int8_rmse"]) and rep["headline"]["accuracy_int8"] is None
+    from tinyrnn.app.api import write_report
+
+    verified = {"device_accuracy": None, "device_rmse": f["int8_rmse"], "device_mae": f["int8_mae"],
+                "device_r2": f["int8_r2"], "target": "qemu:x", "sequences": 160, "mismatches": 0}  # fmt: skip
+    report = write_report(str(tmp_path / "m.keras"), str(tmp_path / "m.tnr"), str(tmp_path / "r.npz"),
+                          str(tmp_path / "v.html"), verified, progress=False)
+    assert report["regression"]["devices"] == [{"target": "qemu:x", "rmse": f["int8_rmse"], "mae": f["int8_mae"],
+                                                 "r2": f["int8_r2"]}]  # fmt: skip
 
 
 def test_qat_of_a_regressor_is_refused_before_training(work):
