@@ -188,3 +188,27 @@ def test_qat_of_a_regressor_is_refused_before_training(work):
     d, _, _ = work
     proc = run_cli("train", "--data", d / "reg2.npz", "--qat", "--out", d / "q.keras")
     assert_user_error(proc, "--qat and --export-tflite need class labels", "reg2")
+
+
+def test_output_headroom_widens_only_the_head_range():
+    """A regression head meets targets beyond the calibration outputs: headroom h covers
+    h × the calibrated span more on each side (minmax calibration: the span is known here)."""
+    from tinyrnn.core.errors import TinyrnnError
+
+    rng = np.random.default_rng(9)
+    float_model = _float_regressor(rng, 2)
+    x = rng.normal(size=(50, STEPS, FEATURES)).astype(np.float32)
+    out = float_model.run(x)
+    lo, hi = out.min(), out.max()
+    plain = quantize_model(float_model, x, method="minmax")
+    wide = quantize_model(float_model, x, method="minmax", output_headroom=0.5)
+    grid = lambda m: ((-128 - m.output_zero_point) * m.output_scale, (127 - m.output_zero_point) * m.output_scale)  # noqa: E731
+    step = plain.output_scale  # the zero point is rounded onto the grid: ends move by up to a step
+    assert abs(grid(plain)[0] - lo) <= step and abs(grid(plain)[1] - hi) <= step
+    assert abs(grid(wide)[0] - (lo - 0.5 * (hi - lo))) <= 2 * step and abs(grid(wide)[1] - (hi + 0.5 * (hi - lo))) <= 2 * step
+    assert wide.layers[0].hidden_scale == plain.layers[0].hidden_scale and wide.meta["calibration"]["output_headroom"] == 0.5
+    no_head = FloatModel("r", (STEPS, FEATURES), np.zeros(FEATURES), np.ones(FEATURES), float_model.layers[:1])
+    with pytest.raises(TinyrnnError, match="needs a model ending in a Dense layer"):
+        quantize_model(no_head, x, output_headroom=0.5)
+    with pytest.raises(TinyrnnError, match="output headroom must be between 0 and 10"):
+        quantize_model(float_model, x, output_headroom=-1)
