@@ -94,6 +94,9 @@ def test_verify_masked_windows_on_qemu(tmp_path):
                  "--n", 12)  # fmt: skip
     assert r["verified"] and r["mismatches"] == 0 and r["sequences"] == 12
     assert r["device_accuracy"] == 1.0  # labels are the masked golden classes
+    r = run_json("verify", "--model", tmp_path / "m.tnr", "--target", "qemu:mps2-an386", "--data", tmp_path / "d.npz",
+                 "--n", 12, "--jobs", 2)  # fmt: skip
+    assert r["verified"] and r["mismatches"] == 0 and r["jobs"] == 2 and r["device_accuracy"] == 1.0
     assert run_json("eval", tmp_path / "m.tnr", "--data", tmp_path / "d.npz")["accuracy"] == 1.0
 
 
