@@ -18,7 +18,14 @@ import numpy as np
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import dequantize_output
 from tinyrnn.core.ir import Model
-from tinyrnn.core.metrics import REGRESSION, REGRESSION_METRICS, check_labels, predicted_classes, regression_scores, task_of
+from tinyrnn.core.metrics import (
+    REGRESSION,
+    REGRESSION_METRICS,
+    check_labels,
+    predicted_classes,
+    regression_scores,
+    task_of,
+)
 from tinyrnn.core.progress import Progress
 from tinyrnn.quantize.float_model import FloatModel
 from tinyrnn.quantize.report_html import write_html  # noqa: F401  (public API: report.write_html)
