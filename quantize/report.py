@@ -253,7 +253,8 @@ def build_report(float_model: FloatModel, model: Model, x: np.ndarray, y: np.nda
         "format": REPORT_FORMAT, "version": REPORT_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "headline": _headline(fid, acc, cost_n, reg), "task": task,
-        "model": model_summary(float_model, model, x.shape[1]), "quantization": scheme,
+        "model": {**model_summary(float_model, model, x.shape[1]), "mask_value": model.mask_value},
+        "quantization": scheme,
         "fidelity": fid, "accuracy": acc, "regression": reg, "cost": cost_n,
         "histograms": {"weights": weight_histograms(scheme, float_model),
                        "activations": [{"layer": e["name"], "kind": e["kind"], "panels": e.pop("histograms")} for e in layers]},
@@ -277,7 +278,8 @@ def text_summary(report: dict) -> str:
     lines = [
         f"quantization report: {m['name']} [{m['hash'][:12]}] {arch}, {m['totals']['params']:,} params, "
         f"{m['totals']['macs_per_step']:,} MACs/step",
-        f"evaluated on {fid['samples']} sequences × {fid['steps']} steps",
+        f"evaluated on {fid['samples']} sequences × {fid['steps']} steps"
+        + ("" if m.get("mask_value") is None else f" (Masking: steps whose features all equal {m['mask_value']:g} skipped)"),
     ]
     acc = report["accuracy"]
     if acc and acc["float"] is None:

@@ -133,6 +133,11 @@ def test_float_twin_equals_keras_with_masking(tmp_path, sequences):
     assert np.mean(np.argmax(deq, -1) == np.argmax(want, -1)) > 0.9
     host = HostModel(q, tmp_path / "c")
     assert np.array_equal(host.run_masked(q.input_quant.quantize(x), q.valid_steps(x)), out)
+    from tinyrnn.quantize.report import build_report, text_summary
+
+    report = build_report(twin, q, x, progress=False)  # both passes masked: int8 tracks the float twin
+    assert "Masking: steps whose features all equal -1 skipped" in text_summary(report)
+    assert report["model"]["mask_value"] == -1.0 and report["fidelity"]["output"]["argmax_agreement"] > 0.9
 
 
 def test_mask_value_is_saved_and_hashed(tmp_path):

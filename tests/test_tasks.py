@@ -100,6 +100,8 @@ def test_verify_regression_on_qemu_reports_rmse_and_no_accuracy(work):
     (argmax over one value is always 0)."""
     d, models, x = work
     y = np.load(d / "reg1.npz")["y"].reshape(12, 1)
+    proc = run_cli("verify", "--model", d / "one.tnr", "--target", "qemu:mps2-an386", "--data", d / "reg1.npz", "--n", 12)
+    assert proc.returncode == 0 and "device RMSE" in proc.stderr + proc.stdout and "accuracy" not in proc.stderr + proc.stdout
     r = run_json("verify", "--model", d / "one.tnr", "--target", "qemu:mps2-an386", "--data", d / "reg1.npz", "--n", 12)
     assert r["verified"] and r["task"] == "regression" and r["device_accuracy"] is None
     for key, values in zip(("rmse", "mae", "r2"), _rmse_mae_r2(_golden_float(models["one"], x), y)):
