@@ -169,21 +169,18 @@ def test_train_a_regressor_then_eval_float_and_int8(tmp_path):
     assert "val_accuracy" not in r and r["val_rmse"] > 0 and r["n_classes"] == 2
     model = import_keras().models.load_model(tmp_path / "m.keras")
     assert model.layers[-1].get_config()["activation"] == "linear"
-    run_json("quantize", tmp_path / "m.keras", "--calib", tmp_path / "r.npz", "--out", tmp_path / "m.tnr")
-    f = run_json("eval", tmp_path / "m.keras", "--data", tmp_path / "r.npz", "--quantized", tmp_path / "m.tnr")
-    pred = model.predict(x, verbose=0)
-    assert f["float_rmse"] == pytest.approx(_rmse_mae_r2(pred, y)[0], rel=1e-4)
-    assert len(f["int8_rmse"]) == 2 and all(q < 1.5 * fl for q, fl in zip(f["int8_rmse"], f["float_rmse"]))
-    rep = run_json("report", tmp_path / "m.keras", tmp_path / "m.tnr", "--data", tmp_path / "r.npz", "--out", tmp_path / "r.html")
-    assert rep["headline"]["rmse_int8"] == pytest.approx(f["int8_rmse"]) and rep["headline"]["accuracy_int8"] is None
-    from tinyrnn.app.api import write_report
+    from tinyrnn.app import api  # in-process from here: one TensorFlow import, not one per command
 
-    verified = {"device_accuracy": None, "device_rmse": f["int8_rmse"], "device_mae": f["int8_mae"],
-                "device_r2": f["int8_r2"], "target": "qemu:x", "sequences": 160, "mismatches": 0}  # fmt: skip
-    report = write_report(str(tmp_path / "m.keras"), str(tmp_path / "m.tnr"), str(tmp_path / "r.npz"),
-                          str(tmp_path / "v.html"), verified, progress=False)
-    assert report["regression"]["devices"] == [{"target": "qemu:x", "rmse": f["int8_rmse"], "mae": f["int8_mae"],
-                                                 "r2": f["int8_r2"]}]  # fmt: skip
+    api.quantize_file(str(tmp_path / "m.keras"), str(tmp_path / "r.npz"), str(tmp_path / "m.tnr"))
+    f, q = (api.evaluate(str(tmp_path / name), str(tmp_path / "r.npz")) for name in ("m.keras", "m.tnr"))
+    assert f["rmse"] == pytest.approx(_rmse_mae_r2(model.predict(x, verbose=0), y)[0], rel=1e-4)
+    assert len(q["rmse"]) == 2 and all(a < 1.5 * b for a, b in zip(q["rmse"], f["rmse"]))
+    verified = {"device_accuracy": None, "device_rmse": q["rmse"], "device_mae": q["mae"], "device_r2": q["r2"],
+                "target": "qemu:x", "sequences": 160, "mismatches": 0}  # fmt: skip
+    report = api.write_report(str(tmp_path / "m.keras"), str(tmp_path / "m.tnr"), str(tmp_path / "r.npz"),
+                              str(tmp_path / "v.html"), verified, progress=False)
+    assert report["headline"]["rmse_int8"] == pytest.approx(q["rmse"]) and report["headline"]["accuracy_int8"] is None
+    assert report["regression"]["devices"] == [{"target": "qemu:x", "rmse": q["rmse"], "mae": q["mae"], "r2": q["r2"]}]
 
 
 def test_qat_of_a_regressor_is_refused_before_training(work):
