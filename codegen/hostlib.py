@@ -119,6 +119,16 @@ class HostModel:
         x = self._check_x(x)
         return self._call("step", x, x.tobytes(), (x.shape[1], self.output_size))
 
+    def run_masked(self, x, valid, stepwise: bool = False) -> np.ndarray:
+        """``_run_masked`` per sequence with ``valid`` (N, T) bool, or (``stepwise``)
+        T calls of ``_step_masked`` → (N, T, O)."""
+        x = self._check_x(x)
+        flags = np.asarray(valid, bool).astype(np.uint8).reshape(x.shape[:2])
+        payload = b"".join(f.tobytes() + seq.tobytes() for f, seq in zip(flags, x))
+        seq_out = stepwise or self.model.returns_sequences
+        return self._call("mstep" if stepwise else "masked", x, payload,
+                          (x.shape[1], self.output_size) if seq_out else (self.output_size,))
+
     def run_pairs(self, x) -> np.ndarray:
         x = self._check_x(x)
         if x.shape[0] % 2:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyrnn.core.ir import valid_steps
+
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
@@ -35,8 +37,9 @@ class FloatLSTM:
         cols = slice(g * h, (g + 1) * h)
         return self.kernel[:, cols].T, self.recurrent_kernel[:, cols].T, self.bias[cols]
 
-    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
-        """x (N, T, I) → h (N, T, H); ``trace`` collects gates (pre-activation), c, h per step."""
+    def run(self, x: np.ndarray, trace: dict | None = None, valid: np.ndarray | None = None) -> np.ndarray:
+        """x (N, T, I) → h (N, T, H); ``trace`` collects gates (pre-activation), c, h per step;
+        ``valid`` (N, T) bool: a False step keeps h and c (Keras masking)."""
         n, steps, _ = x.shape
         units = self.units
         h = np.zeros((n, units), np.float64)
@@ -46,8 +49,10 @@ class FloatLSTM:
         for t in range(steps):
             z = xk[:, t] + h @ self.recurrent_kernel
             zi, zf, zc, zo = np.split(z, 4, axis=1)
-            c = sigmoid(zf) * c + sigmoid(zi) * np.tanh(zc)
-            h = sigmoid(zo) * np.tanh(c)
+            c_new = sigmoid(zf) * c + sigmoid(zi) * np.tanh(zc)
+            h_new = sigmoid(zo) * np.tanh(c_new)
+            keep = True if valid is None else valid[:, t, None]
+            c, h = np.where(keep, c_new, c), np.where(keep, h_new, h)
             out[:, t] = h
             if trace is not None:
                 for key, value in (("gates", z), ("cell", c), ("hidden", h)):
@@ -75,7 +80,8 @@ class FloatGRU:
         cols = slice(g * self.units, (g + 1) * self.units)
         return self.kernel[:, cols].T, self.recurrent_kernel[:, cols].T, self.input_bias[cols], self.recurrent_bias[cols]
 
-    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
+    def run(self, x: np.ndarray, trace: dict | None = None, valid: np.ndarray | None = None) -> np.ndarray:
+        """As FloatLSTM.run (no cell state)."""
         n, steps, _ = x.shape
         units = self.units
         h = np.zeros((n, units), np.float64)
@@ -90,7 +96,7 @@ class FloatGRU:
                 pre_h = xh + r * (h @ u_h + self.recurrent_bias[2 * units :])
             else:
                 pre_h = xh + (r * h) @ u_h
-            h = z * h + (1.0 - z) * np.tanh(pre_h)
+            h = np.where(True if valid is None else valid[:, t, None], z * h + (1.0 - z) * np.tanh(pre_h), h)
             out[:, t] = h
             if trace is not None:
                 trace.setdefault("gates", []).append(np.concatenate([xz + hz, xr + hr, pre_h], axis=1))
@@ -129,9 +135,13 @@ class FloatModel:
     std: np.ndarray  # (F,) (1 if none)
     layers: list
     source: dict = field(default_factory=dict)
+    mask_value: float | None = None  # Keras Masking on the raw input (see tinyrnn.core.ir.valid_steps)
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, np.float64) - self.mean) / self.std
+
+    def valid_steps(self, x: np.ndarray) -> np.ndarray | None:
+        return valid_steps(x, self.mask_value)
 
     def run(self, x: np.ndarray, traces: list | None = None) -> np.ndarray:
         """Float forward pass on raw inputs (N, T, F) → outputs before softmax.
@@ -139,13 +149,13 @@ class FloatModel:
         Recurrent layers with return_sequences=False pass on their last step; Dense
         layers apply per step to sequences. ``traces`` gets one dict per layer.
         """
-        y = self.normalize(x)
+        y, valid = self.normalize(x), self.valid_steps(x)
         for layer in self.layers:
             trace = {} if traces is not None else None
             if layer.kind == "dense":
                 y = layer.run(y, trace)
             else:
-                seq = layer.run(y, trace)
+                seq = layer.run(y, trace, valid)
                 y = seq if layer.return_sequences else seq[:, -1]
             if traces is not None:
                 traces.append(trace)

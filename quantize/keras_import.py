@@ -15,7 +15,7 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel
 from tinyrnn.tfsupport import import_keras
 
-SUPPORTED = "InputLayer, Normalization, LSTM, GRU, Dense, Dropout"
+SUPPORTED = "InputLayer, Masking (first), Normalization, LSTM, GRU, Dense, Dropout"
 _DENSE_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")
 # (option, value that we support): anything else is refused with the option named.
 _RECURRENT_FIXED = (
@@ -44,12 +44,24 @@ def _check_options(layer, cfg: dict) -> None:
         raise _refuse(layer, "option time_major=True is not supported")
 
 
-def _check_masking(layer, kind: str, cfg: dict) -> None:
-    """Masks skip time steps; the kernels run every step, so a masked model would differ."""
-    if kind == "Masking":
-        raise _refuse(layer, "masking is not supported (the kernels process every time step)")
-    if cfg.get("mask_zero"):
-        raise _refuse(layer, "option mask_zero=True is not supported (masking)")
+def _mask_value(layers) -> float | None:
+    """The ``mask_value`` of a Keras ``Masking`` layer right after the input, or None.
+
+    Keras masks a step when all its raw features equal the value; the recurrent layers
+    then keep their state and output (the golden model and the C do the same from
+    per-step valid flags). Masks from anywhere else are refused, naming the layer."""
+    mask = None
+    for k, layer in enumerate(layers):
+        kind, cfg = type(layer).__name__, layer.get_config()
+        if kind == "Masking" and k == 0:
+            mask = float(cfg.get("mask_value", 0.0))
+            if not np.isfinite(mask):
+                raise _refuse(layer, f"option mask_value={mask} is not supported (needs a finite value)")
+        elif kind == "Masking":
+            raise _refuse(layer, "Masking is only supported as the first layer (directly after the input)")
+        elif cfg.get("mask_zero"):
+            raise _refuse(layer, "option mask_zero=True is not supported (use Masking(mask_value=0) on the input)")
+    return mask
 
 
 def _weights(layer) -> list[np.ndarray]:
@@ -121,8 +133,8 @@ def _open_model(path: str):
 def load_keras(path: str | os.PathLike) -> FloatModel:
     path = os.fspath(path)
     model = _open_model(path)
-    for layer in model.layers:  # before the input check: an Embedding input is (time,)
-        _check_masking(layer, type(layer).__name__, layer.get_config())
+    # Before the input check: an Embedding input is (time,). Keras lists no InputLayer in model.layers.
+    mask_value = _mask_value([layer for layer in model.layers if type(layer).__name__ != "InputLayer"])
     shape = tuple(model.inputs[0].shape)[1:] if model.inputs else None
     if shape is None or len(shape) != 2 or shape[-1] is None:
         raise TinyrnnError(f"{path}: model input must be (time, features), got {shape}")
@@ -132,7 +144,7 @@ def load_keras(path: str | os.PathLike) -> FloatModel:
     for layer in model.layers:
         kind = type(layer).__name__
         cfg = layer.get_config()
-        if kind == "InputLayer" or kind == "Dropout":
+        if kind in ("InputLayer", "Dropout", "Masking"):  # Masking: taken by _mask_value
             continue
         if kind == "Normalization":
             if layers:
@@ -147,4 +159,4 @@ def load_keras(path: str | os.PathLike) -> FloatModel:
     if not any(layer.kind != "dense" for layer in layers):
         raise TinyrnnError(f"{path}: model has no LSTM or GRU layer")
     source = {"file": os.path.basename(path), "format": "keras"}
-    return FloatModel(model.name, (shape[0], n_features), mean, std, layers, source)
+    return FloatModel(model.name, (shape[0], n_features), mean, std, layers, source, mask_value)

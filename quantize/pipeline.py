@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
@@ -14,8 +16,11 @@ QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "dense": quantize_dens
 # quantize_model's lever defaults (the CLI shows the same), measured in results/har_accuracy.md:
 # bias correction is on (+1.4 to +3.3 dB hidden-state SQNR on HAR models without a Normalization
 # layer, no change with one, accuracy equal within noise); mse ranges, mse weight scales and the
-# other cell power rules did not beat these.
-DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max"}
+# other cell power rules did not beat these. output_headroom widens the Dense head's output range
+# by that fraction of its span on each side: a regression head meets targets beyond the
+# calibration data's (results/har_regression.md); 0 keeps the calibrated range.
+DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max",
+            "output_headroom": 0.0}
 
 
 def _check_order(model: FloatModel) -> None:
@@ -27,9 +32,12 @@ def _check_order(model: FloatModel) -> None:
             raise TinyrnnError(f"layer '{layer.name}': a recurrent layer after a Dense layer is not supported")
 
 
-def check_levers(method: str, percentile: float, bias_correction, cell_power: str, weights: str) -> None:
+def check_levers(method: str, percentile: float, bias_correction, cell_power: str, weights: str,
+                 output_headroom: float = 0.0) -> None:
     """Every option of ``quantize_model`` valid, or a TinyrnnError naming the option."""
     check_options(method, percentile)
+    if not 0.0 <= float(output_headroom) <= 10.0:
+        raise TinyrnnError(f"output headroom must be between 0 and 10 (a fraction of the range), got {output_headroom}")
     if not isinstance(bias_correction, (bool, np.bool_)):
         raise TinyrnnError(f"bias_correction must be True or False, got {bias_correction!r}")
     if cell_power not in CELL_POWERS:
@@ -38,26 +46,40 @@ def check_levers(method: str, percentile: float, bias_correction, cell_power: st
         raise TinyrnnError(f"weights {weights!r} unknown (use one of {', '.join(WEIGHT_RULES)})")
 
 
+def _with_headroom(model: FloatModel, ranges: Ranges, headroom: float) -> Ranges:
+    """``ranges`` with the head's output range widened (a copy: callers reuse ranges across levers)."""
+    if headroom == 0.0:
+        return ranges
+    if model.layers[-1].kind != "dense":
+        raise TinyrnnError("output headroom needs a model ending in a Dense layer")
+    lo, hi = ranges.layers[-1]["logits"]
+    last = {**ranges.layers[-1], "logits": (lo - headroom * (hi - lo), hi + headroom * (hi - lo))}
+    return dataclasses.replace(ranges, layers=[*ranges.layers[:-1], last])
+
+
 def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULTS["method"],
                    percentile: float = DEFAULTS["percentile"], classes: list | None = None, *,
                    bias_correction: bool = DEFAULTS["bias_correction"], cell_power: str = DEFAULTS["cell_power"],
-                   weights: str = DEFAULTS["weights"], ranges: Ranges | None = None) -> Model:  # fmt: skip
+                   weights: str = DEFAULTS["weights"], output_headroom: float = DEFAULTS["output_headroom"],
+                   ranges: Ranges | None = None) -> Model:  # fmt: skip
     """Calibrate on ``calib_x`` (raw inputs, (N, T, F)) and quantize every layer.
 
     Levers (measured on HAR in results/har_accuracy.md): ``method`` — range rule for
     the input, LSTM hidden state and logits ("minmax", "percentile" at ``percentile``,
     "mse"); ``bias_correction`` — fold the mean shift weight rounding causes into the
     biases; ``cell_power`` — LSTM cell scale rule ("max", "tight", "percentile");
-    ``weights`` — weight scale rule ("max", "mse"). ``ranges``: the result of
+    ``weights`` — weight scale rule ("max", "mse"); ``output_headroom`` — widen the Dense
+    head's output range by this fraction of its span each side. ``ranges``: the result of
     ``calibrate(model, calib_x, method, percentile)`` if already computed (trying several
     levers on one calibration set then needs one float pass, not one per call).
     """
-    check_levers(method, percentile, bias_correction, cell_power, weights)
+    check_levers(method, percentile, bias_correction, cell_power, weights, output_headroom)
     _check_order(model)
     if ranges is None:
         ranges = calibrate(model, calib_x, method, percentile)
     elif len(ranges.layers) != len(model.layers):
         raise TinyrnnError(f"ranges cover {len(ranges.layers)} layers, the model has {len(model.layers)}")
+    ranges = _with_headroom(model, ranges, float(output_headroom))
     in_scale, in_zp = asymmetric(*ranges.input)
     input_quant = InputQuant(
         offset=model.mean.astype(np.float32), scale=(model.std * in_scale).astype(np.float32), zero_point=in_zp
@@ -73,10 +95,11 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     meta = {
         "source": model.source,
         "calibration": {"method": method, "percentile": percentile, "samples": int(calib_x.shape[0]),
-                        "bias_correction": bool(bias_correction), "cell_power": cell_power, "weights": weights},
+                        "bias_correction": bool(bias_correction), "cell_power": cell_power, "weights": weights,
+                        "output_headroom": float(output_headroom)},
         "float_activation": model.layers[-1].activation if model.layers[-1].kind == "dense" else "linear",
     }  # fmt: skip
     return Model(
         name="model", input_size=int(model.input_shape[1]), input_quant=input_quant, layers=layers,
-        classes=list(classes or []), meta=meta,
+        classes=list(classes or []), meta=meta, mask_value=model.mask_value,
     )  # fmt: skip

@@ -18,6 +18,14 @@ import numpy as np
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import dequantize_output
 from tinyrnn.core.ir import Model
+from tinyrnn.core.metrics import (
+    REGRESSION,
+    REGRESSION_METRICS,
+    check_labels,
+    predicted_classes,
+    regression_scores,
+    task_of,
+)
 from tinyrnn.core.progress import Progress
 from tinyrnn.quantize.float_model import FloatModel
 from tinyrnn.quantize.report_html import write_html  # noqa: F401  (public API: report.write_html)
@@ -78,7 +86,7 @@ def _run_both(float_model: FloatModel, model: Model, x: np.ndarray, progress: bo
             chunk = x[start : start + CHUNK]
             traces: list = []
             outs_f.append(float_model.run(chunk, traces))
-            y_q, probes = run_int_layers(model, model.input_quant.quantize(chunk))
+            y_q, probes = run_int_layers(model, model.input_quant.quantize(chunk), model.valid_steps(chunk))
             outs_q.append(dequantize_output(model, y_q))
             fidelity.add(float_model, traces, probes)
             bar.update(chunk.shape[0])
@@ -94,7 +102,7 @@ def output_error(y_float: np.ndarray, y_int: np.ndarray) -> dict:
     cosine = float(ref @ got / (norm_ref * norm_got)) if norm_ref > 0 and norm_got > 0 else None
     spread = float(np.sum((ref - ref.mean()) ** 2))
     # A window flips when the class of any of its outputs differs between float and int8.
-    flips = (_predict(y_float) != _predict(y_int)).reshape(y_float.shape[0], -1).any(axis=1)
+    flips = (predicted_classes(y_float) != predicted_classes(y_int)).reshape(y_float.shape[0], -1).any(axis=1)
     return {
         "max_abs": float(np.abs(diff).max()), "mean_abs": float(np.abs(diff).mean()),
         "mean": float(diff.mean()), "std": float(diff.std()),
@@ -103,14 +111,9 @@ def output_error(y_float: np.ndarray, y_int: np.ndarray) -> dict:
         # Nash-Sutcliffe efficiency: 1 - Σ error² / Σ (float - its mean)²; 1 = exact.
         "nse": 1.0 - float(diff @ diff) / spread if spread > 0 else None,
         "sqnr_db": sqnr_db(float(ref @ ref), float(diff @ diff)),
-        "argmax_agreement": float(np.mean(_predict(y_float) == _predict(y_int))),
+        "argmax_agreement": float(np.mean(predicted_classes(y_float) == predicted_classes(y_int))),
         "flipped_windows": np.flatnonzero(flips).tolist(),
     }  # fmt: skip
-
-
-def _predict(out: np.ndarray) -> np.ndarray:
-    """Class per output: argmax, or logit > 0 for a single (sigmoid) output."""
-    return (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else np.argmax(out, axis=-1)
 
 
 def _confusion(y: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
@@ -138,7 +141,7 @@ def _accuracy(model: Model, y, y_float, y_int, device) -> dict | None:
     if y is None:  # device numbers are still worth showing without labels of our own
         devices = _normalize_devices(device)
         return {"samples": None, "float": None, "int8": None, "delta": None, "devices": devices} if devices else None
-    pred_f, pred_q = _predict(y_float).reshape(-1), _predict(y_int).reshape(-1)
+    pred_f, pred_q = predicted_classes(y_float).reshape(-1), predicted_classes(y_int).reshape(-1)
     labels = np.asarray(y).reshape(-1)
     if labels.shape != pred_f.shape or not np.all(np.equal(np.mod(labels, 1), 0)):
         raise TinyrnnError(f"report: labels {np.shape(y)} must be class indices matching the outputs {y_float.shape[:-1]}")
@@ -157,6 +160,17 @@ def _accuracy(model: Model, y, y_float, y_int, device) -> dict | None:
         "per_class": {"float": recall(cm_f), "int8": recall(cm_q)},
         "confusion": {"float": cm_f.tolist(), "int8": cm_q.tolist()},
     }  # fmt: skip
+
+
+def _regression(y, y_float, y_int, device) -> dict:
+    """RMSE/MAE/R² per output of float and int8 against the targets, and the device's if measured."""
+    check_labels(y, y_float.shape[1:], "report")
+    f, q = regression_scores(y_float, y), regression_scores(y_int, y)
+    items = device if isinstance(device, (list, tuple)) else [device] if device else []
+    devices = [{"target": str(d.get("target", "device")), **{k: d[k] for k in REGRESSION_METRICS}}
+               for d in items if isinstance(d, dict) and all(k in d for k in REGRESSION_METRICS)]
+    return {"samples": int(len(y)), "outputs": int(y_float.shape[-1]), "float": f, "int8": q, "devices": devices,
+            "rmse_ratio": [b / a if a > 0 else None for a, b in zip(f["rmse"], q["rmse"])]}  # fmt: skip
 
 
 def _normalize_cost(cost) -> dict | None:
@@ -179,7 +193,7 @@ def _worst(layers: list) -> tuple:
     return worst_sqnr, worst_sat
 
 
-def _headline(fid: dict, acc: dict | None, cost: dict | None) -> dict:
+def _headline(fid: dict, acc: dict | None, cost: dict | None, reg: dict | None = None) -> dict:
     (sqnr_name, sqnr), (sat_name, sat) = _worst(fid["layers"])
     out = fid["output"]
     head = {
@@ -192,6 +206,10 @@ def _headline(fid: dict, acc: dict | None, cost: dict | None) -> dict:
     }  # fmt: skip
     for dev in acc["devices"] if acc else []:
         head[f"accuracy_on_{dev['target']}"] = dev["accuracy"]
+    if reg:
+        head.update(rmse_float=reg["float"]["rmse"], rmse_int8=reg["int8"]["rmse"], rmse_ratio=reg["rmse_ratio"],
+                    argmax_agreement=None)
+        head.update({f"rmse_on_{d['target']}": d["rmse"] for d in reg["devices"]})
     if cost:
         first = cost["boards"][0]
         flash = [first.get(k) for k in ("flash_code", "flash_weights")]
@@ -236,15 +254,18 @@ def build_report(float_model: FloatModel, model: Model, x: np.ndarray, y: np.nda
     layers = fidelity.result()
     fid = {"samples": int(x.shape[0]), "steps": int(x.shape[1]), "input": _input_fidelity(float_model, model, x),
            "layers": layers, "output": output_error(y_float, y_int)}  # fmt: skip
-    acc = _accuracy(model, y, y_float, y_int, device)
+    task = task_of(y) if y is not None else None
+    reg = _regression(y, y_float, y_int, device) if task == REGRESSION else None
+    acc = None if reg else _accuracy(model, y, y_float, y_int, device)
     scheme = quant_scheme(float_model, model)
     cost_n = _normalize_cost(cost)
     report = {
         "format": REPORT_FORMAT, "version": REPORT_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "headline": _headline(fid, acc, cost_n),
-        "model": model_summary(float_model, model, x.shape[1]), "quantization": scheme,
-        "fidelity": fid, "accuracy": acc, "cost": cost_n,
+        "headline": _headline(fid, acc, cost_n, reg), "task": task,
+        "model": {**model_summary(float_model, model, x.shape[1]), "mask_value": model.mask_value},
+        "quantization": scheme,
+        "fidelity": fid, "accuracy": acc, "regression": reg, "cost": cost_n,
         "histograms": {"weights": weight_histograms(scheme, float_model),
                        "activations": [{"layer": e["name"], "kind": e["kind"], "panels": e.pop("histograms")} for e in layers]},
     }  # fmt: skip
@@ -267,7 +288,8 @@ def text_summary(report: dict) -> str:
     lines = [
         f"quantization report: {m['name']} [{m['hash'][:12]}] {arch}, {m['totals']['params']:,} params, "
         f"{m['totals']['macs_per_step']:,} MACs/step",
-        f"evaluated on {fid['samples']} sequences × {fid['steps']} steps",
+        f"evaluated on {fid['samples']} sequences × {fid['steps']} steps"
+        + ("" if m.get("mask_value") is None else f" (Masking: steps whose features all equal {m['mask_value']:g} skipped)"),
     ]
     acc = report["accuracy"]
     if acc and acc["float"] is None:
@@ -276,11 +298,18 @@ def text_summary(report: dict) -> str:
         devs = "".join(f"  {d['target']} {d['accuracy']:.2%} (first {d.get('sequences', '?')} windows)"
                        for d in acc["devices"])
         lines.append(f"accuracy: float {acc['float']:.2%}  int8 {acc['int8']:.2%}  ({100 * acc['delta']:+.2f} pp){devs}")
+    reg = report.get("regression")
+    if reg:
+        each = lambda v: "/".join(_fmt(e, ".4g") for e in v)  # noqa: E731  (one value per output)
+        for m in REGRESSION_METRICS:
+            devs = "".join(f"  {d['target']} {each(d[m])}" for d in reg["devices"])
+            lines.append(f"{m}: float {each(reg['float'][m])}  int8 {each(reg['int8'][m])}{devs}")
+        lines.append(f"int8 RMSE / float RMSE: {each(reg['rmse_ratio'])}")
     out = fid["output"]
+    agree = "" if reg else f"  argmax agreement {out['argmax_agreement']:.2%}"
     lines.append(
         f"output: SQNR {_fmt(out['sqnr_db'], '.1f', ' dB')}  rel. L2 {_fmt(out['l2r'], '.4f')}  cosine {_fmt(out['cosine'], '.5f')}  "
-        f"max |err| {out['max_abs']:.4g}  NSE {_fmt(out['nse'], '.5f')}  argmax agreement {out['argmax_agreement']:.2%}"
-        f" ({len(out['flipped_windows'])} windows flipped)"
+        f"max |err| {out['max_abs']:.4g}  NSE {_fmt(out['nse'], '.5f')}{agree}"
     )
     lines.append(
         f"worst tensor SQNR {_fmt(h['worst_sqnr_db'], '.1f', ' dB')} ({h['worst_sqnr_tensor']}); "

@@ -73,6 +73,26 @@ def sat_class(pct) -> str:
     return "fair" if pct < 0.1 else "poor"
 
 
+def _per_output(values) -> str:
+    return " / ".join(fmt_num(v) for v in values)
+
+
+def regression_cards(report: dict) -> list:
+    """RMSE cards of a regression model (one value per output, joined by '/')."""
+    reg = report.get("regression")
+    if not reg:
+        return []
+    h = report["headline"]
+    worst = max((r for r in reg["rmse_ratio"] if r is not None), default=None)
+    cls = "" if worst is None else "good" if worst <= 1.05 else ("fair" if worst <= 1.10 else "poor")
+    cards = [("rmse_float", "float RMSE", _per_output(h["rmse_float"]), "", f"{reg['samples']:,} targets"),
+             ("rmse_int8", "int8 RMSE", _per_output(h["rmse_int8"]), cls, f"×{_per_output(reg['rmse_ratio'])} of float")]
+    for dev in reg["devices"]:
+        key = f"rmse_on_{dev['target']}"
+        cards.append((key, f"{dev['target']} RMSE", _per_output(h[key]), "", "reported by the target"))
+    return cards
+
+
 def headline_cards(report: dict) -> list:
     """The numbers on top: (key into report['headline'], label, formatted text, colour class, note)."""
     h, cards = report["headline"], []
@@ -90,10 +110,12 @@ def headline_cards(report: dict) -> list:
         over = f"first {dev['sequences']:,} of {n_all:,} windows" if dev.get("sequences") else "windows not stated"
         cards.append((key, f"{dev['target']} accuracy", fmt_pct(h[key]), "", f"{over}, on the device"))
     over_all = f"all {n_all:,} windows"
+    cards += regression_cards(report)
     cards.append(("output_sqnr_db", "output SQNR", fmt_db(h["output_sqnr_db"]), sqnr_class(h["output_sqnr_db"]), f"int8 vs float logits, {over_all}"))
     cards.append(("output_l2r", "relative L2 error", fmt_num(h["output_l2r"], 3), "", f"‖y_int − y_float‖ / ‖y_float‖, {over_all}"))
     cards.append(("output_cosine", "cosine similarity", fmt_num(h["output_cosine"], 5), "", f"outputs flattened, {over_all}"))
-    cards.append(("argmax_agreement", "argmax agreement", fmt_pct(h["argmax_agreement"]), "", f"int8 picks the float class, {over_all}"))
+    if not report.get("regression"):
+        cards.append(("argmax_agreement", "argmax agreement", fmt_pct(h["argmax_agreement"]), "", f"int8 picks the float class, {over_all}"))
     cards.append(("worst_sqnr_db", "worst tensor SQNR", fmt_db(h["worst_sqnr_db"]), sqnr_class(h["worst_sqnr_db"]),
                   f"{h['worst_sqnr_tensor'] or ''}, {over_all}"))
     sat = h["max_saturation_pct"]

@@ -282,7 +282,7 @@ def _float_tensors(flayer, trace: dict) -> dict:
     return out
 
 
-def run_int_layers(model: Model, x_q: np.ndarray) -> tuple[np.ndarray, list]:
+def run_int_layers(model: Model, x_q: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, list]:
     """The golden model layer by layer (as ``run_model``), also keeping each Dense layer's output.
 
     ``run_model`` probes only recurrent layers; an intermediate Dense layer's output
@@ -295,7 +295,8 @@ def run_int_layers(model: Model, x_q: np.ndarray) -> tuple[np.ndarray, list]:
             y = dense_s8(layer, y)
             record["output"] = [y]
         else:
-            seq, _ = RECURRENT[layer.kind](layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)))
+            seq, _ = RECURRENT[layer.kind](layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)),
+                                           valid=valid)
             y = seq if layer.return_sequences else seq[:, -1]
         probes.append(record)
     return y, probes

@@ -90,4 +90,5 @@ def test_traced_instructions_equal_the_instruction_counter(tmp_path):
             Device.open(qemu.url, expected_hash=model.content_hash()) as device:
         counted = device.bench(steps, bench.bench_input(name)).ticks * instructions_per_tick(board)
     traced = sum(n for _, n, _ in trace.executed(log))
-    assert counted - 40 * steps <= traced <= counted + 40, (traced, counted)
+    # Plus the RESET at connect: model code the bench does not time (a few hundred instructions at most).
+    assert counted - 40 * steps <= traced <= counted + 40 + 300, (traced, counted)

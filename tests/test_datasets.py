@@ -45,6 +45,31 @@ def test_npz_float_integral_labels_accepted(tmp_path):
     assert D.load_npz(_write(tmp_path / "f.npz", **arrays)).y.dtype == np.int64
 
 
+def test_npz_float_targets_are_regression(tmp_path):
+    g = _good()
+    for y in (g["y"] + 0.5, np.stack([g["y"] * 0.25, -g["y"] + 0.1], axis=1)):
+        ds = D.load_npz(_write(tmp_path / "r.npz", x=g["x"], y=y))
+        assert ds.is_regression and ds.y.dtype == np.float64 and np.array_equal(ds.y, y) and ds.n_classes == 0
+        train, val = D.split(ds, 0.5, seed=0)
+        assert len(train) + len(val) == 6 and len(val) == 3
+
+
+def test_npz_whole_number_targets_stay_regression_through_save(tmp_path):
+    g = _good()
+    ds = D.make_dataset("mem", g["x"], g["y"].astype(np.float64), task="regression")
+    back = D.load_npz(D.save_npz(ds, tmp_path / "w.npz"))
+    assert back.is_regression and np.array_equal(back.y, g["y"])
+    assert not D.load_npz(_write(tmp_path / "c.npz", **g)).is_regression
+
+
+def test_npz_per_step_labels(tmp_path):
+    g = _good()
+    y = (np.arange(30).reshape(6, 5) % 4).astype(np.float32)  # whole-number floats: class ids
+    ds = D.load_npz(_write(tmp_path / "s.npz", x=g["x"], y=y))
+    assert ds.y.dtype == np.int64 and ds.y.shape == (6, 5) and ds.n_classes == 4 and not ds.is_regression
+    assert len(D.split(ds, 0.5, seed=1)[1]) == 3
+
+
 def _bad_cases():
     g = _good()
     nan_x = g["x"].copy()
@@ -60,7 +85,9 @@ def _bad_cases():
         "inf": ({"x": inf_x, "y": g["y"]}, "NaN/Inf"),
         "n_mismatch": ({"x": g["x"], "y": g["y"][:5]}, "6 windows but y has 5"),
         "empty": ({"x": np.zeros((0, 5, 3), np.float32), "y": np.zeros(0, int)}, "empty"),
-        "y_fraction": ({"x": g["x"], "y": g["y"] + 0.5}, "integer class ids"),
+        "y_nan_target": ({"x": g["x"], "y": np.where(g["y"] == 1, np.nan, 0.5)}, "NaN/Inf targets (first in window 1)"),
+        "y_per_step_wrong_t": ({"x": g["x"], "y": np.zeros((6, 4), int)}, "(N, 5) per-step ids"),
+        "task_unknown": ({**g, "task": np.asarray("ranking")}, "task must be"),
         "y_negative": ({"x": g["x"], "y": g["y"] - 1}, "negative label"),
         "y_onehot": ({"x": g["x"], "y": np.eye(3)[g["y"]]}, "one-hot"),
         "y_bool": ({"x": g["x"], "y": g["y"] > 0}, "integer class ids"),

@@ -152,6 +152,21 @@ def test_run_windows_bigger_than_max_payload(device, host):
     assert device.link.stats["retries"] == 0
 
 
+def test_masked_run_windows_bigger_than_max_payload(device, host):
+    """RUN_MASKED: masked steps add nothing to the stub's running sum (state kept) and
+    repeat the previous output; the window spans several chunks of (flags, steps)."""
+    f, o, seq, mp = VARIANTS[host.variant]
+    rng = np.random.default_rng(5)
+    assert device.steps_per_chunk(masked=True) < device.steps_per_chunk()
+    for T in (40, 1, device.steps_per_chunk(masked=True) + 1):
+        x = rng.integers(-3, 4, (T, f)).astype(np.int8)
+        valid = rng.random(T) > 0.3
+        y, _ = device.run(x, valid)
+        np.testing.assert_array_equal(y, golden(np.where(valid[:, None], x, 0).astype(np.int8), o, seq))
+    with pytest.raises(TinyrnnError, match="valid has shape"):
+        device.run(x, valid[:-1])
+
+
 def test_step_and_reset(device, host):
     f, o, seq, _ = VARIANTS[host.variant]
     x = np.random.default_rng(2).integers(-9, 10, (6, f)).astype(np.int8)

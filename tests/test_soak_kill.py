@@ -46,8 +46,8 @@ class _Counting:
     def __init__(self, device):
         self.device, self.done = device, 0
 
-    def run(self, x):
-        out = self.device.run(x)
+    def run(self, x, valid=None):
+        out = self.device.run(x, valid)
         self.done += 1
         return out
 

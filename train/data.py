@@ -1,7 +1,8 @@
 """The dataset type and npz files: what every loader returns and every stage reads.
 
 numpy only; TensorFlow is never imported here. Every loader returns a
-:class:`Dataset` with ``x`` (N, T, F) float32, ``y`` (N,) int64 class ids,
+:class:`Dataset` with ``x`` (N, T, F) float32, ``y`` (N,) int64 class ids
+(or (N, T) per-step class ids, or float64 regression targets (N,) / (N, K)),
 optional ``groups`` (N,) (e.g. subject ids: :func:`split` keeps a group on one
 side) and optional ``classes`` (class names). Bad input raises
 :class:`tinyrnn.core.errors.TinyrnnError` with a one-line message naming the file.
@@ -35,7 +36,7 @@ HAR_CLASSES = ("walking", "walking_upstairs", "walking_downstairs",
 
 @dataclass
 class Dataset:
-    """Windows ``x`` (N, T, F) float32 with labels ``y`` (N,) int64."""
+    """Windows ``x`` (N, T, F) float32 with labels ``y`` (N,) or (N, T) int64, or float64 targets."""
 
     x: np.ndarray
     y: np.ndarray
@@ -56,7 +57,14 @@ class Dataset:
         return int(self.x.shape[2])
 
     @property
+    def is_regression(self) -> bool:
+        return self.y.dtype.kind == "f"
+
+    @property
     def n_classes(self) -> int:
+        """0 for regression targets."""
+        if self.is_regression:
+            return 0
         top = int(self.y.max()) + 1 if len(self.y) else 0
         return max(top, len(self.classes or ()))
 
@@ -111,29 +119,47 @@ def _check_x(where: str, x: np.ndarray) -> np.ndarray:
     return x32
 
 
-def _check_y(where: str, y: np.ndarray, n_classes: int | None = None) -> np.ndarray:
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise TinyrnnError(f"{where}: y must be (N,) class ids, got shape {y.shape}"
-                           + (" (one-hot? store argmax)" if y.ndim == 2 else ""))
+def _check_targets(where: str, y: np.ndarray) -> np.ndarray:
+    """Regression targets (N,) or (N, K): finite floats, kept as float64."""
+    if y.ndim not in (1, 2):
+        raise TinyrnnError(f"{where}: regression targets y must be (N,) or (N, K), got shape {y.shape}")
+    y = y.astype(np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise TinyrnnError(f"{where}: y has {int(bad.sum())} NaN/Inf targets (first in window {int(np.argwhere(bad)[0][0])})")
+    return y
+
+
+def _check_y(where: str, y: np.ndarray, n_classes: int | None = None, steps: int | None = None,
+             task: str | None = None) -> np.ndarray:
+    """Class ids (N,), per-step class ids (N, T) or, for float values, regression targets.
+
+    Float labels that are all whole numbers stay class ids (files written by pandas);
+    ``task="regression"`` (an npz key) keeps whole-number targets as floats.
+    """
     if y.size == 0:
         raise TinyrnnError(f"{where}: empty y")
-    if y.dtype.kind == "f":
-        frac = ~np.isfinite(y) | (y != np.round(y))
-        if frac.any():
-            i = int(np.flatnonzero(frac)[0])
-            raise TinyrnnError(f"{where}: labels must be integer class ids, "
-                               f"y[{i}] = {y[i]}")
-    elif y.dtype.kind not in "iu":
-        raise TinyrnnError(f"{where}: labels must be integer class ids, got dtype {y.dtype}")
+    whole = y.dtype.kind in "iu" or (y.dtype.kind == "f" and bool(np.all(np.isfinite(y) & (y == np.round(y)))))
+    if task == "regression" or (y.dtype.kind == "f" and not whole):
+        return _check_targets(where, y)
+    if task not in (None, "classification"):
+        raise TinyrnnError(f"{where}: task must be 'classification' or 'regression', got {task!r}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 2 and y.shape[1] != steps:
+        raise TinyrnnError(f"{where}: y must be (N,) class ids or (N, {steps}) per-step ids, got shape {y.shape}"
+                           " (one-hot? store argmax)")
+    if y.ndim not in (1, 2):
+        raise TinyrnnError(f"{where}: y must be (N,) class ids, got shape {y.shape}")
+    if not whole:
+        raise TinyrnnError(f"{where}: labels must be integer class ids (or float regression targets), got dtype {y.dtype}")
     y64 = y.astype(np.int64)
     if (y64 < 0).any():
-        i = int(np.flatnonzero(y64 < 0)[0])
-        raise TinyrnnError(f"{where}: negative label y[{i}] = {y64[i]}")
+        i = int(np.flatnonzero(y64.reshape(len(y64), -1).min(axis=1) < 0)[0])
+        raise TinyrnnError(f"{where}: negative label y[{i}] = {y64[i].min()}")
     if n_classes is not None and (y64 >= n_classes).any():
-        i = int(np.flatnonzero(y64 >= n_classes)[0])
-        raise TinyrnnError(f"{where}: label y[{i}] = {y64[i]} out of range for "
+        i = int(np.flatnonzero(y64.reshape(len(y64), -1).max(axis=1) >= n_classes)[0])
+        raise TinyrnnError(f"{where}: label y[{i}] = {y64[i].max()} out of range for "
                            f"{n_classes} classes")
     return y64
 
@@ -153,11 +179,11 @@ def _check_classes(where: str, classes: np.ndarray) -> tuple[str, ...]:
 
 
 def make_dataset(where: str, x, y, groups=None, classes=None, name: str = "dataset",
-                 meta: dict | None = None) -> Dataset:
+                 meta: dict | None = None, task: str | None = None) -> Dataset:
     """Validate arrays (as :func:`load_npz` does) and wrap them in a Dataset."""
     x = _check_x(where, np.asarray(x))
     cls = None if classes is None else _check_classes(where, np.asarray(classes))
-    y = _check_y(where, np.asarray(y), None if cls is None else len(cls))
+    y = _check_y(where, np.asarray(y), None if cls is None else len(cls), x.shape[1], task)
     if x.shape[0] != y.shape[0]:
         raise TinyrnnError(f"{where}: x has {x.shape[0]} windows but y has {y.shape[0]} labels")
     g = None if groups is None else _check_groups(where, np.asarray(groups), len(y))
@@ -177,9 +203,10 @@ def load_npz(path) -> Dataset:
         raise TinyrnnError(f"{path}: missing key {' and '.join(map(repr, missing))} "
                            f"(has: {have})")
     meta = {k: v.tolist() for k, v in arrays.items()
-            if k not in ("x", "y", "groups", "classes") and v.size <= 256}
+            if k not in ("x", "y", "groups", "classes", "task") and v.size <= 256}
+    task = str(arrays["task"]) if "task" in arrays else None
     return make_dataset(str(path), arrays["x"], arrays["y"], arrays.get("groups"),
-                        arrays.get("classes"), name=path.stem, meta=meta)
+                        arrays.get("classes"), name=path.stem, meta=meta, task=task)
 
 
 def save_npz(dataset: Dataset, path) -> Path:
@@ -193,6 +220,8 @@ def save_npz(dataset: Dataset, path) -> Path:
         arrays["groups"] = np.asarray(dataset.groups)
     if dataset.classes is not None:
         arrays["classes"] = np.asarray(dataset.classes, dtype=str)
+    if dataset.is_regression:  # whole-number targets would otherwise load back as class ids
+        arrays["task"] = np.asarray("regression")
     if "channels" in dataset.meta:
         arrays["channels"] = np.asarray(dataset.meta["channels"], dtype=str)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
@@ -237,7 +266,7 @@ def split(dataset: Dataset, val_fraction: float = 0.2, seed: int = 0,
 
     With groups and ``by_group`` no group lands in both parts (validation gets
     about ``val_fraction`` of the windows, in whole groups); otherwise the split
-    is stratified by label.
+    is stratified by label (random for regression targets and per-step labels).
     """
     if not 0.0 < val_fraction < 1.0:
         raise TinyrnnError(f"validation fraction must be between 0 and 1, got {val_fraction}")
@@ -246,8 +275,10 @@ def split(dataset: Dataset, val_fraction: float = 0.2, seed: int = 0,
     rng = np.random.default_rng(seed)
     if by_group and dataset.groups is not None:
         val_idx = _group_val_index(dataset.groups, val_fraction, rng)
-    else:
+    elif dataset.y.ndim == 1 and not dataset.is_regression:
         val_idx = _stratified_val_index(dataset.y, val_fraction, rng)
+    else:  # targets and per-step labels have no one class per window to stratify by
+        val_idx = np.sort(rng.permutation(len(dataset))[: int(round(val_fraction * len(dataset)))])
     mask = np.zeros(len(dataset), bool)
     mask[val_idx] = True
     if mask.all() or not mask.any():

@@ -79,27 +79,28 @@ def arch_label(kinds: list[str]) -> str:
     return kinds[0] if len(set(kinds)) == 1 else ",".join(kinds)
 
 
-def _check_args(arch, units: int, layers: int | None, input_shape, n_classes: int) -> list[str]:
+def _check_args(arch, units: int, layers: int | None, input_shape, n_classes: int, regression: bool = False) -> list[str]:
     kinds = resolve_archs(arch, layers)
     if not 1 <= int(units) <= 1024:
         raise TinyrnnError(f"units must be 1..1024, got {units}")
     if len(input_shape) != 2 or min(int(d) for d in input_shape) < 1:
         raise TinyrnnError(f"input shape must be (T, F) with T, F >= 1, got {tuple(input_shape)}")
-    if int(n_classes) < 2:
-        raise TinyrnnError(f"need at least 2 classes, got {n_classes}")
+    if int(n_classes) < (1 if regression else 2):
+        raise TinyrnnError(f"need at least {'1 target' if regression else '2 classes'}, got {n_classes}")
     return kinds
 
 
 def build_model(arch, units: int, layers: int | None = 1, input_shape=(None, None),
                 n_classes: int = 2, normalization_data: np.ndarray | None = None,
-                legacy_keras: bool = False, name: str | None = None):
-    """Build (and not compile) the classifier; returns a Keras ``Model``.
+                legacy_keras: bool = False, name: str | None = None, regression: bool = False):
+    """Build (and not compile) the classifier, or with ``regression`` a model whose linear
+    Dense head gives ``n_classes`` float targets; returns a Keras ``Model``.
 
     ``normalization_data`` (N, T, F) adapts the Normalization layer's per-feature
     mean and variance; without it the layer is the identity (mean 0, variance 1).
     ``arch``/``layers``: see :func:`resolve_archs`.
     """
-    kinds = _check_args(arch, units, layers, input_shape, n_classes)
+    kinds = _check_args(arch, units, layers, input_shape, n_classes, regression)
     keras = get_keras(legacy_keras)
     T, F = (int(d) for d in input_shape)
     inputs = keras.Input(shape=(T, F), name="x")
@@ -117,7 +118,7 @@ def build_model(arch, units: int, layers: int | None = 1, input_shape=(None, Non
         rnn = keras.layers.LSTM if kind == "lstm" else keras.layers.GRU
         h = rnn(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
                 name=f"{kind}_{i}")(h)
-    outputs = keras.layers.Dense(int(n_classes), activation="softmax", name="head")(h)
+    outputs = keras.layers.Dense(int(n_classes), activation="linear" if regression else "softmax", name="head")(h)
     label = "_".join(kinds) if len(set(kinds)) > 1 else kinds[0]
     return keras.Model(inputs, outputs, name=name or f"tinyrnn_{label}{units}x{len(kinds)}")
 

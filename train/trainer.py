@@ -57,17 +57,20 @@ def train_model(train_ds: Dataset, val_ds: Dataset, arch="lstm", units: int = 32
     if epochs < 1 or batch_size < 1 or patience < 1:
         raise TinyrnnError("epochs, batch size and patience must be >= 1")
     kinds = resolve_archs(arch, layers)
+    regression = _task(train_ds, val_ds)
     keras = get_keras(legacy_keras)
     set_determinism(seed, legacy_keras)
-    n_classes = max(train_ds.n_classes, val_ds.n_classes)
+    n_classes = (train_ds.y.reshape(len(train_ds), -1).shape[1] if regression
+                 else max(train_ds.n_classes, val_ds.n_classes))
     model = build_model(kinds, units, None, train_ds.x.shape[1:], n_classes,
-                        normalization_data=train_ds.x, legacy_keras=legacy_keras)
+                        normalization_data=train_ds.x, legacy_keras=legacy_keras, regression=regression)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  **({"loss": "mse", "metrics": ["mae"]} if regression else
+                     {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}))
     bar = EpochProgress(progress, epochs)
     bar.info(f"training {arch_label(kinds)}({units})x{len(kinds)} on {len(train_ds)} windows "
              f"(validation {len(val_ds)}), T={train_ds.timesteps} F={train_ds.features}, "
-             f"{n_classes} classes, seed {seed}")
+             f"{n_classes} {'regression targets' if regression else 'classes'}, seed {seed}")
     monitor = make_monitor(keras, bar, patience)
     t0 = time.perf_counter()
     try:
@@ -85,13 +88,34 @@ def train_model(train_ds: Dataset, val_ds: Dataset, arch="lstm", units: int = 32
     return model, info
 
 
+def _task(train_ds: Dataset, val_ds: Dataset) -> bool:
+    """True for regression targets (a linear head, MSE); per-step labels are not trained here."""
+    if train_ds.is_regression != val_ds.is_regression:
+        raise TinyrnnError("training and validation sets must both hold class labels or both regression targets")
+    if not train_ds.is_regression and train_ds.y.ndim != 1:
+        raise TinyrnnError(f"{train_ds.name}: per-step labels (N, T): tinyrnn train builds whole-window models "
+                           "(train a return_sequences model in Keras; eval, report and verify take it)")
+    return train_ds.is_regression
+
+
 def final_scores(model, train_ds: Dataset, val_ds: Dataset, batch_size: int = 64) -> dict:
-    """Float loss and accuracy of ``model`` on both parts."""
+    """Float loss and accuracy (or, for regression, RMSE and MAE over all targets) on both parts."""
     out = {}
     for part, ds in (("train", train_ds), ("val", val_ds)):
         res = model.evaluate(ds.x, ds.y, batch_size=batch_size, verbose=0, return_dict=True)
-        out[f"{part}_loss"], out[f"{part}_accuracy"] = float(res["loss"]), float(res["accuracy"])
+        out[f"{part}_loss"] = float(res["loss"])
+        if ds.is_regression:
+            out[f"{part}_rmse"], out[f"{part}_mae"] = float(res["loss"]) ** 0.5, float(res["mae"])
+        else:
+            out[f"{part}_accuracy"] = float(res["accuracy"])
     return out
+
+
+def score_text(result: dict) -> str:
+    """"val accuracy 0.9123" or "val RMSE 0.0412" for the progress line and the CLI."""
+    if "val_rmse" in result:
+        return f"val RMSE {result['val_rmse']:.4g}"
+    return f"val accuracy {result['val_accuracy']:.4f}"
 
 
 def save_model(model, out_path) -> Path:
@@ -168,7 +192,7 @@ def finish(fitted: Fitted, out_path) -> dict:
         "params": count_params(f.model), **_versions(o["legacy_keras"]), **f.info,
     }
     if o["progress"]:
-        print(f"saved {out}: val accuracy {result['val_accuracy']:.4f} "
+        print(f"saved {out}: {score_text(result)} "
               f"(best epoch {result['best_epoch']}/{result['epochs_run']})",
               file=sys.stderr, flush=True)
     return result

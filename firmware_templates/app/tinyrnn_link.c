@@ -192,22 +192,24 @@ static int32_t do_step(tinyrnn_link_t *l, const char **why)
 static int32_t do_run(tinyrnn_link_t *l, const char **why)
 {
     const tinyrnn_model_if_t *m = l->model;
-    uint8_t flags;
+    uint8_t flags = l->len ? l->rx[TRP_RUN_REQUEST_FLAGS] : 0u;
     uint32_t bytes, n, out, t0;
     int all = m->returns_sequences != 0;
-    if (l->len < TRP_RUN_REQUEST_FIXED + 1u || (l->len - TRP_RUN_REQUEST_FIXED) % m->input_size != 0) {
+    /* RUN_MASKED: each step also carries a valid flag (n flags, then n steps). */
+    uint32_t record = m->input_size + ((flags & TRP_RUN_MASKED) ? 1u : 0u);
+    const uint8_t *valid;
+    if (l->len < TRP_RUN_REQUEST_FIXED + 1u || (l->len - TRP_RUN_REQUEST_FIXED) % record != 0) {
         *why = "RUN needs flags + whole time steps";
         return -(int32_t)TRP_E_BAD_LENGTH;
     }
-    flags = l->rx[TRP_RUN_REQUEST_FLAGS];
     bytes = l->len - TRP_RUN_REQUEST_FIXED;
-    n = bytes / m->input_size;
+    n = bytes / record;
     out = all ? n * m->output_size : m->output_size;
     if (TRP_TICKS_REPLY_FIXED + out > TINYRNN_LINK_MAX_PAYLOAD) {
         *why = "RUN chunk outputs exceed max payload";
         return -(int32_t)TRP_E_BAD_LENGTH;
     }
-    if (flags & ~(uint32_t)(TRP_RUN_FIRST | TRP_RUN_LAST)) {
+    if (flags & ~(uint32_t)(TRP_RUN_FIRST | TRP_RUN_LAST | TRP_RUN_MASKED)) {
         *why = "RUN flags: unknown bits";
         return -(int32_t)TRP_E_BAD_ARG;
     }
@@ -219,8 +221,10 @@ static int32_t do_run(tinyrnn_link_t *l, const char **why)
         *why = "RUN chunk without a first chunk";
         return -(int32_t)TRP_E_BAD_STATE;
     }
+    valid = (flags & TRP_RUN_MASKED) ? l->rx + TRP_RUN_REQUEST_X : 0;
     t0 = l->board->ticks();
-    m->run_chunk((const int8_t *)(l->rx + TRP_RUN_REQUEST_X), (uint16_t)n, (int8_t *)(l->tx + TRP_TICKS_REPLY_Y), all);
+    m->run_chunk((const int8_t *)(l->rx + TRP_RUN_REQUEST_X + (valid ? n : 0u)), valid, (uint16_t)n,
+                 (int8_t *)(l->tx + TRP_TICKS_REPLY_Y), all);
     l->run_ticks += l->board->ticks() - t0;
     put_u32(l->tx + TRP_TICKS_REPLY_TICKS, l->run_ticks);
     if (flags & TRP_RUN_LAST)

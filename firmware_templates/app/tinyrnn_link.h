@@ -32,8 +32,9 @@ typedef struct tinyrnn_model_if {
     void (*reset)(void);
     void (*step)(const int8_t *x_t, int8_t *y);
     /* Feed n steps continuing the current state. all_outputs: write n*O bytes (one
-     * output per step), else write only the last step's O bytes. */
-    void (*run_chunk)(const int8_t *x, uint16_t n, int8_t *y, int all_outputs);
+     * output per step), else write only the last step's O bytes. valid: NULL, or n
+     * flags (0 = a masked step: state kept, output repeated). */
+    void (*run_chunk)(const int8_t *x, const uint8_t *valid, uint16_t n, int8_t *y, int all_outputs);
 } tinyrnn_model_if_t;
 
 /* The one model this firmware serves (defined by model_glue.c). */

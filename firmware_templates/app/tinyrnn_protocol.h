@@ -21,6 +21,7 @@
 #define TRP_STACK_UNKNOWN 0xFFFFFFFFu
 #define TRP_RUN_FIRST 0x01u
 #define TRP_RUN_LAST 0x02u
+#define TRP_RUN_MASKED 0x04u                     /* x = n valid flags, then n steps */
 
 /* frame types */
 #define TRP_T_INFO 0x01u
@@ -55,8 +56,8 @@
 #define TRP_INFO_REPLY_FIXED 48u
 
 /* RUN_REQUEST: byte offsets; _FIXED = bytes before the variable part */
-#define TRP_RUN_REQUEST_FLAGS 0u                 /* u8: RUN_FIRST | RUN_LAST */
-#define TRP_RUN_REQUEST_X 1u                     /* rest: n whole time steps, n*F int8 */
+#define TRP_RUN_REQUEST_FLAGS 0u                 /* u8: RUN_FIRST | RUN_LAST | RUN_MASKED */
+#define TRP_RUN_REQUEST_X 1u                     /* rest: n whole time steps, n*F int8 (RUN_MASKED: n valid flags first) */
 #define TRP_RUN_REQUEST_FIXED 1u
 
 /* TICKS_REPLY: byte offsets; _FIXED = bytes before the variable part */

@@ -7,8 +7,13 @@ void tinyrnn_stub_reset(tinyrnn_stub_state_t *st)
 
 void tinyrnn_stub_step(tinyrnn_stub_state_t *st, const int8_t *x_t, int8_t *y)
 {
+    tinyrnn_stub_step_masked(st, x_t, 1, y);
+}
+
+void tinyrnn_stub_step_masked(tinyrnn_stub_state_t *st, const int8_t *x_t, int valid, int8_t *y)
+{
     int i;
-    for (i = 0; i < STUB_IN; i++)
+    for (i = 0; valid && i < STUB_IN; i++)
         st->acc += x_t[i];
     for (i = 0; i < STUB_OUT; i++) {
         int32_t v = st->acc + i;

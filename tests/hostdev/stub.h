@@ -25,6 +25,7 @@ typedef struct {
 
 void tinyrnn_stub_reset(tinyrnn_stub_state_t *st);
 void tinyrnn_stub_step(tinyrnn_stub_state_t *st, const int8_t *x_t, int8_t *y);
+void tinyrnn_stub_step_masked(tinyrnn_stub_state_t *st, const int8_t *x_t, int valid, int8_t *y);
 void tinyrnn_stub_run(tinyrnn_stub_state_t *st, const int8_t *x, int T, int8_t *y);
 
 #endif

@@ -21,7 +21,8 @@ from tinyrnn.core import tnr
 from tinyrnn.core.boards import instructions_per_tick
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.fileio import os_error_text
-from tinyrnn.core.golden.model import predict
+from tinyrnn.core.golden.model import dequantize_output, run_model
+from tinyrnn.core.metrics import REGRESSION_METRICS, check_labels, scores, task_of
 from tinyrnn.harness.discovery import resolve_target
 from tinyrnn.harness.labgrid import LABGRID_PREFIX
 from tinyrnn.harness.parallel import QemuJob, verify_parallel
@@ -42,16 +43,19 @@ def is_artifact(path: str) -> bool:
     return not path.endswith((".keras", ".h5", ".tflite"))
 
 
+def output_shape(model, steps: int) -> tuple:
+    """The model's outputs per window: (O,), or (T, O) when it returns sequences."""
+    return (steps, model.output_size) if model.returns_sequences else (model.output_size,)
+
+
 def load_data(spec: str, model=None):
-    """An npz/UCI/synthetic dataset, checked against the model's input shape if given."""
+    """An npz/UCI/synthetic dataset, checked against the model's input and output shapes if given."""
 
     data = load_dataset(spec)
-    if model is not None and data.features != model.input_size:
-        raise TinyrnnError(f"{spec}: data has {data.features} features per step, the model expects {model.input_size}")
-    classes = model.output_size if model is not None and not model.returns_sequences else 0
-    if classes > 1 and int(data.y.max()) >= classes:
-        i = int(np.argmax(data.y >= classes))
-        raise TinyrnnError(f"{spec}: label y[{i}] = {int(data.y[i])} out of range for the model's {classes} outputs")
+    if model is not None:
+        if data.features != model.input_size:
+            raise TinyrnnError(f"{spec}: data has {data.features} features per step, the model expects {model.input_size}")
+        check_labels(data.y, output_shape(model, data.timesteps), spec)
     return data
 
 
@@ -83,6 +87,11 @@ def train_file(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None
         tflite_out = tflite_export.tflite_path_for(
             out_path, export_tflite if isinstance(export_tflite, (str, os.PathLike)) else None)
     qat_opts = qat_options(qat)
+    if qat_opts or tflite_out:  # both score int8 classes: refuse regression targets before training
+        spec_or_dataset = load_dataset(spec_or_dataset, n=fit_options.get("n"), seed=seed)
+        if spec_or_dataset.is_regression:
+            raise TinyrnnError(f"{spec_or_dataset.name}: --qat and --export-tflite need class labels, "
+                               "the data holds regression targets")
     fitted = trainer.fit(spec_or_dataset, arch, units, layers, epochs, seed, batch_size, legacy_keras, progress,
                          **fit_options)
     calib_x = qat_finetune.calibration_windows(fitted.train_ds, seed=seed) if qat_opts or tflite_out else None
@@ -125,32 +134,31 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
             "levers": model.meta.get("calibration", {}) if used else {}}  # fmt: skip
 
 
-def _accuracy(pred: np.ndarray, y: np.ndarray, model_path: str) -> float:
-    if pred.ndim != 1:
-        raise TinyrnnError(f"{model_path}: accuracy needs a model with one output per sequence")
-    return float(np.mean(pred == y))
-
-
 def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
-    """Accuracy of a .keras model (float twin) or an artifact (int8 golden) on the first n windows."""
+    """Scores of a .keras model (float twin) or an artifact (int8 golden) on the first n windows:
+    accuracy (per window, or per step for (N, T) labels) or, for float targets, RMSE/MAE/R²."""
     if n is not None and n < 1:
         raise TinyrnnError(f"--n must be at least 1, got {n}")
     if is_artifact(model_path):
         model = tnr.load(model_path)
         data = load_data(data_spec, model)
         x, y = data.x[:n], data.y[:n]
-        return {"accuracy": _accuracy(predict(model, x), y, model_path), "n": int(len(y)), "kind": "int8-golden"}
+        out = dequantize_output(model, run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x)))
+        return {**scores(out, y, data_spec), "kind": "int8-golden"}
 
     float_model = load_keras(model_path)
     data = load_data(data_spec)
     if data.features != float_model.input_shape[1]:
         raise TinyrnnError(f"{data_spec}: data has {data.features} features, the model expects {float_model.input_shape[1]}")
     x, y = data.x[:n], data.y[:n]
-    out = float_model.run(x)
-    if out.ndim == 2 and out.shape[1] > 1 and int(y.max()) >= out.shape[1]:
-        raise TinyrnnError(f"{data_spec}: label {int(y.max())} out of range for the model's {out.shape[1]} outputs")
-    pred = np.argmax(out, axis=-1)
-    return {"accuracy": _accuracy(pred, y, model_path), "n": int(len(y)), "kind": "float"}
+    return {**scores(float_model.run(x), y, data_spec), "kind": "float"}
+
+
+def device_scores(model, outputs: list, labels) -> dict:
+    """verify's device_* figures from the received int8 outputs: accuracy for classes, or
+    RMSE/MAE/R² for regression targets (the others None; none at all without outputs)."""
+    got = scores(dequantize_output(model, np.asarray(outputs)), labels) if len(outputs) else {}
+    return {f"device_{k}": got.get(k) for k in ("accuracy", *REGRESSION_METRICS)}
 
 
 def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True,
@@ -164,34 +172,31 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
         raise TinyrnnError(f"--jobs {jobs} needs a qemu:BOARD or labgrid:PLACES target (one device per job), "
                            f"not {target}")
     target = resolve_target(target)
-    x_q = model.input_quant.quantize(data.x[:n])
+    x_q, valid = model.input_quant.quantize(data.x[:n]), model.valid_steps(data.x[:n])
     with contextlib.ExitStack() as stack:
         workdir = build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-verify-"))
         if jobs > 1 and target.startswith(LABGRID_PREFIX):  # one worker per acquired place
             job, info = stack.enter_context(farm_job(target, model, jobs, coordinator))
-            res = verify_parallel(model, x_q, job, jobs, progress=progress)
+            res = verify_parallel(model, x_q, job, jobs, progress=progress, valid=valid)
         elif jobs > 1:  # build once, then every worker boots its own QEMU with this ELF
-
             board = target[len(QEMU_PREFIX):]
             info = {"board": board, "instructions_per_tick": instructions_per_tick(board),
                     **build_firmware(model, board, f"{workdir}/fw-{board}")}
             job = QemuJob(board, info["elf"], model.content_hash(), lifetime_s=120.0 + 2.0 * len(x_q))
-            res = verify_parallel(model, x_q, job, jobs, progress=progress)
+            res = verify_parallel(model, x_q, job, jobs, progress=progress, valid=valid)
         else:
             device, info = stack.enter_context(connect(target, model, workdir, coordinator=coordinator))
-            res = verify_device(device, model, x_q, progress=progress)
+            res = verify_device(device, model, x_q, progress=progress, valid=valid)
     summary = res.summary()
     factor = info.get("instructions_per_tick")
     ticks = summary["ticks_per_inference"]
-    outputs = np.asarray(res.outputs)
-    labels = np.asarray(data.y)[res.indices] if len(res.indices) else None
-    device_acc = float(np.mean(np.argmax(outputs, -1) == labels)) if outputs.ndim == 2 and len(outputs) else None
     return {
         "verified": res.error is None and res.mismatches == 0 and res.sequences == len(x_q),
         "sequences": res.sequences, "requested": int(len(x_q)), "mismatches": res.mismatches,
         "board": info["board"], "target": target, "jobs": res.jobs, "places": info.get("places"),
         "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
-        "ticks_per_inference": ticks, "device_accuracy": device_acc,
+        "ticks_per_inference": ticks, "task": task_of(data.y),
+        **device_scores(model, res.outputs, np.asarray(data.y)[res.indices]),
         "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
         "state_bytes": info.get("state_bytes"), "model_code_bytes": info.get("model_code_bytes"),
         "model_weights_bytes": info.get("model_weights_bytes"),
@@ -226,8 +231,9 @@ def write_report(keras_path: str, artifact: str, data_spec: str, out_html: str, 
     data = load_data(data_spec, model)
     x, y = (data.x, data.y) if n is None else (data.x[:n], data.y[:n])
     device = None
-    if verified and verified.get("device_accuracy") is not None:
-        device = {"accuracy": verified["device_accuracy"], "target": verified["target"],
+    measured = {k: verified.get(f"device_{k}") for k in ("accuracy", *REGRESSION_METRICS)} if verified else {}
+    if any(v is not None for v in measured.values()):
+        device = {**{k: v for k, v in measured.items() if v is not None}, "target": verified["target"],
                   "sequences": verified["sequences"], "mismatches": verified["mismatches"]}  # fmt: skip
     cost = report_cost(verified, x.shape[1]) if verified else None
     report = build_report(load_keras(keras_path), model, x, y, device=device, cost=cost, progress=progress)

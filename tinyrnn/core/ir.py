@@ -151,6 +151,12 @@ class Model:
     layers: list
     classes: list = field(default_factory=list)  # label names, if any
     meta: dict = field(default_factory=dict)  # provenance: source file, calibration, versions
+    # Keras Masking(mask_value): a step whose raw features all equal it is skipped (state
+    # and output kept). None = every step counts; then absent from the hashed document.
+    mask_value: float | None = None
+
+    def valid_steps(self, x: np.ndarray) -> np.ndarray | None:
+        return valid_steps(x, self.mask_value)
 
     @property
     def output_size(self) -> int:
@@ -176,6 +182,15 @@ class Model:
         return digest_of(doc, arrays)
 
 
+def valid_steps(x: np.ndarray, mask_value: float | None) -> np.ndarray | None:
+    """(N, T) bool: the steps that count, as Keras's Masking computes them on the raw
+    float32 input (a step is masked when every feature equals ``mask_value``); None when
+    there is no mask."""
+    if mask_value is None:
+        return None
+    return ~np.all(np.asarray(x, np.float32) == np.float32(mask_value), axis=-1)
+
+
 def _obj_to_json(obj: Any, prefix: str, arrays: dict) -> Any:
     """Dataclass → JSON-able dict; numpy arrays go to ``arrays`` under a dotted key."""
     if dataclasses.is_dataclass(obj):
@@ -199,6 +214,8 @@ def _obj_to_json(obj: Any, prefix: str, arrays: dict) -> Any:
 def to_document(model: Model) -> tuple[dict, dict]:
     arrays: dict = {}
     doc = _obj_to_json(model, "", arrays)
+    if doc.get("mask_value") is None:  # unmasked models keep the document (and hash) they always had
+        doc.pop("mask_value", None)
     return doc, arrays
 
 

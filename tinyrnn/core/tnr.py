@@ -104,6 +104,7 @@ def _model_from(doc, arrays: dict, path: str) -> Model:
         layers=layers,
         classes=doc.get("classes", []),
         meta=doc.get("meta", {}),
+        mask_value=doc.get("mask_value"),
     )
 
 

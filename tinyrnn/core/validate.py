@@ -95,6 +95,8 @@ def validate(model: Model, where: str = "model") -> None:
         raise TinyrnnError(f"{where}: classes must be a list of names")
     if not isinstance(model.meta, dict):
         raise TinyrnnError(f"{where}: meta must be an object")
+    if model.mask_value is not None:
+        _check_scalar(where, "mask_value", model.mask_value, "float")
     quant = model.input_quant
     _check_fields(quant, f"{where}: input_quant")
     for name in ("offset", "scale"):

@@ -21,6 +21,7 @@ from tinyrnn.harness.protocol import (
     PROTOCOL_VERSION,
     RUN_FIRST,
     RUN_LAST,
+    RUN_MASKED,
     STACK_UNKNOWN,
     TICKS_REPLY,
     FrameType,
@@ -170,22 +171,24 @@ class Device:
                 kind="layout", offset=offset, expected=f"{n}",
             )
 
-    def steps_per_chunk(self) -> int:
+    def steps_per_chunk(self, masked: bool = False) -> int:
         info = self.info()
-        n = (info.max_payload - 1) // info.input_size
+        n = (info.max_payload - 1) // (info.input_size + int(masked))  # + one valid flag per step
         if info.returns_sequences:
             n = min(n, (info.max_payload - TICKS_REPLY.fixed_size) // info.output_size)
         if n < 1:
             raise TinyrnnError(f"{self.link.url}: one time step does not fit the device's {info.max_payload}-byte payload")
         return n
 
-    def _run_once(self, x: np.ndarray) -> tuple[np.ndarray, int]:
-        info, per = self.info(), self.steps_per_chunk()
+    def _run_once(self, x: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, int]:
+        info, per = self.info(), self.steps_per_chunk(valid is not None)
         T, outs, ticks = x.shape[0], [], 0
         for start in range(0, T, per):
             end = min(T, start + per)
             flags = (RUN_FIRST if start == 0 else 0) | (RUN_LAST if end == T else 0)
-            f = self.link.request(FrameType.RUN, bytes([flags]) + x[start:end].tobytes(), retries=0)
+            head = b"" if valid is None else valid[start:end].tobytes()
+            flags |= 0 if valid is None else RUN_MASKED
+            f = self.link.request(FrameType.RUN, bytes([flags]) + head + x[start:end].tobytes(), retries=0)
             d = TICKS_REPLY.unpack(f.payload)
             want = (end - start) * info.output_size if info.returns_sequences else (info.output_size if end == T else 0)
             self._expect_len(d["y"], want, f"RUN chunk {start}:{end}", f.offset)
@@ -194,8 +197,11 @@ class Device:
         y = np.frombuffer(b"".join(outs), np.int8).copy()
         return (y.reshape(T, info.output_size) if info.returns_sequences else y), ticks
 
-    def run(self, x_q) -> tuple[np.ndarray, int]:
+    def run(self, x_q, valid=None) -> tuple[np.ndarray, int]:
         """One window from a reset state → (y, ticks in the model for the whole window).
+
+        ``valid`` (T,) bool, optional: False marks a masked step (Keras Masking: the
+        device keeps the state and repeats the previous output).
 
         y is (O,) for last-step models, (T, O) for sequence models. Chunks that would
         not fit one payload are sent as several RUN frames; on a wire error the whole
@@ -209,9 +215,13 @@ class Device:
         x = self._as_int8(x_q, 2, "x_q")
         if x.shape[0] == 0:
             raise TinyrnnError("x_q has no time steps")
+        if valid is not None:
+            valid = np.asarray(valid, bool).astype(np.uint8)
+            if valid.shape != x.shape[:1]:
+                raise TinyrnnError(f"valid has shape {valid.shape}, the window has {x.shape[0]} steps")
         for attempt in range(self.link.retries + 1):
             try:
-                return self._run_once(x)
+                return self._run_once(x, valid)
             except LinkError as exc:
                 if not (exc.retryable or exc.kind == "timeout") or attempt == self.link.retries:
                     if attempt:

@@ -101,13 +101,13 @@ def _device():
     return _session[1]
 
 
-def _run_block(start: int, x_block: np.ndarray) -> dict:
+def _run_block(start: int, x_block: np.ndarray, valid_block: np.ndarray | None = None) -> dict:
     """Outputs of consecutive sequences from ``start``; stops at the first failure."""
     outputs, ticks = [], []
     try:
         device = _device()
-        for seq in x_block:
-            y, t = device.run(seq)
+        for k, seq in enumerate(x_block):
+            y, t = device.run(seq, None if valid_block is None else valid_block[k])
             outputs.append(y)
             ticks.append(int(t))
     except TinyrnnError as exc:
@@ -128,9 +128,10 @@ def _differs(y, want: np.ndarray) -> bool:
     return y.size != want.size or bool(np.any(y.reshape(want.shape) != want))
 
 
-def _collect(pool, x_q: np.ndarray, expected: np.ndarray, block: int, bar: Progress) -> tuple[dict, list]:
+def _collect(pool, x_q: np.ndarray, valid, expected: np.ndarray, block: int, bar: Progress) -> tuple[dict, list]:
     """Run every block; returns ({start: block result}, [(start, error text)])."""
-    futures = {pool.submit(_run_block, s, x_q[s:s + block]): s for s in range(0, len(x_q), block)}
+    futures = {pool.submit(_run_block, s, x_q[s:s + block], None if valid is None else valid[s:s + block]): s
+               for s in range(0, len(x_q), block)}
     done: dict[int, dict] = {}
     errors: list[tuple[int, str]] = []
     differing = 0  # for the progress line only; the result is built in sequence order later
@@ -156,13 +157,13 @@ def _collect(pool, x_q: np.ndarray, expected: np.ndarray, block: int, bar: Progr
 
 
 def verify_parallel(model: Model, x_q: np.ndarray, job: QemuJob | PortJob, jobs: int,
-                    progress: bool = True) -> VerifyResult:
+                    progress: bool = True, valid: np.ndarray | None = None) -> VerifyResult:
     """Like verify_device(), over ``jobs`` QEMU instances booting ``job.elf`` or the ports of a PortJob."""
     x_q = check_input(model, x_q)
     if jobs < 1:
         raise TinyrnnError(f"--jobs must be at least 1, got {jobs}")
     jobs = min(jobs, len(x_q), len(job.urls) if isinstance(job, PortJob) else jobs) or 1
-    expected = run_model(model, x_q)
+    expected = run_model(model, x_q, valid=valid)
     block = block_size(len(x_q), jobs)
     ctx = multiprocessing.get_context("spawn")
     slots = None
@@ -174,7 +175,7 @@ def verify_parallel(model: Model, x_q: np.ndarray, job: QemuJob | PortJob, jobs:
     with Progress(len(x_q), "verify", enabled=progress) as bar:
         with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(job, slots)) as pool:
             try:
-                done, errors = _collect(pool, x_q, expected, block, bar)
+                done, errors = _collect(pool, x_q, valid, expected, block, bar)
             except BaseException:  # Ctrl-C: drop the queue; workers (and their QEMUs) got the signal too
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

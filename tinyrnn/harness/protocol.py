@@ -47,6 +47,7 @@ IDLE_TIMEOUT_MS = 50  # device drops a half-received frame after this much line 
 STACK_UNKNOWN = 0xFFFFFFFF  # BENCH stack peak when the board did not say where its stack ends
 RUN_FIRST = 0x01  # RUN flags: first chunk resets the model state and the tick counter
 RUN_LAST = 0x02  # last chunk: the reply carries the window's (last-step) output
+RUN_MASKED = 0x04  # x is n valid flags (u8, 0 = masked step: state and output kept), then n steps
 
 
 class FrameType(IntEnum):
@@ -169,7 +170,8 @@ INFO_REPLY = Layout("INFO_REPLY", (
     Field("board", "rest", "board name, ASCII"),
 ))
 RUN_REQUEST = Layout("RUN_REQUEST", (
-    Field("flags", "u8", "RUN_FIRST | RUN_LAST"), Field("x", "rest", "n whole time steps, n*F int8"),
+    Field("flags", "u8", "RUN_FIRST | RUN_LAST | RUN_MASKED"),
+    Field("x", "rest", "n whole time steps, n*F int8 (RUN_MASKED: n valid flags first)"),
 ))
 TICKS_REPLY = Layout("TICKS_REPLY", (
     Field("ticks", "u32", "model ticks (RUN: whole window so far)"), Field("y", "rest", "int8 outputs"),
@@ -260,6 +262,7 @@ def render_c_header() -> str:
         d("TRP_STACK_UNKNOWN", f"0x{STACK_UNKNOWN:08X}u"),
         d("TRP_RUN_FIRST", f"0x{RUN_FIRST:02X}u"),
         d("TRP_RUN_LAST", f"0x{RUN_LAST:02X}u"),
+        d("TRP_RUN_MASKED", f"0x{RUN_MASKED:02X}u", "x = n valid flags, then n steps"),
         "",
         "/* frame types */",
         *(d(f"TRP_T_{t.name}", f"0x{int(t):02X}u") for t in FrameType),

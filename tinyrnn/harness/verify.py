@@ -111,16 +111,19 @@ def check_layout(device: Device, model: Model) -> None:
                            "this artifact, or its model glue is broken")
 
 
-def verify_device(device: Device, model: Model, x_q: np.ndarray, progress: bool = True) -> VerifyResult:
-    """Run every sequence of x_q (N, T, F) int8 on the device and compare with the golden model."""
+def verify_device(device: Device, model: Model, x_q: np.ndarray, progress: bool = True,
+                  valid: np.ndarray | None = None) -> VerifyResult:
+    """Run every sequence of x_q (N, T, F) int8 on the device and compare with the golden model.
+
+    ``valid`` (N, T) bool (``model.valid_steps`` of the float windows): masked steps."""
     x_q = check_input(model, x_q)
     check_layout(device, model)
-    expected = run_model(model, x_q)
+    expected = run_model(model, x_q, valid=valid)
     result = VerifyResult()
     with Progress(len(x_q), "verify", enabled=progress) as bar:
         for i, seq in enumerate(x_q):
             try:
-                got, ticks = device.run(seq)
+                got, ticks = device.run(seq, None if valid is None else valid[i])
             except TinyrnnError as exc:
                 result.error = f"sequence {i}: {exc}"
                 break

@@ -26,9 +26,13 @@ def configure(p) -> None:
                    help="LSTM cell scale 2^p: max (no saturation on calibration data), tight (one lower), percentile")
     p.add_argument("--weights", choices=WEIGHT_RULES, default=DEFAULTS["weights"],
                    help="weight scales: max |w|, or mse (clip outlier weights where that lowers the error)")
+    p.add_argument("--output-headroom", type=float, default=DEFAULTS["output_headroom"],
+                   help="widen the Dense head's output range by this fraction of it on each side (regression "
+                        "targets beyond the calibration data's; e.g. 0.5)")
     p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration")
 
 def run(args):
     result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
-                           bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights)  # fmt: skip
+                           bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights,
+                           output_headroom=args.output_headroom)  # fmt: skip
     return result, f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from tinyrnn.app.api import train_file
+from tinyrnn.train.trainer import score_text
 
-HELP = "train a Keras LSTM/GRU classifier"
+HELP = "train a Keras LSTM/GRU classifier (or regressor: float targets in the data)"
 
 
 def configure(p) -> None:
-    p.add_argument("--data", required=True, help="NPZ file, UCI HAR folder or synthetic:NAME")
+    p.add_argument("--data", required=True, help="NPZ file, UCI HAR folder or synthetic:NAME; float y (N,) or (N, K) "
+                   "trains a regressor (linear Dense head, MSE loss)")
     p.add_argument("--arch", default="lstm",
                    help="lstm, gru, or one kind per layer for a mixed stack, first layer first (lstm,gru)")
     p.add_argument("--units", type=int, default=32)
@@ -34,15 +36,13 @@ def configure(p) -> None:
     p.add_argument("--out", required=True, help="output .keras file")
 
 def run(args):
-    
-
     qat = {"epochs": args.qat_epochs, "learning_rate": args.qat_learning_rate, "keep": args.qat_keep} if args.qat else None
     result = train_file(args.data, arch=args.arch, units=args.units, layers=args.layers, epochs=args.epochs,
                    seed=args.seed, out_path=args.out, batch_size=args.batch_size, legacy_keras=args.legacy_keras,
                    val_fraction=args.val_fraction, patience=args.patience, learning_rate=args.learning_rate,
                    n=args.n, qat=qat, export_tflite=args.export_tflite)  # fmt: skip
     human = (f"trained {result['arch']}({result['units']})x{result['layers']} → {result['out_path']}: "
-             f"val accuracy {result['val_accuracy']:.4f} (best epoch {result['best_epoch']}/{result['epochs_run']})")
+             f"{score_text(result)} (best epoch {result['best_epoch']}/{result['epochs_run']})")
     if "qat" in result:
         q = result["qat"]
         human += (f"\nQAT: int8 val accuracy {q['int8_val_accuracy_before']:.4f} → {q['int8_val_accuracy_after']:.4f}, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tinyrnn.app.api import verify, write_report
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.metrics import LABELLING, REGRESSION_METRICS
 
 HELP = "run sequences on a device and compare with the golden model"
 
@@ -35,5 +36,15 @@ def run(args):
     cost = f"{r['instructions_per_inference']} instructions/inference; " if r["instructions_per_inference"] else ""
     human = (f"{verdict}: {r['sequences']}/{r['requested']} sequences on {where}, {r['mismatches']} mismatching"
              f"{'; ' + r['error'] if r['error'] else ''}; {cost}{r['sequences_per_second']} sequences/s "
-             f"with {r['jobs']} job(s)")
+             f"with {r['jobs']} job(s){_scores(r)}")
     return r, human
+
+
+def _scores(r: dict) -> str:
+    """The device's figures against the labels: accuracy, or RMSE/MAE/R² per output (regression)."""
+    if r["device_accuracy"] is not None:
+        return f"; device {'per-step ' if r['task'] == LABELLING else ''}accuracy {r['device_accuracy']:.4f}"
+    if r["device_rmse"] is None:
+        return ""
+    each = lambda v: "/".join("n/a" if e is None else f"{e:.4g}" for e in v)  # noqa: E731  (one value per output)
+    return "; device " + ", ".join(f"{m.upper()} {each(r[f'device_{m}'])}" for m in REGRESSION_METRICS)

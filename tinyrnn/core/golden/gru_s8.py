@@ -74,14 +74,16 @@ def initial_state(layer: GRULayer, batch: int) -> np.ndarray:
     return np.zeros((batch, layer.hidden_size), np.int16)
 
 
-def gru_s8(layer: GRULayer, x, state=None, probe=None) -> tuple[np.ndarray, np.ndarray]:
-    """x (B, T, I) int8 → (h8 outputs (B, T, H) int8, final h16 state)."""
+def gru_s8(layer: GRULayer, x, state=None, probe=None, valid=None) -> tuple[np.ndarray, np.ndarray]:
+    """x (B, T, I) int8 → (h8 outputs (B, T, H) int8, final h16 state); ``valid`` (B, T)
+    bool, optional: a False step keeps the state (and so the output) of the step before."""
     x = np.asarray(x)
     batch, steps, _ = x.shape
     h16 = state if state is not None else initial_state(layer, batch)
     biases = effective_biases(layer)
     out = np.empty((batch, steps, layer.hidden_size), np.int8)
     for t in range(steps):
-        h16 = gru_s8_step(layer, x[:, t, :], h16, biases, probe)
+        h_new = gru_s8_step(layer, x[:, t, :], h16, biases, probe)
+        h16 = h_new if valid is None else np.where(np.asarray(valid)[:, t, None], h_new, h16)
         out[:, t, :] = hidden_s8(h16)
     return out, h16

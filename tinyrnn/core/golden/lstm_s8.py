@@ -77,14 +77,19 @@ def initial_state(layer: LSTMLayer, batch: int) -> tuple[np.ndarray, np.ndarray]
     return h, np.zeros((batch, layer.hidden_size), np.int16)
 
 
-def lstm_s8(layer: LSTMLayer, x, state=None, probe=None) -> tuple[np.ndarray, tuple]:
-    """Run a batch of sequences x (B, T, I) int8 → (hidden states (B, T, H) int8, final state)."""
+def lstm_s8(layer: LSTMLayer, x, state=None, probe=None, valid=None) -> tuple[np.ndarray, tuple]:
+    """Run a batch of sequences x (B, T, I) int8 → (hidden states (B, T, H) int8, final state).
+
+    ``valid`` (B, T) bool, optional: on a step where it is False the state and the
+    output stay those of the previous step (Keras masking)."""
     x = np.asarray(x)
     batch, steps, _ = x.shape
     h, c = state if state is not None else initial_state(layer, batch)
     biases = effective_biases(layer)
     out = np.empty((batch, steps, layer.hidden_size), np.int8)
     for t in range(steps):
-        h, c = lstm_s8_step(layer, x[:, t, :], h, c, biases, probe)
+        h_new, c_new = lstm_s8_step(layer, x[:, t, :], h, c, biases, probe)
+        keep = np.ones((batch, 1), bool) if valid is None else np.asarray(valid)[:, t, None]
+        h, c = np.where(keep, h_new, h), np.where(keep, c_new, c)
         out[:, t, :] = h
     return out, (h, c)
