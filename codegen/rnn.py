@@ -44,7 +44,7 @@ def _check(layer: SimpleRNNLayer, where: str) -> None:
     for k in ("x_multiplier", "h_multiplier"):
         check_range(where, k, getattr(layer, k), -(2**31), 2**31 - 1)
     # The kernel's tanh state is round(tanh / 256): scale 1/128, zero point 0, whatever the IR says.
-    if layer.activation == "tanh" and (int(layer.hidden_zero_point) != 0 or float(layer.hidden_scale) != 1.0 / 128):
+    if layer.activation == "tanh" and (int(layer.hidden_zero_point) != 0 or float(layer.hidden_scale) != layer.TANH_SCALE):
         raise TinyrnnError(f"{where}: a tanh SimpleRNN state must have scale 1/128 and zero point 0 "
                            f"(got {layer.hidden_scale}, {layer.hidden_zero_point})")
 

@@ -99,6 +99,36 @@ class FloatGRU:
 
 
 @dataclass
+class FloatSimpleRNN:
+    name: str
+    kernel: np.ndarray  # (I, H)
+    recurrent_kernel: np.ndarray  # (H, H)
+    bias: np.ndarray  # (H,)
+    activation: str  # tanh | relu
+    return_sequences: bool
+    kind: str = "rnn"
+
+    @property
+    def units(self) -> int:
+        return self.recurrent_kernel.shape[0]
+
+    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
+        """x (N, T, I) → h (N, T, H); ``trace`` collects the pre-activation ("gates") and h per step."""
+        n, steps, _ = x.shape
+        h = np.zeros((n, self.units), np.float64)
+        out = np.empty((n, steps, self.units), np.float64)
+        xk = x.astype(np.float64) @ self.kernel + self.bias
+        for t in range(steps):
+            pre = xk[:, t] + h @ self.recurrent_kernel
+            h = np.tanh(pre) if self.activation == "tanh" else np.maximum(pre, 0.0)
+            out[:, t] = h
+            if trace is not None:
+                trace.setdefault("gates", []).append(pre)
+                trace.setdefault("hidden", []).append(h)
+        return out
+
+
+@dataclass
 class FloatDense:
     name: str
     kernel: np.ndarray  # (I, O)

@@ -125,13 +125,14 @@ class SimpleRNNLayer:
     Each matmul is requantized to an int16 pre-activation with its own (multiplier,
     shift), the two are summed with saturation. tanh: the pre-activation is Q3.12, the
     state is ``round(tanh_s16(pre) / 256)``, int8 with scale 1/128 and zero point 0.
-    relu: the pre-activation has scale hidden_scale/128 and the state is
-    ``max(round(pre / 128) + zp, zp)`` with a calibrated (scale, zero point). The state
+    relu: the pre-activation has scale hidden_scale/64 and the state is
+    ``max(round(pre / 64) + zp, zp)`` with a calibrated (scale, zero point). The state
     is int8 (it is fully recomputed every step, nothing accumulates in it). ``bias`` is
     on the input path only (Keras has one bias).
     """
 
     kind: ClassVar[str] = "rnn"
+    TANH_SCALE: ClassVar[float] = 1.0 / 128  # the tanh state's scale (zero point 0)
     name: str
     input_size: int
     hidden_size: int
