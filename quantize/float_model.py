@@ -112,6 +112,10 @@ class FloatSimpleRNN:
     def units(self) -> int:
         return self.recurrent_kernel.shape[0]
 
+    def gate_weights(self, g: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(W_x (H, I), W_h (H, H), b (H,)): the one "gate" (the pre-activation), as LSTM/GRU name theirs."""
+        return self.kernel.T, self.recurrent_kernel.T, self.bias
+
     def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
         """x (N, T, I) → h (N, T, H); ``trace`` collects the pre-activation ("gates") and h per step."""
         n, steps, _ = x.shape

@@ -94,3 +94,53 @@ def test_refused_simple_rnn_options_named(tmp_path, make_layer, message):
     with pytest.raises(TinyrnnError, match=message) as err:
         load_keras(path)
     assert "\n" not in str(err.value)
+
+
+def test_report_numbers_for_tanh_and_relu_layers(tmp_path):
+    """The quantization report on SimpleRNN layers: every figure recomputed here from the
+    golden probes and the float traces."""
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+    from tinyrnn.quantize.report import build_report
+
+    keras = import_keras()
+    rng = np.random.default_rng(4)
+    x = _data(rng, 120)
+    norm = keras.layers.Normalization()
+    norm.adapt(x)
+    L = keras.layers
+    model, _ = _save(tmp_path, [norm, L.SimpleRNN(10, activation="relu", return_sequences=True), L.SimpleRNN(6),
+                                L.Dense(3, activation="softmax")])
+    _randomize(model, rng)
+    model.save(tmp_path / "r.keras")
+    float_model = load_keras(tmp_path / "r.keras")
+    q = quantize_model(float_model, x[:80])
+    y = rng.integers(0, 3, len(x))
+    report = build_report(float_model, q, x, y, progress=False)
+    probes, traces = [], []
+    run_model(q, q.input_quant.quantize(x), probes)
+    float_model.run(x, traces)
+
+    def find(layer, tensor):
+        return next(t for t in report["fidelity"]["layers"][layer]["tensors"] if t["tensor"] == tensor)
+
+    def sqnr(ref, got):
+        return 10 * np.log10(np.sum(ref**2) / np.sum((got - ref) ** 2))
+
+    relu, tanh = q.layers[:2]
+    pre0 = np.stack(probes[0]["pre_activation"], 1) * relu.hidden_scale / 64
+    assert find(0, "pre_activation")["sqnr_db"] == pytest.approx(sqnr(np.stack(traces[0]["gates"], 1), pre0), rel=1e-9)
+    h0 = (np.stack(probes[0]["hidden"], 1) - relu.hidden_zero_point) * relu.hidden_scale
+    assert find(0, "hidden")["sqnr_db"] == pytest.approx(sqnr(np.stack(traces[0]["hidden"], 1), h0), rel=1e-9)
+    assert find(0, "hidden")["saturated"] == np.count_nonzero(np.stack(probes[0]["hidden"], 1) == 127)  # not at zp
+    h1 = np.stack(probes[1]["hidden"], 1) / 128
+    assert find(1, "hidden")["sqnr_db"] == pytest.approx(sqnr(np.stack(traces[1]["hidden"], 1), h1), rel=1e-9)
+    rows = report["quantization"]["layers"][1]["gates"]
+    assert [(r["gate"], r["path"]) for r in rows] == [("pre_activation", "x"), ("pre_activation", "h")]
+    w_h = float_model.layers[1].recurrent_kernel
+    assert rows[1]["weight_scale"] == pytest.approx(np.abs(w_h).max() / 127, rel=1e-6)
+    assert report["model"]["layers"][0]["macs"] == 10 * (3 + 10)
+    assert report["model"]["totals"]["params"] == sum(la.count_params() for la in model.layers[1:])
+    from tinyrnn.quantize.report_html import render_html
+
+    assert "pre-activation (a)" in render_html(report, plots=True)
