@@ -20,6 +20,7 @@ from tinyrnn.codegen.generate import build_context, generate
 from tinyrnn.codegen.hostlib import HostModel, run_layer
 from tinyrnn.codegen.layout import stage_words
 from tinyrnn.codegen.rnn import block_rows
+from tinyrnn.core import tnr
 from tinyrnn.core.boards import qemu_boards
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import run_model
@@ -136,6 +137,24 @@ def test_state_bytes_exact(tmp_path):
     assert [f[3] for f in ctx["state_fields"] if f[1] in ("l0_h", "l1_h")] == [0, model.layers[1].hidden_zero_point]
     out = generate(model, tmp_path, name="r")
     assert f"#define TINYRNN_R_STATE_BYTES {out['state_bytes']}" in (tmp_path / "r.h").read_text()
+
+
+def test_artifact_round_trip_and_validation(tmp_path):
+    """tnr.save/load keeps a SimpleRNN model bit for bit; validate refuses a bad activation or shape."""
+    model = irgen.build_model(np.random.default_rng(4), 5, [6, 3], [2], kinds=["rnn_relu", "rnn"])
+    tnr.save(model, tmp_path / "m.tnr")
+    again = tnr.load(tmp_path / "m.tnr")
+    assert again.content_hash() == model.content_hash()
+    assert [(la.kind, getattr(la, "activation", None)) for la in again.layers] == [("rnn", "relu"), ("rnn", "tanh"),
+                                                                                   ("dense", "linear")]
+    from tinyrnn.core.validate import validate
+
+    for change, message in (({"activation": "gelu"}, "activation 'gelu' unknown"),
+                            ({"bias": np.zeros(5, np.int32)}, "array 'bias' has shape"),
+                            ({"x_shift": 2**31}, "x_shift")):
+        bad = dataclasses.replace(model, layers=[dataclasses.replace(model.layers[0], **change), *model.layers[1:]])
+        with pytest.raises(TinyrnnError, match=message):
+            validate(bad)
 
 
 def _with(layer_index: int, **changes):

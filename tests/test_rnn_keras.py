@@ -127,7 +127,7 @@ def test_report_numbers_for_tanh_and_relu_layers(tmp_path):
     def sqnr(ref, got):
         return 10 * np.log10(np.sum(ref**2) / np.sum((got - ref) ** 2))
 
-    relu, tanh = q.layers[:2]
+    relu = q.layers[0]
     pre0 = np.stack(probes[0]["pre_activation"], 1) * relu.hidden_scale / 64
     assert find(0, "pre_activation")["sqnr_db"] == pytest.approx(sqnr(np.stack(traces[0]["gates"], 1), pre0), rel=1e-9)
     h0 = (np.stack(probes[0]["hidden"], 1) - relu.hidden_zero_point) * relu.hidden_scale

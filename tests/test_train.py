@@ -160,11 +160,12 @@ def test_simple_rnn_stack_builds_quantizes_and_refuses_qat(tmp_path):
     from tinyrnn.quantize.pipeline import quantize_model
 
     ds = synthetic.multitone(n=64, timesteps=10, seed=0)
-    model = M.build_model("rnn,lstm", 5, None, (10, 3), 4, normalization_data=ds.x)
-    assert [type(layer).__name__ for layer in model.layers[2:]] == ["SimpleRNN", "LSTM", "Dense"]
-    assert model.layers[2].get_config()["activation"] == "tanh"
+    model = M.build_model("rnn,rnn_relu,lstm", 5, None, (10, 3), 4, normalization_data=ds.x)
+    assert [type(layer).__name__ for layer in model.layers[2:]] == ["SimpleRNN", "SimpleRNN", "LSTM", "Dense"]
+    assert [la.get_config()["activation"] for la in model.layers[2:4]] == ["tanh", "relu"]
     q = quantize_model(load_keras(T.save_model(model, tmp_path / "r.keras")), ds.x)
-    assert [layer.kind for layer in q.layers] == ["rnn", "lstm", "dense"]
+    assert [la.kind for la in q.layers] == ["rnn", "rnn", "lstm", "dense"]
+    assert [q.layers[0].activation, q.layers[1].activation] == ["tanh", "relu"]
     with pytest.raises(TinyrnnError, match="--qat does not support SimpleRNN"):
         train_file(ds, "rnn", 4, out_path=tmp_path / "q.keras", qat=True, progress=False)
 

@@ -25,8 +25,9 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 
-ARCHS = ("lstm", "gru", "rnn")  # rnn: SimpleRNN (tanh)
-KERAS_LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+ARCHS = ("lstm", "gru", "rnn", "rnn_relu")  # rnn: SimpleRNN (tanh); rnn_relu: SimpleRNN(activation="relu")
+KERAS_LAYERS = {"lstm": ("LSTM", {}), "gru": ("GRU", {}), "rnn": ("SimpleRNN", {}),
+                "rnn_relu": ("SimpleRNN", {"activation": "relu"})}
 MAX_LAYERS = 3
 
 
@@ -115,9 +116,9 @@ def build_model(arch, units: int, layers: int | None = 1, input_shape=(None, Non
                                           name="normalization")
     h = norm(inputs)
     for i, kind in enumerate(kinds):
-        rnn = getattr(keras.layers, KERAS_LAYERS[kind])
-        h = rnn(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
-                name=f"{kind}_{i}")(h)
+        cls, options = KERAS_LAYERS[kind]
+        h = getattr(keras.layers, cls)(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
+                                       name=f"{kind}_{i}", **options)(h)
     outputs = keras.layers.Dense(int(n_classes), activation="softmax", name="head")(h)
     label = "_".join(kinds) if len(set(kinds)) > 1 else kinds[0]
     return keras.Model(inputs, outputs, name=name or f"tinyrnn_{label}{units}x{len(kinds)}")

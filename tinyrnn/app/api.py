@@ -81,7 +81,7 @@ def train_file(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None
         tflite_out = tflite_export.tflite_path_for(
             out_path, export_tflite if isinstance(export_tflite, (str, os.PathLike)) else None)
     qat_opts = qat_options(qat)
-    if qat_opts is not None and "rnn" in resolve_archs(arch, layers):
+    if qat_opts is not None and {"rnn", "rnn_relu"} & set(resolve_archs(arch, layers)):
         raise TinyrnnError("--qat does not support SimpleRNN (rnn) layers yet")
     fitted = trainer.fit(spec_or_dataset, arch, units, layers, epochs, seed, batch_size, legacy_keras, progress,
                          **fit_options)
