@@ -33,6 +33,9 @@ Q15 = 2.0**-15
 CELL_POWERS = ("max", "tight", "percentile")
 WEIGHT_RULES = ("max", "mse")
 WEIGHT_FRACTIONS = np.linspace(1.0, 0.2, 81)  # "mse" weight scales: fractions of max |w|/127 tried
+# A relu SimpleRNN state that stays below this on calibration data is dead; a grid at
+# least this wide keeps its scale from collapsing (the next layer's bias scale is s_h·s_w).
+RELU_MIN_RANGE = 1.0 / 128
 
 
 def asymmetric(lo: float, hi: float) -> tuple[float, int]:
@@ -198,7 +201,7 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
     if layer.activation == "tanh":
         h_scale, h_zp, pre_scale = SimpleRNNLayer.TANH_SCALE, 0, 2.0**-GATE_FRAC_BITS
     else:
-        h_scale, h_zp = asymmetric(0.0, ranges["hidden"][1])
+        h_scale, h_zp = asymmetric(0.0, max(ranges["hidden"][1], RELU_MIN_RANGE))
         pre_scale = h_scale * 2.0 ** -OUTPUT_SHIFT["relu"]
     wx, wh = layer.kernel.T, layer.recurrent_kernel.T
     qx, sx = symmetric_weights(wx, rule=weights)

@@ -3,6 +3,7 @@ equals the golden model, and the options the kernel cannot honour are refused by
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -144,3 +145,24 @@ def test_report_numbers_for_tanh_and_relu_layers(tmp_path):
     from tinyrnn.quantize.report_html import render_html
 
     assert "pre-activation (a)" in render_html(report, plots=True)
+
+
+def test_dead_relu_layer_quantizes_to_exact_c(tmp_path):
+    """A relu SimpleRNN whose state is 0 on all calibration data (bias far negative) still
+    gets a usable grid: the generated C equals the golden model and the state stays 0."""
+    from tinyrnn.codegen.hostlib import HostModel
+    from tinyrnn.quantize.float_model import FloatDense, FloatModel, FloatSimpleRNN
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    rng = np.random.default_rng(0)
+    rnn = FloatSimpleRNN("dead", rng.normal(size=(3, 5)) * 0.1, rng.normal(size=(5, 5)) * 0.1, np.full(5, -50.0),
+                         "relu", True)
+    model = FloatModel("m", (12, 3), np.zeros(3), np.ones(3),
+                       [rnn, FloatDense("d", rng.normal(size=(5, 2)), np.array([0.5, -0.5]), "linear")])
+    x = _data(rng, 60)
+    q = quantize_model(model, x)
+    x_q = q.input_quant.quantize(x)
+    y_q = run_model(q, x_q)
+    assert np.all(run_model(dataclasses.replace(q, layers=q.layers[:1]), x_q) == q.layers[0].hidden_zero_point)
+    if shutil.which("gcc"):
+        np.testing.assert_array_equal(HostModel(q, tmp_path).run(x_q), y_q)
