@@ -16,19 +16,24 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinyrnn.codegen import layout, quant_io
+from tinyrnn.codegen import layout, quant_io, rnn
+from tinyrnn.codegen.checks import SHIFT_MAX, SHIFT_MIN
+from tinyrnn.codegen.checks import acc_bound as _acc_bound
+from tinyrnn.codegen.checks import as_int as _as_int
+from tinyrnn.codegen.checks import check_acc as _check_acc
+from tinyrnn.codegen.checks import check_range as _check_range
+from tinyrnn.codegen.checks import check_requant as _check_requant
 from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_min, effective_bias
 from tinyrnn.core.golden.lut import sigmoid_table_uint16
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, Model
+from tinyrnn.core.ir import DENSE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, Model, SimpleRNNLayer
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
 KERNEL_ABI_VERSION = 3
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding_divide_by_pot / saturating left shift limits
 ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
 PRODUCT_BOUND = 32768 * 32768  # |int16 · int16| products requantized inside the cell
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -48,50 +53,6 @@ def template_env() -> jinja2.Environment:
 
 
 # --------------------------------------------------------------------------- checks
-def _as_int(where: str, what: str, a, dtype, shape: tuple) -> np.ndarray:
-    """Array of exactly ``shape`` whose values fit ``dtype`` (any integer input dtype)."""
-    a = np.asarray(a)
-    if a.shape != shape:
-        raise TinyrnnError(f"{where}: {what} has shape {a.shape}, expected {shape}")
-    if a.size and not np.issubdtype(a.dtype, np.integer):
-        raise TinyrnnError(f"{where}: {what} must be integer, got {a.dtype}")
-    info = np.iinfo(dtype)
-    if a.size and (a.min() < info.min or a.max() > info.max):
-        raise TinyrnnError(f"{where}: {what} outside {np.dtype(dtype).name} range")
-    return a.astype(dtype)
-
-
-def _check_range(where: str, what: str, values, lo: int, hi: int) -> None:
-    values = np.atleast_1d(np.asarray(values, np.int64))
-    if values.size and (values.min() < lo or values.max() > hi):
-        raise TinyrnnError(f"{where}: {what} must lie in [{lo}, {hi}], got {values.tolist()}")
-
-
-def _acc_bound(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Largest |bias + w·v| over int8 v, per row (|v| <= 128); w (..., K), bias (...)."""
-    return np.abs(bias.astype(np.int64)) + 128 * np.abs(w.astype(np.int64)).sum(axis=-1)
-
-
-def _check_requant(where: str, what: str, bound, multiplier, shift) -> None:
-    """Reject a positive shift that could overflow int32 with an unnormalized multiplier.
-
-    The kernel saturates ``acc << shift`` where the golden model widens to int64; both
-    then saturate to 16/8 bits identically when |multiplier| >= 2^30 (or it is 0), as
-    quantize_multiplier always produces. Only the remaining case can differ.
-    """
-    cases = np.broadcast_arrays(np.asarray(bound, np.int64), np.asarray(multiplier, np.int64),
-                                np.asarray(shift, np.int64))
-    for b, m, s in zip(*(c.reshape(-1).tolist() for c in cases)):
-        if s > 0 and m != 0 and abs(m) < 2**30 and (b << s) > INT32_MAX:
-            raise TinyrnnError(f"{where}: {what} has a left shift that can overflow int32 with an "
-                               f"unnormalized multiplier (|m| < 2^30); requantize it with quantize_multiplier")
-
-
-def _check_acc(where: str, what: str, bound: np.ndarray) -> None:
-    if bound.size and bound.max() > INT32_MAX:
-        raise TinyrnnError(f"{where}: {what} accumulator can overflow int32 (bound {int(bound.max())})")
-
-
 def _check_structure(model: Model, name: str) -> None:
     if not _NAME_RE.match(name):
         raise TinyrnnError(f"model name {name!r} is not a C identifier (letters, digits, _)")
@@ -102,7 +63,7 @@ def _check_structure(model: Model, name: str) -> None:
         where = f"layer {k} ({layer.name})"
         if isinstance(layer, DenseLayer):
             seen_dense = True
-        elif not isinstance(layer, (LSTMLayer, GRULayer)):
+        elif not isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer)):
             raise TinyrnnError(f"{where}: layer kind {layer.kind!r} has no C kernel yet")
         elif seen_dense:
             raise TinyrnnError(f"{where}: recurrent layers must come before the Dense head")
@@ -279,6 +240,11 @@ def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: st
                  ("int8_t", h, H, int(layer.hidden_zero_point), f"{where}: hidden state")]
         entry.update(ctype="tinyrnn_lstm_s8_params", kernel="tinyrnn_lstm_s8_step", scratch=(work, 0, 0),
                      args=f"st->{h}, st->l{k}_c, st->work")
+    elif isinstance(layer, SimpleRNNLayer):
+        fields, arrays = rnn.rnn_fields(layer, prefix, where, lut_name, path)
+        state = [("int8_t", h, H, int(layer.hidden_zero_point), f"{where}: hidden state")]
+        entry.update(ctype="tinyrnn_rnn_s8_params", kernel="tinyrnn_rnn_s8_step", scratch=(work, 0, 0),
+                     args=f"st->{h}, st->work")
     else:
         fields, arrays = _gru(layer, prefix, where, lut_name, path)
         state = [("int16_t", f"l{k}_h16", H, 0, f"{where}: hidden state Q0.15"),
@@ -287,7 +253,7 @@ def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: st
         entry.update(ctype="tinyrnn_gru_s8_params", kernel="tinyrnn_gru_s8_step",
                      scratch=(work, 0, 0) if layer.reset_after else (work, 2 * H, H),
                      args=f"st->l{k}_h16, st->{h}, st->work, {workspace}")
-    # state_io: the order the host driver reads an explicit state in (LSTM h, c; GRU h8, h16).
+    # state_io: the order the host driver reads an explicit state in (LSTM h, c; GRU h8, h16; RNN h).
     entry.update(fields=fields, state=state, state_io=[f[1] for f in state[::-1]])
     return entry, arrays
 

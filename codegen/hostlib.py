@@ -18,7 +18,7 @@ import numpy as np
 from tinyrnn.codegen.generate import build_context, template_env, write_files
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.gru_s8 import hidden_s8
-from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model
+from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
 
 WARNINGS = ("-Wall", "-Wextra", "-Wconversion", "-Werror")
 OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
@@ -137,13 +137,17 @@ class HostModel:
 
     def run_from_state(self, x, states) -> np.ndarray:
         """``states``: one per recurrent layer, LSTM (h (N, H) int8, c (N, H) int16),
-        GRU h16 (N, H) int16 (the driver also gets the h8 derived from it)."""
+        GRU h16 (N, H) int16 (the driver also gets the h8 derived from it), SimpleRNN h
+        (N, H) int8."""
         x = self._check_x(x)
         n = x.shape[0]
         if len(states) != len(self._recurrent):
             raise TinyrnnError(f"need {len(self._recurrent)} recurrent states, got {len(states)}")
         rows = []
         for state, (kind, size) in zip(states, self._recurrent):
+            if kind == "rnn":
+                rows.append((np.asarray(state, np.int8).reshape(n, size),))
+                continue
             if kind == "gru":
                 h16 = np.asarray(state, np.int16).reshape(n, size)
                 state = (hidden_s8(h16), h16)
@@ -151,14 +155,14 @@ class HostModel:
             rows.append((np.asarray(h, np.int8).reshape(n, size), np.asarray(c, np.int16).reshape(n, size)))
         parts = []
         for i in range(n):
-            for h, c in rows:
-                parts.append(h[i].astype(np.int8).tobytes())
-                parts.append(c[i].astype("=i2").tobytes())
+            for row in rows:
+                parts.append(row[0][i].astype(np.int8).tobytes())
+                parts.extend(c[i].astype("=i2").tobytes() for c in row[1:])
             parts.append(x[i].tobytes())
         return self._call("state", x, b"".join(parts), (x.shape[1], self.output_size))
 
 
-def layer_model(layer: LSTMLayer | GRULayer, name: str | None = None) -> Model:
+def layer_model(layer: LSTMLayer | GRULayer | SimpleRNNLayer, name: str | None = None) -> Model:
     """A lone recurrent layer as a Model (identity input quantization, all steps out)."""
     layer = dataclasses.replace(layer, return_sequences=True)
     quant = InputQuant(offset=np.zeros(layer.input_size, np.float32), scale=np.ones(layer.input_size, np.float32),
@@ -166,12 +170,13 @@ def layer_model(layer: LSTMLayer | GRULayer, name: str | None = None) -> Model:
     return Model(name=name or layer.name, input_size=layer.input_size, input_quant=quant, layers=[layer])
 
 
-def run_layer(layer: LSTMLayer | GRULayer, x, workdir, *, state=None, sanitize: bool = False,
+def run_layer(layer: LSTMLayer | GRULayer | SimpleRNNLayer, x, workdir, *, state=None, sanitize: bool = False,
               cc: str = "gcc") -> np.ndarray:
     """Host C for one recurrent layer over a batch: x (B, T, I) int8 → int8 hidden states (B, T, H).
 
     ``state`` starts from an explicit state (as some TFLM vectors do): LSTM (h0 (B, H)
-    int8, c0 (B, H) int16), GRU h16 (B, H) int16; otherwise every state is real zero.
+    int8, c0 (B, H) int16), GRU h16 (B, H) int16, SimpleRNN h0 (B, H) int8; otherwise every
+    state is real zero.
     """
     host = HostModel(layer_model(layer), workdir, name="layer", sanitize=sanitize, cc=cc)
     if state is None:

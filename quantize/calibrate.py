@@ -119,7 +119,7 @@ def _recurrent_stats(layer, trace: dict, percentile: float) -> dict:
         abs_cell = np.abs(np.stack(trace["cell"]))
         stats["abs_cell"] = float(abs_cell.max())
         stats["abs_cell_percentile"] = float(np.percentile(abs_cell, percentile))
-    else:
+    elif layer.kind == "gru":
         units = layer.units
         r = sigmoid(np.stack(trace["gates"])[..., units : 2 * units])
         if layer.reset_after:  # r multiplies the recurrent matmul's output: E[r_j · h_k]

@@ -105,6 +105,42 @@ class FloatGRU:
 
 
 @dataclass
+class FloatSimpleRNN:
+    name: str
+    kernel: np.ndarray  # (I, H)
+    recurrent_kernel: np.ndarray  # (H, H)
+    bias: np.ndarray  # (H,)
+    activation: str  # tanh | relu
+    return_sequences: bool
+    kind: str = "rnn"
+
+    @property
+    def units(self) -> int:
+        return self.recurrent_kernel.shape[0]
+
+    def gate_weights(self, g: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(W_x (H, I), W_h (H, H), b (H,)): the one "gate" (the pre-activation), as LSTM/GRU name theirs."""
+        return self.kernel.T, self.recurrent_kernel.T, self.bias
+
+    def run(self, x: np.ndarray, trace: dict | None = None, valid: np.ndarray | None = None) -> np.ndarray:
+        """x (N, T, I) → h (N, T, H); ``trace`` collects the pre-activation ("gates") and h per step;
+        ``valid`` as FloatLSTM.run."""
+        n, steps, _ = x.shape
+        h = np.zeros((n, self.units), np.float64)
+        out = np.empty((n, steps, self.units), np.float64)
+        xk = x.astype(np.float64) @ self.kernel + self.bias
+        for t in range(steps):
+            pre = xk[:, t] + h @ self.recurrent_kernel
+            h_new = np.tanh(pre) if self.activation == "tanh" else np.maximum(pre, 0.0)
+            h = h_new if valid is None else np.where(valid[:, t, None], h_new, h)
+            out[:, t] = h
+            if trace is not None:
+                trace.setdefault("gates", []).append(pre)
+                trace.setdefault("hidden", []).append(h)
+        return out
+
+
+@dataclass
 class FloatDense:
     name: str
     kernel: np.ndarray  # (I, O)

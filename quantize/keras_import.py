@@ -12,10 +12,11 @@ import zipfile
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel
+from tinyrnn.core.ir import RNN_ACTIVATIONS
+from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel, FloatSimpleRNN
 from tinyrnn.tfsupport import import_keras
 
-SUPPORTED = "InputLayer, Masking (first), Normalization, LSTM, GRU, Dense, Dropout"
+SUPPORTED = "InputLayer, Masking (first), Normalization, LSTM, GRU, SimpleRNN, Dense, Dropout"
 _DENSE_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")
 # (option, value that we support): anything else is refused with the option named.
 _RECURRENT_FIXED = (
@@ -107,6 +108,17 @@ def _recurrent(layer, cfg: dict):
     return FloatGRU(layer.name, kernel, recurrent, bias[0], bias[1], bool(cfg.get("return_sequences")), reset_after)
 
 
+def _simple_rnn(layer, cfg: dict) -> FloatSimpleRNN:
+    """SimpleRNN with activation tanh or relu; every other option as LSTM/GRU need it."""
+    activation = cfg.get("activation", "tanh")
+    if isinstance(activation, str) and activation not in RNN_ACTIVATIONS:
+        raise _refuse(layer, f"option activation={activation!r} is not supported (use one of {', '.join(RNN_ACTIVATIONS)})")
+    _check_options(layer, {**cfg, "activation": "tanh"} if activation == "relu" else cfg)  # custom ones refused there
+    weights = _weights(layer)
+    bias = weights[2] if cfg.get("use_bias", True) else np.zeros(weights[1].shape[0])
+    return FloatSimpleRNN(layer.name, weights[0], weights[1], bias, activation, bool(cfg.get("return_sequences")))
+
+
 def _dense(layer, cfg: dict) -> FloatDense:
     activation = cfg.get("activation", "linear")
     if activation not in _DENSE_ACTIVATIONS:
@@ -152,11 +164,13 @@ def load_keras(path: str | os.PathLike) -> FloatModel:
             mean, std = _normalization(layer, n_features)
         elif kind in ("LSTM", "GRU"):
             layers.append(_recurrent(layer, cfg))
+        elif kind == "SimpleRNN":
+            layers.append(_simple_rnn(layer, cfg))
         elif kind == "Dense":
             layers.append(_dense(layer, cfg))
         else:
             raise _refuse(layer, f"unsupported layer type (tinyrnn supports {SUPPORTED})")
     if not any(layer.kind != "dense" for layer in layers):
-        raise TinyrnnError(f"{path}: model has no LSTM or GRU layer")
+        raise TinyrnnError(f"{path}: model has no LSTM, GRU or SimpleRNN layer")
     source = {"file": os.path.basename(path), "format": "keras"}
     return FloatModel(model.name, (shape[0], n_features), mean, std, layers, source, mask_value)

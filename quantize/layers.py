@@ -24,14 +24,18 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
-from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer
-from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM
+from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
+from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
+from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
 
 GATE_FRAC_BITS = 12  # Q3.12
 Q15 = 2.0**-15
 CELL_POWERS = ("max", "tight", "percentile")
 WEIGHT_RULES = ("max", "mse")
 WEIGHT_FRACTIONS = np.linspace(1.0, 0.2, 81)  # "mse" weight scales: fractions of max |w|/127 tried
+# A relu SimpleRNN state that stays below this on calibration data is dead; a grid at
+# least this wide keeps its scale from collapsing (the next layer's bias scale is s_h·s_w).
+RELU_MIN_RANGE = 1.0 / 128
 
 
 def asymmetric(lo: float, hi: float) -> tuple[float, int]:
@@ -186,6 +190,33 @@ def quantize_gru(layer: FloatGRU, in_scale: float, in_zp: int, ranges: dict, *,
         w_x=np.stack(w_x), w_h=np.stack(w_h), bias_x=np.stack(bias_x), bias_h=np.stack(bias_h),
         input_zero_point=in_zp, input_scale=in_scale,
         gate_x_multiplier=mx, gate_x_shift=shx, gate_h_multiplier=mh, gate_h_shift=shh,
+    )  # fmt: skip
+
+
+def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dict, *,
+                 bias_correction: bool = False, weights: str = "max") -> SimpleRNNLayer:  # fmt: skip
+    """tanh: state scale fixed (1/128, zero point 0, |h| < 1), pre-activation Q3.12.
+    relu: state grid from the calibrated hidden range (h >= 0), pre-activation scale
+    s_h·2^-OUTPUT_SHIFT. Both paths' bias corrections go into the one bias."""
+    if layer.activation == "tanh":
+        h_scale, h_zp, pre_scale = SimpleRNNLayer.TANH_SCALE, 0, 2.0**-GATE_FRAC_BITS
+    else:
+        h_scale, h_zp = asymmetric(0.0, max(ranges["hidden"][1], RELU_MIN_RANGE))
+        pre_scale = h_scale * 2.0 ** -OUTPUT_SHIFT["relu"]
+    wx, wh = layer.kernel.T, layer.recurrent_kernel.T
+    qx, sx = symmetric_weights(wx, rule=weights)
+    qh, sh = symmetric_weights(wh, rule=weights)
+    b = layer.bias
+    if bias_correction:
+        b = b - bias_shift(wx, qx, sx, ranges["input_mean"]) - bias_shift(wh, qh, sh, ranges["hidden_mean"])
+    (mx,), (shx,) = multipliers(in_scale * sx / pre_scale)
+    (mh,), (shh,) = multipliers(h_scale * sh / pre_scale)
+    return SimpleRNNLayer(
+        name=layer.name, input_size=layer.kernel.shape[0], hidden_size=layer.units,
+        return_sequences=layer.return_sequences, activation=layer.activation,
+        w_x=qx, w_h=qh, bias=int32_bias(b, in_scale * sx, f"layer '{layer.name}'"),
+        input_zero_point=in_zp, hidden_zero_point=h_zp, input_scale=in_scale, hidden_scale=h_scale,
+        x_multiplier=int(mx), x_shift=int(shx), h_multiplier=int(mh), h_shift=int(shh),
     )  # fmt: skip
 
 

@@ -10,9 +10,17 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.ir import InputQuant, Model
 from tinyrnn.quantize.calibrate import Ranges, calibrate, check_options
 from tinyrnn.quantize.float_model import FloatModel
-from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES, asymmetric, quantize_dense, quantize_gru, quantize_lstm
+from tinyrnn.quantize.layers import (
+    CELL_POWERS,
+    WEIGHT_RULES,
+    asymmetric,
+    quantize_dense,
+    quantize_gru,
+    quantize_lstm,
+    quantize_rnn,
+)
 
-QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "dense": quantize_dense}
+QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "dense": quantize_dense}
 # quantize_model's lever defaults (the CLI shows the same), measured in results/har_accuracy.md:
 # bias correction is on (+1.4 to +3.3 dB hidden-state SQNR on HAR models without a Normalization
 # layer, no change with one, accuracy equal within noise); mse ranges, mse weight scales and the
@@ -85,7 +93,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
         offset=model.mean.astype(np.float32), scale=(model.std * in_scale).astype(np.float32), zero_point=in_zp
     )
     common = {"bias_correction": bool(bias_correction), "weights": weights}
-    options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "dense": common}
+    options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "rnn": common, "dense": common}
     layers = []
     scale, zp = in_scale, in_zp
     for layer, layer_ranges in zip(model.layers, ranges.layers):

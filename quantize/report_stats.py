@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyrnn.core.golden.dense_s8 import dense_s8
 from tinyrnn.core.golden.model import RECURRENT
+from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
 from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, Model
 
 SQNR_FLOOR = -99.0
@@ -25,7 +26,23 @@ Q312 = 4096.0  # gate pre-activations are Q3.12
 Q15 = 32768.0  # GRU hidden state is Q0.15
 INT16 = (-32768, 32767)
 INT8 = (-128, 127)
-GATE_SYMBOLS = {"input": "i", "forget": "f", "cell": "g", "output": "o", "update": "z", "reset": "r", "candidate": "h~"}
+GATE_SYMBOLS = {"input": "i", "forget": "f", "cell": "g", "output": "o", "update": "z", "reset": "r", "candidate": "h~",
+                "pre_activation": "a"}
+GATES = {"lstm": GATES_LSTM, "gru": GATES_GRU, "rnn": ("pre_activation",)}  # SimpleRNN: its one pre-activation
+
+
+def _gate_params(q, g: int) -> tuple:
+    """(w_x, w_h, x multiplier, x shift, h multiplier, h shift) of gate g."""
+    if q.kind == "rnn":
+        return q.w_x, q.w_h, q.x_multiplier, q.x_shift, q.h_multiplier, q.h_shift
+    return q.w_x[g], q.w_h[g], q.gate_x_multiplier[g], q.gate_x_shift[g], q.gate_h_multiplier[g], q.gate_h_shift[g]
+
+
+def pre_scale(q) -> float:
+    """Real value of one unit of a gate pre-activation: Q3.12, or a relu SimpleRNN's s_h·2^-shift."""
+    if q.kind == "rnn" and q.activation == "relu":
+        return q.hidden_scale * 2.0 ** -OUTPUT_SHIFT["relu"]
+    return 1.0 / Q312
 
 
 def real_multiplier(multiplier, shift) -> np.ndarray:
@@ -55,7 +72,7 @@ def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
     params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
     if qlayer.kind == "dense":
         return params, int(qlayer.weights.size), 4 * int(qlayer.bias.size)
-    biases = qlayer.bias.size if qlayer.kind == "lstm" else qlayer.bias_x.size + qlayer.bias_h.size
+    biases = qlayer.bias.size if qlayer.kind in ("lstm", "rnn") else qlayer.bias_x.size + qlayer.bias_h.size
     return params, int(qlayer.w_x.size + qlayer.w_h.size), 4 * int(biases)
 
 
@@ -68,8 +85,7 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
         if qlayer.kind == "dense":
             macs = qlayer.input_size * qlayer.output_size
         else:
-            gates = 4 if qlayer.kind == "lstm" else 3
-            macs = gates * qlayer.hidden_size * (qlayer.input_size + qlayer.hidden_size)
+            macs = len(GATES[qlayer.kind]) * qlayer.hidden_size * (qlayer.input_size + qlayer.hidden_size)
         runs_per_step = sequence
         per_step += macs if runs_per_step else 0
         per_inference += macs * (steps if runs_per_step else 1)
@@ -107,16 +123,16 @@ def _weight_sqnr(w_float, w_int, scale) -> float | None:
 
 def _recurrent_gate_rows(flayer, q) -> list:
     """Per gate and path: weight scale (recovered from the IR's multiplier), multiplier, shift."""
-    gates = GATES_LSTM if q.kind == "lstm" else GATES_GRU
     rows = []
-    for g, gate in enumerate(gates):
+    for g, gate in enumerate(GATES[q.kind]):
         w_float = flayer.gate_weights(g)
+        w_x, w_h, mx, sx, mh, sh = _gate_params(q, g)
         for path, w_int, mult, shift, act_scale, wf in (
-            ("x", q.w_x[g], q.gate_x_multiplier[g], q.gate_x_shift[g], q.input_scale, w_float[0]),
-            ("h", q.w_h[g], q.gate_h_multiplier[g], q.gate_h_shift[g], q.hidden_scale, w_float[1]),
+            ("x", w_x, mx, sx, q.input_scale, w_float[0]),
+            ("h", w_h, mh, sh, q.hidden_scale, w_float[1]),
         ):
             real = float(real_multiplier(mult, shift))
-            w_scale = real / (act_scale * Q312)  # the multiplier maps s_act·s_w to Q3.12
+            w_scale = real * pre_scale(q) / act_scale  # the multiplier maps s_act·s_w to the pre-activation
             rows.append({
                 "gate": gate, "path": path, "weight_scale": w_scale, "range": [-127 * w_scale, 127 * w_scale],
                 "multiplier": int(mult), "shift": int(shift), "real_multiplier": real,
@@ -155,9 +171,15 @@ def _dense_scheme(flayer, q) -> dict:
 def _layer_scheme(flayer, q) -> dict:
     if q.kind == "dense":
         return _dense_scheme(flayer, q)
-    tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric"),
-               _tensor_row("gate pre-activations", "int16 Q3.12", 1.0 / Q312, 0, "range ±8")]  # fmt: skip
-    if q.kind == "lstm":
+    tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric")]
+    if q.kind == "rnn" and q.activation == "relu":
+        tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0, "hidden scale / 64"))
+    else:
+        tensors.append(_tensor_row("gate pre-activations", "int16 Q3.12", 1.0 / Q312, 0, "range ±8"))
+    if q.kind == "rnn":
+        tensors.append(_tensor_row("hidden", "int8", q.hidden_scale, q.hidden_zero_point,
+                                   "asymmetric (relu)" if q.activation == "relu" else "tanh / 256"))
+    elif q.kind == "lstm":
         p = int(q.cell_scale_power)
         tensors.append(_tensor_row("cell state", "int16", 2.0**p, 0, f"power of two 2^{p}, range ±{2.0 ** (15 + p):g}"))
         tensors.append(_tensor_row("hidden", "int8", q.hidden_scale, q.hidden_zero_point, "asymmetric"))
@@ -190,7 +212,7 @@ def weight_histograms(report_scheme: dict, float_model) -> list:
             if scheme["kind"] == "dense":
                 w = flayer.kernel
             else:
-                g = (GATES_LSTM if scheme["kind"] == "lstm" else GATES_GRU).index(row["gate"])
+                g = GATES[scheme["kind"]].index(row["gate"])
                 w = flayer.gate_weights(g)[0 if row["path"] == "x" else 1]
             reach = max(abs(row["range"][1]), float(np.abs(w).max(initial=0.0)), 1e-12) * 1.08
             edges = np.linspace(-reach, reach, 41)
@@ -257,7 +279,12 @@ def _tensor_specs(q) -> list:
     if q.kind == "dense":
         relu = q.activation == "relu"
         return [("output", "output", "int8", INT8, lambda v: (v - q.output_zero_point) * q.output_scale, (not relu, True))]
-    gates = GATES_LSTM if q.kind == "lstm" else GATES_GRU
+    if q.kind == "rnn":
+        relu, unit = q.activation == "relu", pre_scale(q)
+        return [("pre_activation", "pre-activation (a)", "int16" if relu else "Q3.12", INT16, lambda v: v * unit),
+                ("hidden", "hidden state", "int8", INT8, lambda v: (v - q.hidden_zero_point) * q.hidden_scale,
+                 (not relu, True))]
+    gates = GATES[q.kind]
     specs = [(f"gate_{g}", f"{g} gate ({GATE_SYMBOLS[g]}) pre-act.", "Q3.12", INT16, lambda v: v / Q312) for g in gates]
     if q.kind == "lstm":
         c = 2.0**q.cell_scale_power
@@ -273,8 +300,10 @@ def _float_tensors(flayer, trace: dict) -> dict:
     if flayer.kind == "dense":
         z = trace["logits"][0]
         return {"output": np.maximum(z, 0.0) if flayer.activation == "relu" else z}
-    gates = np.split(np.stack(trace["gates"], axis=1), 4 if flayer.kind == "lstm" else 3, axis=-1)
-    names = GATES_LSTM if flayer.kind == "lstm" else GATES_GRU
+    if flayer.kind == "rnn":
+        return {"pre_activation": np.stack(trace["gates"], axis=1), "hidden": np.stack(trace["hidden"], axis=1)}
+    names = GATES[flayer.kind]
+    gates = np.split(np.stack(trace["gates"], axis=1), len(names), axis=-1)
     out = {f"gate_{g}": v for g, v in zip(names, gates)}
     out["hidden"] = np.stack(trace["hidden"], axis=1)
     if flayer.kind == "lstm":

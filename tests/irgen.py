@@ -1,4 +1,4 @@
-"""Random valid IR models (LSTM, GRU, Dense) for tests (shared helper: other test modules import it).
+"""Random valid IR models (LSTM, GRU, SimpleRNN, Dense) for tests (shared helper: other test modules import it).
 
 Two regimes: *realistic* (multipliers derived from the accumulator spread, so gates land
 in the interesting middle of sigmoid/tanh rather than always at the rails) and
@@ -20,7 +20,7 @@ import numpy as np
 
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.golden.model import run_model
-from tinyrnn.core.ir import DenseLayer, GRULayer, InputQuant, LSTMLayer, Model
+from tinyrnn.core.ir import DenseLayer, GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 _EXTREME_MULTIPLIERS = (0, 2**30, INT32_MAX, INT32_MIN, -(2**30))
@@ -134,12 +134,41 @@ def gru_layer(rng, input_size: int, hidden_size: int, *, return_sequences: bool 
     )
 
 
+def rnn_layer(rng, input_size: int, hidden_size: int, *, return_sequences: bool = True, activation: str = "tanh",
+              extreme: float = 0.0, name: str = "rnn") -> SimpleRNNLayer:
+    """Random int8 SimpleRNN. tanh: state scale 1/128, zero point 0 (as the kernel fixes
+    them); relu: zero point −128 (h ≥ 0) when realistic, anywhere in int8 when extreme."""
+    I, H = input_size, hidden_size
+    spread_x, spread_h = _PRODUCT_STD * math.sqrt(I), _PRODUCT_STD * math.sqrt(H)
+    w_x, w_h = _weights(rng, (H, I), extreme), _weights(rng, (H, H), extreme)
+    bias_range = 2**24 if _pick(rng, extreme) else int(spread_x)
+    bias = rng.integers(-bias_range, bias_range + 1, size=H).astype(np.int32)
+    zp_x = _zero_point(rng, extreme)
+    zp_h = 0 if activation == "tanh" else (_zero_point(rng, 1.0) if _pick(rng, extreme) else -128)
+    bias_x = bias.astype(np.int64) - zp_x * w_x.astype(np.int64).sum(axis=1)
+    bias_h = -zp_h * w_h.astype(np.int64).sum(axis=1)
+    # int16 pre-activation spread: Q3.12 for tanh (1500 ~ ±0.4 to 24000 ~ ±6); relu's
+    # scale is s_h/64, so 24000 ~ ±375 int8 steps (the relu rails too).
+    target = float(rng.choice([1500.0, 6000.0, 24000.0]))
+    mx, sx = _mult_shift(rng, target / spread_x, extreme, int(_bound(w_x, bias_x).max()))
+    mh, sh = _mult_shift(rng, target / spread_h, extreme, int(_bound(w_h, bias_h).max()))
+    return SimpleRNNLayer(
+        name=name, input_size=I, hidden_size=H, return_sequences=return_sequences, activation=activation,
+        w_x=w_x, w_h=w_h, bias=bias, input_zero_point=zp_x, hidden_zero_point=zp_h,
+        input_scale=1.0 / 128, hidden_scale=1.0 / 128 if activation == "tanh" else 0.05,
+        x_multiplier=mx, x_shift=sx, h_multiplier=mh, h_shift=sh,
+    )
+
+
 RECURRENT_KINDS = ("lstm", "gru", "gru_before")  # gru: reset_after=True (Keras default); gru_before: False
+RNN_KINDS = ("rnn", "rnn_relu")  # SimpleRNN with tanh, with relu
 
 
 def recurrent_layer(rng, kind: str, input_size: int, hidden_size: int, **kwargs):
     if kind == "lstm":
         return lstm_layer(rng, input_size, hidden_size, **kwargs)
+    if kind in RNN_KINDS:
+        return rnn_layer(rng, input_size, hidden_size, activation="relu" if kind == "rnn_relu" else "tanh", **kwargs)
     return gru_layer(rng, input_size, hidden_size, reset_after=kind == "gru", **kwargs)
 
 

@@ -63,7 +63,7 @@ def test_models_are_fixed_and_take_the_fast_path():
         model, again = bench.bench_model(name), bench.bench_model(name)
         assert model.content_hash() == again.content_hash()
         assert (model.layers[0].kind, model.input_size, model.layers[0].hidden_size) == (kind, inputs, hidden)
-        assert bench.macs_per_step(name) == (4 if kind == "lstm" else 3) * hidden * (inputs + hidden)
+        assert bench.macs_per_step(name) == {"lstm": 4, "gru": 3, "rnn": 1}[kind] * hidden * (inputs + hidden)
         context = build_context(model, "model")
         assert context["recurrent"][0]["fields"]["reference"] == 0, f"{name} would measure the reference path"
 

@@ -49,7 +49,7 @@ def test_build_model_gru_and_identity_normalization():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"arch": "rnn"}, "architecture"),
+    ({"arch": "cnn"}, "architecture"),
     ({"layers": 4}, "layers must be 1..3"),
     ({"units": 0}, "units"),
     ({"n_classes": 1}, "at least 2 classes"),
@@ -133,7 +133,7 @@ def test_resolve_archs(arch, layers, kinds):
 
 
 @pytest.mark.parametrize("arch,layers,message", [
-    ("lstm,gru", 3, "lists 2 layers but layers is 3"), ("lstm,rnn", None, "comma list"),
+    ("lstm,gru", 3, "lists 2 layers but layers is 3"), ("lstm,tcn", None, "comma list"),
     ("", None, "architecture"), ("gru", 0, "layers must be 1..3"), ("lstm,gru,gru,lstm", None, "1..3"),
 ])
 def test_resolve_archs_errors(arch, layers, message):
@@ -152,6 +152,22 @@ def test_mixed_stack_builds_and_quantizes(tmp_path):
     path = T.save_model(model, tmp_path / "mixed.keras")
     q = quantize_model(load_keras(path), ds.x)
     assert [layer.kind for layer in q.layers] == ["lstm", "gru", "dense"]
+
+
+def test_simple_rnn_stack_builds_quantizes_and_refuses_qat(tmp_path):
+    from tinyrnn.app.api import train_file
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    ds = synthetic.multitone(n=64, timesteps=10, seed=0)
+    model = M.build_model("rnn,rnn_relu,lstm", 5, None, (10, 3), 4, normalization_data=ds.x)
+    assert [type(layer).__name__ for layer in model.layers[2:]] == ["SimpleRNN", "SimpleRNN", "LSTM", "Dense"]
+    assert [la.get_config()["activation"] for la in model.layers[2:4]] == ["tanh", "relu"]
+    q = quantize_model(load_keras(T.save_model(model, tmp_path / "r.keras")), ds.x)
+    assert [la.kind for la in q.layers] == ["rnn", "rnn", "lstm", "dense"]
+    assert [q.layers[0].activation, q.layers[1].activation] == ["tanh", "relu"]
+    with pytest.raises(TinyrnnError, match="--qat does not support SimpleRNN"):
+        train_file(ds, "rnn", 4, out_path=tmp_path / "q.keras", qat=True, progress=False)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -1,7 +1,7 @@
 """Keras model building restricted to what the tinyrnn quantizer supports.
 
 Graph: ``Input(shape=(T, F))`` (fixed T) → ``Normalization`` (adapted on the
-training windows, per feature) → 1..3 ``LSTM``/``GRU`` layers with default
+training windows, per feature) → 1..3 ``LSTM``/``GRU``/``SimpleRNN`` layers with default
 activations and ``unroll=False`` (``return_sequences`` on all but the last) →
 ``Dense(n_classes, softmax)``. No masking, no Bidirectional, no dropout.
 
@@ -25,7 +25,9 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 
-ARCHS = ("lstm", "gru")
+ARCHS = ("lstm", "gru", "rnn", "rnn_relu")  # rnn: SimpleRNN (tanh); rnn_relu: SimpleRNN(activation="relu")
+KERAS_LAYERS = {"lstm": ("LSTM", {}), "gru": ("GRU", {}), "rnn": ("SimpleRNN", {}),
+                "rnn_relu": ("SimpleRNN", {"activation": "relu"})}
 MAX_LAYERS = 3
 
 
@@ -52,7 +54,7 @@ def get_keras(legacy_keras: bool = False):
 
 
 def resolve_archs(arch, layers: int | None = None) -> list[str]:
-    """Per-layer kinds from ``arch`` ("lstm", "gru", "lstm,gru" or a list) and ``layers``.
+    """Per-layer kinds from ``arch`` ("lstm", "gru", "rnn", "lstm,gru" or a list) and ``layers``.
 
     One kind repeats ``layers`` times (default 1); a list sets the depth, and
     ``layers``, if given, must agree with it.
@@ -115,9 +117,9 @@ def build_model(arch, units: int, layers: int | None = 1, input_shape=(None, Non
                                           name="normalization")
     h = norm(inputs)
     for i, kind in enumerate(kinds):
-        rnn = keras.layers.LSTM if kind == "lstm" else keras.layers.GRU
-        h = rnn(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
-                name=f"{kind}_{i}")(h)
+        cls, options = KERAS_LAYERS[kind]
+        h = getattr(keras.layers, cls)(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
+                                       name=f"{kind}_{i}", **options)(h)
     outputs = keras.layers.Dense(int(n_classes), activation="linear" if regression else "softmax", name="head")(h)
     label = "_".join(kinds) if len(set(kinds)) > 1 else kinds[0]
     return keras.Model(inputs, outputs, name=name or f"tinyrnn_{label}{units}x{len(kinds)}")

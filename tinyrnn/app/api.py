@@ -87,6 +87,8 @@ def train_file(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None
         tflite_out = tflite_export.tflite_path_for(
             out_path, export_tflite if isinstance(export_tflite, (str, os.PathLike)) else None)
     qat_opts = qat_options(qat)
+    if qat_opts is not None and {"rnn", "rnn_relu"} & set(resolve_archs(arch, layers)):
+        raise TinyrnnError("--qat does not support SimpleRNN (rnn) layers yet")
     if qat_opts or tflite_out:  # both score int8 classes: refuse regression targets before training
         spec_or_dataset = load_dataset(spec_or_dataset, n=fit_options.get("n"), seed=seed)
         if spec_or_dataset.is_regression:

@@ -22,6 +22,7 @@ IR_VERSION = 1
 GATES_LSTM = ("input", "forget", "cell", "output")
 GATES_GRU = ("update", "reset", "candidate")
 DENSE_ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax")
+RNN_ACTIVATIONS = ("tanh", "relu")
 
 
 @dataclass
@@ -122,6 +123,43 @@ class GRULayer:
 
 
 @dataclass
+class SimpleRNNLayer:
+    """int8 SimpleRNN ``h = act(W·x + U·h + b)`` in the LSTM's family (C twin: tinyrnn_rnn_s8.c).
+
+    Each matmul is requantized to an int16 pre-activation with its own (multiplier,
+    shift), the two are summed with saturation. tanh: the pre-activation is Q3.12, the
+    state is ``round(tanh_s16(pre) / 256)``, int8 with scale 1/128 and zero point 0.
+    relu: the pre-activation has scale hidden_scale/64 and the state is
+    ``max(round(pre / 64) + zp, zp)`` with a calibrated (scale, zero point). The state
+    is int8 (it is fully recomputed every step, nothing accumulates in it). ``bias`` is
+    on the input path only (Keras has one bias).
+    """
+
+    kind: ClassVar[str] = "rnn"
+    TANH_SCALE: ClassVar[float] = 1.0 / 128  # the tanh state's scale (zero point 0)
+    name: str
+    input_size: int
+    hidden_size: int
+    return_sequences: bool
+    activation: str  # tanh | relu
+    w_x: np.ndarray  # (H, I) int8
+    w_h: np.ndarray  # (H, H) int8
+    bias: np.ndarray  # (H,) int32, scale s_x·s_wx
+    input_zero_point: int
+    hidden_zero_point: int
+    input_scale: float
+    hidden_scale: float
+    x_multiplier: int  # input matmul → pre-activation
+    x_shift: int
+    h_multiplier: int  # recurrent matmul → pre-activation
+    h_shift: int
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
+
+@dataclass
 class DenseLayer:
     """int8 fully connected layer, per-output-channel requantization."""
 
@@ -140,7 +178,7 @@ class DenseLayer:
     activation: str  # linear | relu (applied as int8 clamp) | sigmoid | softmax (left to the caller)
 
 
-LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, DenseLayer)}
+LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer)}
 
 
 @dataclass

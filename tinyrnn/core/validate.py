@@ -11,7 +11,17 @@ import dataclasses
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, GATES_GRU, GATES_LSTM, DenseLayer, GRULayer, LSTMLayer, Model
+from tinyrnn.core.ir import (
+    DENSE_ACTIVATIONS,
+    GATES_GRU,
+    GATES_LSTM,
+    RNN_ACTIVATIONS,
+    DenseLayer,
+    GRULayer,
+    LSTMLayer,
+    Model,
+    SimpleRNNLayer,
+)
 
 _INT8 = (-128, 127)
 _INT32 = (-(2**31), 2**31 - 1)
@@ -50,6 +60,9 @@ def _array_specs(layer) -> dict:
     if isinstance(layer, DenseLayer):
         o, i = layer.output_size, layer.input_size
         return {"weights": ((o, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
+    if isinstance(layer, SimpleRNNLayer):
+        h, i = layer.hidden_size, layer.input_size
+        return {"w_x": ((h, i), 8), "w_h": ((h, h), 8), "bias": ((h,), 32)}
     g = len(GATES_LSTM) if isinstance(layer, LSTMLayer) else len(GATES_GRU)
     h, i = layer.hidden_size, layer.input_size
     specs = {"w_x": ((g, h, i), 8), "w_h": ((g, h, h), 8)}
@@ -74,10 +87,13 @@ def _check_layer(layer, where: str) -> None:
         _check_array(where, name, getattr(layer, name), shape, bits)
     if isinstance(layer, DenseLayer) and layer.activation not in DENSE_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(DENSE_ACTIVATIONS)})")
+    if isinstance(layer, SimpleRNNLayer) and layer.activation not in RNN_ACTIVATIONS:
+        raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(RNN_ACTIVATIONS)})")
     # Zero points folded into the int32 biases (as the golden model and the kernels do) must fit int32.
     pairs = {DenseLayer: (("bias", "weights", "input_zero_point"),),
              LSTMLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
-             GRULayer: (("bias_x", "w_x", "input_zero_point"),)}[type(layer)]  # fmt: skip
+             GRULayer: (("bias_x", "w_x", "input_zero_point"),),
+             SimpleRNNLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point"))}[type(layer)]  # fmt: skip
     for bias, w, zp in pairs:
         folded = (0 if bias is None else getattr(layer, bias).astype(np.int64)) - getattr(layer, zp) * getattr(
             layer, w).astype(np.int64).sum(axis=-1)
@@ -119,6 +135,6 @@ def validate(model: Model, where: str = "model") -> None:
             recurrent.append(layer)
         width = layer.output_size
     if not recurrent:
-        raise TinyrnnError(f"{where}: model has no LSTM or GRU layer")
+        raise TinyrnnError(f"{where}: model has no recurrent (LSTM, GRU or SimpleRNN) layer")
     if any(not layer.return_sequences for layer in recurrent[:-1]):
         raise TinyrnnError(f"{where}: a stacked recurrent layer must return sequences")

@@ -30,7 +30,7 @@ from tinyrnn.codegen.project import model_objects, model_sizes, render_project
 from tinyrnn.core.boards import get_board, instructions_per_tick, qemu_boards
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
-from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model
+from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
 from tinyrnn.harness import trace
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.qemu import Qemu
@@ -44,7 +44,9 @@ MODELS = {
     "lstm_i64_h128": ("lstm", 64, 128, 3),
     "gru_i9_h32": ("gru", 9, 32, 4),
     "gru_i64_h128": ("gru", 64, 128, 5),
+    "rnn_i9_h32": ("rnn", 9, 32, 6),
 }
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight rows per hidden unit
 # The most tinyrnn's instructions/step may be, as a fraction of CMSIS-NN's (issue #5).
 TARGET_RATIO = {"mps2-an386": 0.5, "mps2-an385": 0.6}
 DEFAULT_STEPS = 32
@@ -84,11 +86,19 @@ def bench_model(name: str):
     """The benchmark model ``name``: one recurrent layer, int8, random weights (fixed seed)."""
     kind, inputs, hidden, seed = MODELS[name]
     rng = np.random.default_rng(seed)
-    gates = 4 if kind == "lstm" else 3
+    gates = GATES[kind]
     w_x = rng.integers(-127, 128, (gates, hidden, inputs), dtype=np.int8)
     w_h = rng.integers(-127, 128, (gates, hidden, hidden), dtype=np.int8)
     mx, sx = _gate_requant(rng, gates, inputs)
     mh, sh = _gate_requant(rng, gates, hidden)
+    quant = InputQuant(offset=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), zero_point=0)
+    if kind == "rnn":
+        layer = SimpleRNNLayer(name=kind, input_size=inputs, hidden_size=hidden, return_sequences=False,
+                               activation="tanh", w_x=w_x[0], w_h=w_h[0],
+                               bias=rng.integers(-3000, 3000, hidden).astype(np.int32), input_zero_point=-3,
+                               hidden_zero_point=0, input_scale=1.0 / 128, hidden_scale=SimpleRNNLayer.TANH_SCALE,
+                               x_multiplier=int(mx[0]), x_shift=int(sx[0]), h_multiplier=int(mh[0]), h_shift=int(sh[0]))
+        return Model(name=name, input_size=inputs, input_quant=quant, layers=[layer])
     common = dict(name=kind, input_size=inputs, hidden_size=hidden, return_sequences=False, w_x=w_x, w_h=w_h,
                   input_zero_point=-3, input_scale=1.0 / 128, gate_x_multiplier=mx, gate_x_shift=sx,
                   gate_h_multiplier=mh, gate_h_shift=sh)
@@ -103,7 +113,6 @@ def bench_model(name: str):
     else:
         layer = GRULayer(**common, reset_after=True, bias_x=rng.integers(-3000, 3000, (3, hidden)).astype(np.int32),
                          bias_h=rng.integers(-3000, 3000, (3, hidden)).astype(np.int32))
-    quant = InputQuant(offset=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), zero_point=0)
     return Model(name=name, input_size=inputs, input_quant=quant, layers=[layer])
 
 
@@ -113,7 +122,7 @@ def bench_input(name: str):
 
 def macs_per_step(name: str) -> int:
     kind, inputs, hidden, _ = MODELS[name]
-    return (4 if kind == "lstm" else 3) * hidden * (inputs + hidden)
+    return GATES[kind] * hidden * (inputs + hidden)
 
 
 # --------------------------------------------------------------------------- measuring

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from tinyrnn.app.api import demo_summary, run_demo
+from tinyrnn.train.model import ARCHS
 
 HELP = "the whole pipeline on generated data, verified on an emulated Cortex-M4"
 
 
 def configure(p) -> None:
     p.add_argument("--out", default="out/demo", help="directory for every artifact (default out/demo)")
-    p.add_argument("--arch", choices=("lstm", "gru"), default="lstm")
+    p.add_argument("--arch", choices=ARCHS, default="lstm")
     p.add_argument("--board", default="mps2-an386")
     p.add_argument("--n", type=int, default=100, help="sequences to verify on the device (default 100)")
     p.add_argument("--epochs", type=int, default=12)
