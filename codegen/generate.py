@@ -17,13 +17,10 @@ import jinja2
 import numpy as np
 
 from tinyrnn.codegen import layout, quant_io, rnn
-from tinyrnn.codegen.checks import SHIFT_MAX, SHIFT_MIN
-from tinyrnn.codegen.checks import acc_bound as _acc_bound
 from tinyrnn.codegen.checks import as_int as _as_int
-from tinyrnn.codegen.checks import check_acc as _check_acc
 from tinyrnn.codegen.checks import check_range as _check_range
-from tinyrnn.codegen.checks import check_requant as _check_requant
 from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
+from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_min, effective_bias
@@ -34,8 +31,6 @@ from tinyrnn.core.ir import DENSE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, 
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
 KERNEL_ABI_VERSION = 3
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
-PRODUCT_BOUND = 32768 * 32768  # |int16 · int16| products requantized inside the cell
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -101,25 +96,14 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str, path: str) -
     scalars = {k: int(getattr(layer, k)) for k in (
         "forget_to_cell_multiplier", "forget_to_cell_shift", "input_to_cell_multiplier",
         "input_to_cell_shift", "hidden_multiplier", "hidden_shift")}
-    for k in ("gate_x_shift", "gate_h_shift", "forget_to_cell_shift", "input_to_cell_shift", "hidden_shift"):
-        _check_range(where, k, mults.get(k, scalars.get(k)), SHIFT_MIN, SHIFT_MAX)
     for k in ("forget_to_cell_multiplier", "input_to_cell_multiplier", "hidden_multiplier"):
         _check_range(where, k, scalars[k], INT32_MIN, INT32_MAX)
     _check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
     _check_range(where, "hidden_zero_point", layer.hidden_zero_point, -128, 127)
+    bounds = domain.check_layer(layer, where)  # the one numeric domain validate applies at load
+    bias_x, bias_h = lstm_s8.effective_biases(layer)
+    bound_x, bound_h = bounds["bound_x"], bounds["bound_h"]  # (G, H)
     tanh_shift = int(layer.cell_scale_power) + 12  # cell state (scale 2^p) → Q3.12
-    _check_range(where, "cell_scale_power + 12", tanh_shift, ACT_SHIFT_MIN, ACT_SHIFT_MAX)
-    try:
-        bias_x, bias_h = lstm_s8.effective_biases(layer)
-    except OverflowError as exc:
-        raise TinyrnnError(f"{where}: {exc}") from None
-    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (G, H)
-    _check_acc(where, "input matmul", bound_x)
-    _check_acc(where, "recurrent matmul", bound_h)
-    _check_requant(where, "gate_x", bound_x.max(axis=1), mults["gate_x_multiplier"], mults["gate_x_shift"])
-    _check_requant(where, "gate_h", bound_h.max(axis=1), mults["gate_h_multiplier"], mults["gate_h_shift"])
-    for stem in ("forget_to_cell", "input_to_cell", "hidden"):
-        _check_requant(where, stem, PRODUCT_BOUND, scalars[f"{stem}_multiplier"], scalars[f"{stem}_shift"])
     clip = int(layer.cell_clip)
     cell_min, cell_max = (max(-clip, -32768), min(clip, 32767)) if clip > 0 else (-32768, 32767)
 
@@ -131,7 +115,7 @@ def _lstm(layer: LSTMLayer, prefix: str, where: str, lut_name: str, path: str) -
                f"{where}: [H][8] effective input biases of the 4 gates, then recurrent"),
     ]
     gates = layout.gate_requants(mults, bound_x, bound_h)
-    cell = {stem: layout.requant(scalars[f"{stem}_multiplier"], scalars[f"{stem}_shift"], layout.CELL_PRODUCT_BOUND)
+    cell = {stem: layout.requant(scalars[f"{stem}_multiplier"], scalars[f"{stem}_shift"], domain.CELL_PRODUCT_BOUND)
             for stem in ("forget_to_cell", "input_to_cell", "hidden")}
     tanh_mul, tanh_round, tanh_rshift = layout.tanh_prescale(tanh_shift)
     fields = {"input_size": I, "hidden_size": H, "w_x": arrays[0]["cname"], "w_h": arrays[1]["cname"],
@@ -152,8 +136,6 @@ def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str, path: str) -> 
     _as_int(where, "bias_h", layer.bias_h, np.int32, (G, H))
     mults = {k: _as_int(where, k, getattr(layer, k), np.int32, (G,)) for k in
              ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")}
-    for k in ("gate_x_shift", "gate_h_shift"):
-        _check_range(where, k, mults[k], SHIFT_MIN, SHIFT_MAX)
     _check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
     # The kernel's h8 is round(h16 / 256): scale 1/128, zero point 0, whatever the IR says.
     if int(layer.hidden_zero_point) != 0 or float(layer.hidden_scale) != 1.0 / 128:
@@ -161,15 +143,9 @@ def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str, path: str) -> 
                            f"(got {layer.hidden_scale}, {layer.hidden_zero_point})")
     if layer.reset_after not in (True, False):
         raise TinyrnnError(f"{where}: reset_after must be a bool, got {layer.reset_after!r}")
-    try:
-        bias_x, bias_h = gru_s8.effective_biases(layer)
-    except OverflowError as exc:
-        raise TinyrnnError(f"{where}: {exc}") from None
-    bound_x, bound_h = _acc_bound(w_x, bias_x), _acc_bound(w_h, bias_h)  # (G, H); |h8|, |r*h| <= 128
-    _check_acc(where, "input matmul", bound_x)
-    _check_acc(where, "recurrent matmul", bound_h)
-    _check_requant(where, "gate_x", bound_x.max(axis=1), mults["gate_x_multiplier"], mults["gate_x_shift"])
-    _check_requant(where, "gate_h", bound_h.max(axis=1), mults["gate_h_multiplier"], mults["gate_h_shift"])
+    bounds = domain.check_layer(layer, where)
+    bias_x, bias_h = gru_s8.effective_biases(layer)
+    bound_x, bound_h = bounds["bound_x"], bounds["bound_h"]  # (G, H); |h8|, |r*h| <= 128
 
     # One block per unit with its gate rows (see tinyrnn_gru_s8.h, codegen/layout.py).
     # Without reset_after the candidate rows (the last gate's) are read by a second pass over r*h.
@@ -199,18 +175,12 @@ def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
     _as_int(where, "bias", layer.bias, np.int32, (O,))
     mult = _as_int(where, "multiplier", layer.multiplier, np.int32, (O,))
     shift = _as_int(where, "shift", layer.shift, np.int32, (O,))
-    _check_range(where, "shift", shift, SHIFT_MIN, SHIFT_MAX)
     _check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
     _check_range(where, "output_zero_point", layer.output_zero_point, -128, 127)
     if layer.activation not in DENSE_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} not one of {', '.join(DENSE_ACTIVATIONS)}")
-    try:
-        bias = effective_bias(layer)
-    except OverflowError as exc:
-        raise TinyrnnError(f"{where}: {exc}") from None
-    bound = _acc_bound(w, bias)
-    _check_acc(where, "matmul", bound)
-    _check_requant(where, "output", bound, mult, shift)
+    domain.check_layer(layer, where)
+    bias = effective_bias(layer)
     arrays = [
         _array(f"{prefix}_weights", w, np.int8, f"{where}: weights [O][I]"),
         _array(f"{prefix}_bias", bias, np.int32, f"{where}: effective bias [O]"),

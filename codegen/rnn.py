@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinyrnn.codegen import layout
-from tinyrnn.codegen.checks import SHIFT_MAX, SHIFT_MIN, acc_bound, as_int, check_acc, check_range, check_requant
+from tinyrnn.codegen.checks import as_int, check_range
+from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import rnn_s8
 from tinyrnn.core.ir import RNN_ACTIVATIONS, SimpleRNNLayer
@@ -39,8 +40,6 @@ def _check(layer: SimpleRNNLayer, where: str) -> None:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} not one of {', '.join(RNN_ACTIVATIONS)}")
     check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
     check_range(where, "hidden_zero_point", layer.hidden_zero_point, -128, 127)
-    check_range(where, "x_shift", layer.x_shift, SHIFT_MIN, SHIFT_MAX)
-    check_range(where, "h_shift", layer.h_shift, SHIFT_MIN, SHIFT_MAX)
     for k in ("x_multiplier", "h_multiplier"):
         check_range(where, k, getattr(layer, k), -(2**31), 2**31 - 1)
     # The kernel's tanh state is round(tanh / 256): scale 1/128, zero point 0, whatever the IR says.
@@ -56,15 +55,9 @@ def rnn_fields(layer: SimpleRNNLayer, prefix: str, where: str, lut_name: str, pa
     w_h = as_int(where, "w_h", layer.w_h, np.int8, (H, H))
     as_int(where, "bias", layer.bias, np.int32, (H,))
     _check(layer, where)
-    try:
-        bias_x, bias_h = rnn_s8.effective_biases(layer)
-    except OverflowError as exc:
-        raise TinyrnnError(f"{where}: {exc}") from None
-    bound_x, bound_h = acc_bound(w_x, bias_x), acc_bound(w_h, bias_h)  # (H,); |x|, |h| <= 128
-    check_acc(where, "input matmul", bound_x)
-    check_acc(where, "recurrent matmul", bound_h)
-    check_requant(where, "x", bound_x.max(), layer.x_multiplier, layer.x_shift)
-    check_requant(where, "h", bound_h.max(), layer.h_multiplier, layer.h_shift)
+    bounds = domain.check_layer(layer, where)  # the one numeric domain validate applies at load
+    bias_x, bias_h = rnn_s8.effective_biases(layer)
+    bound_x, bound_h = bounds["bound_x"], bounds["bound_h"]  # (H,); |x|, |h| <= 128
     arrays = [
         layout.weight_array(f"{prefix}_w_x", block_rows(w_x), f"{where}: input weights, blocks of 4 units over I", path),
         layout.weight_array(f"{prefix}_w_h", block_rows(w_h), f"{where}: recurrent weights, blocks of 4 units over H", path),

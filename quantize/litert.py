@@ -19,7 +19,8 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import run_model
 from tinyrnn.core.ir import Model
 
-_DTYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "UINT8": np.uint8}
+_DTYPES = {"FLOAT32": np.float32, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
+           "UINT8": np.uint8}
 
 
 def _schema():

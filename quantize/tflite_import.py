@@ -46,13 +46,14 @@ def _option(opts, name: str, default=None):
     return getattr(opts, name, default)
 
 
-def _gate_multiplier(in_scale: np.float32, w_scale: np.float32, out_scale: float) -> tuple[int, int]:
-    """GetQuantizedConvolutionMultipler without bias: float32 product of the scales, then double."""
-    return quantize_multiplier(float(np.float32(in_scale) * np.float32(w_scale)) / float(out_scale))
+def _multiplier(s1: float, s2: float, s_out: float) -> tuple[int, int]:
+    """(multiplier, shift) of the real s1·s2/s_out, the product taken in double precision.
 
-
-def _mul_multiplier(s1: float, s2: float, s_out: float) -> tuple[int, int]:
-    """CreateInterGateMulParams: double(s1)·double(s2)/double(s_out)."""
+    TFLM (tflite-micro 0.dev20261023182759-g8f6596d, checked with its interpreter by
+    tests/test_tflm_referee.py) multiplies the float32 tensor scales as doubles for the
+    LSTM gates, the cell products and FULLY_CONNECTED (per tensor and per channel); a
+    float32 product moves some gate multipliers by one step and the cell state by 1 LSB.
+    """
     return quantize_multiplier(float(np.float64(s1) * np.float64(s2) / np.float64(s_out)))
 
 
@@ -88,7 +89,7 @@ def _cell_scale_power(g: TfliteGraph, k: int, cell: int) -> tuple[int, float]:
     return int(round(log2)), float(scale)
 
 
-def _gate_tensors(g: TfliteGraph, k: int, ins: list, gate: int) -> tuple:
+def _gate_tensors(g: TfliteGraph, k: int, ins: list, gate: int, bias_dtype: str = "INT32") -> tuple:
     """(W_x, W_h, bias, s_wx, s_wh) of one gate: input slots 1-4, recurrent 5-8, bias 12-15."""
     wx_i, wh_i, b_i = ins[1 + gate], ins[5 + gate], ins[12 + gate]
     scales = []
@@ -100,37 +101,45 @@ def _gate_tensors(g: TfliteGraph, k: int, ins: list, gate: int) -> tuple:
         if zp:
             raise _refuse(g, k, f"{what} with a non-zero zero point are not supported")
         scales.append(scale)
-    return g.const(wx_i), g.const(wh_i), _bias(g, b_i, g.shape(wx_i)[0], "LSTM bias"), scales[0], scales[1]
+    bias = _bias(g, b_i, g.shape(wx_i)[0], "LSTM bias", bias_dtype)
+    return g.const(wx_i), g.const(wh_i), bias, scales[0], scales[1]
 
 
-def _bias(g: TfliteGraph, i: int, n: int, what: str) -> np.ndarray:
-    """The int32 bias as stored, or zeros when the converter dropped an all-zero bias."""
+def _bias(g: TfliteGraph, i: int, n: int, what: str, dtype: str = "INT32") -> np.ndarray:
+    """The bias as stored (int32, int64 for 16x8), or zeros when the converter dropped an all-zero bias."""
+    np_dtype = np.int64 if dtype == "INT64" else np.int32
     if i < 0 or g.const(i) is None:
-        return np.zeros(n, np.int32)
-    g.expect(i, "INT32", what)
-    return g.const(i).astype(np.int32).reshape(n)
+        return np.zeros(n, np_dtype)
+    g.expect(i, dtype, what)
+    return g.const(i).astype(np_dtype).reshape(n)
 
 
 def _pairs(pairs: list) -> tuple[np.ndarray, np.ndarray]:
     return np.array([m for m, _ in pairs], np.int32), np.array([s for _, s in pairs], np.int32)
 
 
-def _lstm_layer(g: TfliteGraph, k: int, name: str) -> LSTMLayer:
+def _lstm_layer(g: TfliteGraph, k: int, name: str, activations: str = "INT8") -> LSTMLayer:
+    """The LSTM op as an LSTMLayer; ``activations`` "INT16": a 16x8 op (int16 x/h with zero
+    point 0, int64 biases), for ``load_lstm_s16`` and the golden ``lstm_s16``."""
     ins = _lstm_inputs(g, k)
     cell_clip = _check_lstm_options(g, k)
     x_t, h_t, c_t = ins[0], ins[18], ins[19]
-    for i, dtype, what in ((x_t, "INT8", "LSTM input"), (h_t, "INT8", "LSTM hidden state"), (c_t, "INT16", "LSTM cell state")):
+    for i, dtype, what in ((x_t, activations, "LSTM input"), (h_t, activations, "LSTM hidden state"),
+                           (c_t, "INT16", "LSTM cell state")):  # fmt: skip
         g.expect(i, dtype, what)
     s_x, zp_x = g.scalar_quant(x_t, "LSTM input")
     s_h, zp_h = g.scalar_quant(h_t, "LSTM hidden state")
+    if activations == "INT16" and (zp_x or zp_h):
+        raise _refuse(g, k, "a 16x8 LSTM needs zero points 0 (symmetric int16)")
     power, s_c = _cell_scale_power(g, k, c_t)
-    w_x, w_h, bias, s_wx, s_wh = zip(*(_gate_tensors(g, k, ins, gate) for gate in range(4)))
+    bias_dtype = "INT64" if activations == "INT16" else "INT32"
+    w_x, w_h, bias, s_wx, s_wh = zip(*(_gate_tensors(g, k, ins, gate, bias_dtype) for gate in range(4)))
     hidden, inputs = w_x[0].shape
     if any(w.shape != (hidden, inputs) for w in w_x) or any(w.shape != (hidden, hidden) for w in w_h):
         raise _refuse(g, k, "weight shapes do not agree with each other")
-    mx, shx = _pairs([_gate_multiplier(s_x, s, GATE_SCALE) for s in s_wx])
-    mh, shh = _pairs([_gate_multiplier(s_h, s, GATE_SCALE) for s in s_wh])
-    f2c, i2c, hid = _mul_multiplier(Q15, s_c, s_c), _mul_multiplier(Q15, Q15, s_c), _mul_multiplier(Q15, Q15, s_h)
+    mx, shx = _pairs([_multiplier(s_x, s, GATE_SCALE) for s in s_wx])
+    mh, shh = _pairs([_multiplier(s_h, s, GATE_SCALE) for s in s_wh])
+    f2c, i2c, hid = _multiplier(Q15, s_c, s_c), _multiplier(Q15, Q15, s_c), _multiplier(Q15, Q15, s_h)
     clip = int(np.trunc(min(max(cell_clip / s_c, -32768.0), 32767.0))) if cell_clip > 0 else 0
     return LSTMLayer(
         name=name, input_size=int(inputs), hidden_size=int(hidden), return_sequences=True,
@@ -167,10 +176,7 @@ def _dense_layer(g: TfliteGraph, k: int, name: str) -> DenseLayer:
     w_scales, w_zps = g.quant(w_t)
     if np.any(w_zps != 0) or w_scales.size not in (1, weights.shape[0]):
         raise _refuse(g, k, "weights must be symmetric, per tensor or per output channel")
-    if w_scales.size == 1:  # GetQuantizedConvolutionMultipler: float32 product, then double
-        pairs = [_gate_multiplier(s_x, w_scales[0], float(s_y))] * weights.shape[0]
-    else:  # per channel: double(s_in)·double(s_w[c])/double(s_out)
-        pairs = [_mul_multiplier(s_x, s_w, s_y) for s_w in w_scales]
+    pairs = [_multiplier(s_x, s_w, s_y) for s_w in np.broadcast_to(w_scales, (weights.shape[0],))]
     return DenseLayer(
         name=name, input_size=int(weights.shape[1]), output_size=int(weights.shape[0]),
         weights=weights.copy(), bias=_bias(g, b_t, weights.shape[0], "FULLY_CONNECTED bias"),
@@ -334,6 +340,16 @@ def _walk(g: TfliteGraph) -> tuple[InputQuant, list, dict]:
         raise TinyrnnError(f"{g.path}: the graph output is not the end of the op chain")
     tensors["graph_output"] = cur
     return input_quant, layers, tensors
+
+
+def load_lstm_s16(path: str | os.PathLike) -> list[LSTMLayer]:
+    """The layers of a 16x8 ``.tflite`` made only of UNIDIRECTIONAL_SEQUENCE_LSTM ops (int16
+    activations, int8 weights, int64 biases), for the golden ``lstm_s16``. Not an artifact
+    yet: the IR, codegen and ``tinyrnn quantize`` are int8 only."""
+    g = read_tflite(path)
+    if not g.ops or set(g.ops) != {"UNIDIRECTIONAL_SEQUENCE_LSTM"}:
+        raise TinyrnnError(f"{g.path}: a 16x8 import needs a graph of LSTM ops only (ops: {', '.join(g.ops) or 'none'})")
+    return [_lstm_layer(g, k, f"lstm_{k}", "INT16") for k in range(len(g.ops))]
 
 
 def load_tflite(path: str | os.PathLike) -> Model:

@@ -8,7 +8,8 @@ drives every saturation path. ``extreme`` is a probability per parameter group
 (True = 1.0), so mixed models saturate some paths and stay live in others.
 Everything is drawn from a ``numpy.random.Generator``, so a failing case reproduces
 from its seed. Models satisfy the codegen preconditions (``tinyrnn.codegen.generate``)
-and the golden model's (a left-shifted accumulator stays within 2^32).
+and the kernels' numeric domain (``tinyrnn.core.domain``: a left-shifted accumulator
+stays within int32).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 
 import numpy as np
 
-from tinyrnn.core.golden.fixedpoint import quantize_multiplier
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier, shifted_fits
 from tinyrnn.core.golden.model import run_model
 from tinyrnn.core.ir import DenseLayer, GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
 
@@ -45,15 +46,15 @@ def _mult_shift(rng, real: float, extreme: float, bound: int) -> tuple[int, int]
     """(multiplier, shift) near ``real`` (jittered ×2^±2), or anything valid when extreme.
 
     ``bound`` is the largest |value| requantized; a left shift is capped so bound·2^shift
-    stays within 2^32, the golden model's domain (beyond it its int64 product wraps; the
-    C kernel saturates, which agrees with the golden model up to there).
+    stays within int32, the kernels' domain (``tinyrnn.core.domain``; outside it a model
+    is refused at load).
     """
     if _pick(rng, extreme):
         m = int(rng.choice(_EXTREME_MULTIPLIERS)) if rng.random() < 0.5 else int(rng.integers(2**30, 2**31))
         shift = int(rng.integers(-31, 31))
     else:
         m, shift = quantize_multiplier(real * 2.0 ** rng.uniform(-2.0, 2.0))
-    while shift > 0 and bound << shift > 2**32:
+    while not shifted_fits(bound, shift):
         shift -= 1
     return m, shift
 

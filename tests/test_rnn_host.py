@@ -171,7 +171,7 @@ def _with(layer_index: int, **changes):
     (_with(1, bias=np.full(4, 2**31 - 100, np.int32), input_zero_point=0), "accumulator can overflow"),
     (_with(1, bias=np.full(4, 2**31 - 1, np.int32), input_zero_point=-128, w_x=np.full((4, 5), 127, np.int8)),
      "bias overflows int32"),
-    (_with(1, h_multiplier=3, h_shift=30), "unnormalized"),
+    (_with(1, h_multiplier=3, h_shift=30), "h_shift = 30: recurrent matmul .* overflows int32"),
     (_with(0, return_sequences=False), "must return sequences"),
 ])
 def test_invalid_rnn_rejected_naming_layer(tmp_path, mutate, message):

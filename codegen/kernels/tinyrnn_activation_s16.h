@@ -16,23 +16,13 @@
 #include "tinyrnn_fixedpoint.h"
 
 #define TINYRNN_SIGMOID_LUT_SIZE 256
-#define TINYRNN_ACT_LEFT_SHIFT_MIN (-31)
-#define TINYRNN_ACT_LEFT_SHIFT_MAX 14
 
-typedef enum {
-    TINYRNN_ACT_SIGMOID = 0,
-    TINYRNN_ACT_TANH = 1
-} tinyrnn_activation_s16_type;
-
-/* x * 3 * 2^left_shift, with a rounding right shift when left_shift < 0. The factor 3
- * makes the table index |3x| (table step 1/24 = 1/(3*8)). For int16 x and left_shift in
- * [-31, 14] nothing overflows int32 and the result is never INT32_MIN. */
-static inline int32_t tinyrnn_act_prescale(int32_t x, int32_t left_shift)
+/* The LSTM's tanh(c) table input 3 * c * 2^s, s = cell_scale_power + 12 in [-31, 14], with
+ * codegen's (mul, round, shift) = layout.tanh_prescale(s): (c * mul + round) >> shift, a
+ * rounding right shift when s < 0. For int16 c nothing overflows int32. */
+static inline int32_t tinyrnn_act_prescale_fixed(int32_t c, int32_t mul, int32_t round, int32_t shift)
 {
-    if (left_shift >= 0) {
-        return x * (3 << left_shift);
-    }
-    return tinyrnn_asr_s32(x * 3 + (1 << (-left_shift - 1)), -left_shift);
+    return tinyrnn_asr_s32(c * mul + round, shift);
 }
 
 /* Both functions interpolate the table at a = |v| (v = the prescaled input), index
@@ -54,16 +44,9 @@ static inline int32_t tinyrnn_act_interpolate(int32_t v, int32_t ix, int32_t out
     return ((ua << ix) + (1 << (out - 1)) + (a & ((1 << ix) - 1)) * (ub - ua)) >> out;
 }
 
-/* sigmoid of an already prescaled input v: Q0.15 in [0, 32767]; negative inputs by
- * symmetry 1 - sigmoid(|v|), with TFLM's exact rounding. */
-static inline int32_t tinyrnn_sigmoid_prescaled(int32_t v, const uint16_t *lut)
-{
-    const int32_t s = tinyrnn_act_interpolate(v, 9, 10, 0x7FFF, lut);
-    return v >= 0 ? s : (1 << 15) - s;
-}
-
-/* The same for |v| < 255 * 2^9, which no saturated int16 gate times 3 reaches: no
- * table-end test. */
+/* sigmoid of an already prescaled input v = 3 * (Q3.12 gate), |v| < 255 * 2^9 (no saturated
+ * int16 gate times 3 reaches the table end, so there is no end test): Q0.15 in [0, 32767];
+ * negative inputs by symmetry 1 - sigmoid(|v|), with TFLM's exact rounding. */
 static inline int32_t tinyrnn_sigmoid_gate(int32_t v, const uint16_t *lut)
 {
     const int32_t a = v >= 0 ? v : -v;
@@ -79,22 +62,5 @@ static inline int32_t tinyrnn_tanh_prescaled(int32_t v, const uint16_t *lut)
     const int32_t s = tinyrnn_act_interpolate(v, 8, 8, 0xFFFF, lut);
     return v >= 0 ? s - (1 << 15) : (1 << 15) - s;
 }
-
-/* sigmoid: Q3.12 (x 2^left_shift) -> Q0.15 in [0, 32767]. */
-static inline int16_t tinyrnn_sigmoid_s16_one(int32_t x, int32_t left_shift, const uint16_t *lut)
-{
-    return (int16_t)tinyrnn_sigmoid_prescaled(tinyrnn_act_prescale(x, left_shift), lut);
-}
-
-/* tanh: Q3.12 (x 2^left_shift) -> Q0.15 in [-32767, 32767]. */
-static inline int16_t tinyrnn_tanh_s16_one(int32_t x, int32_t left_shift, const uint16_t *lut)
-{
-    return (int16_t)tinyrnn_tanh_prescaled(tinyrnn_act_prescale(x, left_shift), lut);
-}
-
-/* Vector form (the public kernel): out[k] = act(in[k]) for k < n; in and out may alias.
- * left_shift in [TINYRNN_ACT_LEFT_SHIFT_MIN, TINYRNN_ACT_LEFT_SHIFT_MAX]. */
-void tinyrnn_activation_s16(const int16_t *in, int16_t *out, int32_t n, int32_t left_shift,
-                            tinyrnn_activation_s16_type type, const uint16_t *lut);
 
 #endif /* TINYRNN_ACTIVATION_S16_H */

@@ -41,7 +41,7 @@ TINYRNN_INLINE int8_t tinyrnn_lstm_cell(const tinyrnn_lstm_s8_params *p, const i
     }
     *c = (int16_t)c_new;
 
-    const int32_t v = tinyrnn_asr_s32(c_new * p->tanh_cell_mul + p->tanh_cell_round, p->tanh_cell_shift);
+    const int32_t v = tinyrnn_act_prescale_fixed(c_new, p->tanh_cell_mul, p->tanh_cell_round, p->tanh_cell_shift);
     const int32_t hid = rq(o_t * tinyrnn_tanh_prescaled(v, lut), &p->hidden);
     /* sat8(clamp(hid, +-2^8) + zp): a 10-bit clamp gives the same saturated sum. */
     return (int8_t)TINYRNN_SSAT(TINYRNN_SSAT(hid, 10) + p->hidden_zero_point, 8);

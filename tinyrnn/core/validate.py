@@ -1,7 +1,8 @@
 """Validation of an IR model: types, shapes, value ranges and the layer chain.
 
 ``tnr.load`` runs it on every artifact (a hand-edited file with a recomputed hash must
-still not load as a garbage model), and ``tinyrnn quantize`` before writing one.
+still not load as a garbage model), and ``tinyrnn quantize`` before writing one. The
+numeric domain (no int32 overflow in any kernel) is ``tinyrnn.core.domain``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.ir import (
     DENSE_ACTIVATIONS,
@@ -99,6 +101,7 @@ def _check_layer(layer, where: str) -> None:
             layer, w).astype(np.int64).sum(axis=-1)
         if folded.size and (folded.min() < _INT32[0] or folded.max() > _INT32[1]):
             raise TinyrnnError(f"{where}: {bias or w} with the {zp} folded in overflows int32")
+    domain.check_layer(layer, where)  # no int32 overflow anywhere: golden == C
 
 
 def validate(model: Model, where: str = "model") -> None:

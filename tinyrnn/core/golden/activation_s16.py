@@ -1,4 +1,4 @@
-"""int16 sigmoid and tanh by table + linear interpolation (C twin: tinyrnn_activation_s16.c).
+"""int16 sigmoid and tanh by table + linear interpolation (C twin: tinyrnn_activation_s16.h).
 
 TFLite Micro's integer LSTM defines these: a 256-entry uint16 table of sigmoid(i/24)
 in Q0.16, indexed by |3x| (so Q3.12 inputs reach ±10.7), interpolated with the low

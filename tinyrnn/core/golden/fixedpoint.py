@@ -49,16 +49,28 @@ def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold)
 
 
+def shifted_fits(value, shift) -> np.ndarray:
+    """value · 2^max(shift, 0) fits int32: the domain of ``requantize`` (and of the C's and
+    TFLM's left shift before the multiply). ``tinyrnn.core.domain`` checks it on accumulator
+    bounds (symmetric ranges) at load; ``requantize`` on the values themselves."""
+    value = np.asarray(value, np.int64)
+    left = np.clip(np.asarray(shift, np.int64), 0, 31)
+    return (value >= (INT32_MIN >> left)) & (value <= (INT32_MAX >> left))
+
+
 def requantize(acc, multiplier, shift) -> np.ndarray:
     """MultiplyByQuantizedMultiplier: acc * multiplier * 2^shift / 2^31, double rounding.
 
-    ``shift > 0`` is a left shift applied before the multiply (it must not overflow
-    int32: quantize guarantees it), ``shift < 0`` a rounding right shift after.
+    ``shift > 0`` is a left shift applied before the multiply, ``shift < 0`` a rounding
+    right shift after. Outside ``shifted_fits`` the kernels would overflow (or saturate)
+    where int64 would not: that raises instead of returning a number the C never computes.
     """
     acc = np.asarray(acc, np.int64)
     shift = np.asarray(shift, np.int64)
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
+    if not np.all(shifted_fits(acc, shift)):
+        raise OverflowError("requantize: accumulator · 2^shift outside int32 (outside tinyrnn.core.domain)")
     shifted = acc << left
     return rounding_divide_by_pot(doubling_high_mul(shifted, multiplier), right)
 

@@ -40,6 +40,24 @@ def _gate(layer, g, x, h, bias_x, bias_h) -> np.ndarray:
     return sat16(from_x + requantize(acc_h, layer.gate_h_multiplier[g], layer.gate_h_shift[g]))
 
 
+def cell_update(layer: LSTMLayer, pre: list, c) -> tuple[np.ndarray, np.ndarray]:
+    """Gate pre-activations (Q3.12, order i f g o) and the int16 cell state → (new cell
+    state, o·tanh(c) requantized to the hidden scale before its zero point and saturation).
+    The same for int8 and int16 activations (``lstm_s16``)."""
+    i_t = sigmoid_s16(pre[GATE_INPUT]).astype(np.int64)
+    f_t = sigmoid_s16(pre[GATE_FORGET]).astype(np.int64)
+    g_t = tanh_s16(pre[GATE_CELL]).astype(np.int64)
+    o_t = sigmoid_s16(pre[GATE_OUTPUT]).astype(np.int64)
+    c = np.asarray(c, np.int64)
+    forget_term = sat16(requantize(f_t * c, layer.forget_to_cell_multiplier, layer.forget_to_cell_shift))
+    input_term = sat16(requantize(i_t * g_t, layer.input_to_cell_multiplier, layer.input_to_cell_shift))
+    c_new = sat16(forget_term + input_term)
+    if layer.cell_clip > 0:
+        c_new = np.clip(c_new, -layer.cell_clip, layer.cell_clip)
+    tanh_c = tanh_s16(c_new, layer.cell_scale_power + 12).astype(np.int64)
+    return c_new, requantize(o_t * tanh_c, layer.hidden_multiplier, layer.hidden_shift)
+
+
 def lstm_s8_step(layer: LSTMLayer, x, h, c, biases, probe=None):
     """One time step for a batch: x (B, I) int8, h (B, H) int8, c (B, H) int16 → (h, c).
 
@@ -50,19 +68,8 @@ def lstm_s8_step(layer: LSTMLayer, x, h, c, biases, probe=None):
     x = np.asarray(x, np.int64)
     h = np.asarray(h, np.int64)
     pre = [_gate(layer, g, x, h, bias_x, bias_h) for g in GATES]
-    i_t = sigmoid_s16(pre[GATE_INPUT]).astype(np.int64)
-    f_t = sigmoid_s16(pre[GATE_FORGET]).astype(np.int64)
-    g_t = tanh_s16(pre[GATE_CELL]).astype(np.int64)
-    o_t = sigmoid_s16(pre[GATE_OUTPUT]).astype(np.int64)
-
-    forget_term = sat16(requantize(f_t * c, layer.forget_to_cell_multiplier, layer.forget_to_cell_shift))
-    input_term = sat16(requantize(i_t * g_t, layer.input_to_cell_multiplier, layer.input_to_cell_shift))
-    c_new = sat16(forget_term + input_term)
-    if layer.cell_clip > 0:
-        c_new = np.clip(c_new, -layer.cell_clip, layer.cell_clip)
-
-    tanh_c = tanh_s16(c_new, layer.cell_scale_power + 12).astype(np.int64)
-    h_new = sat8(requantize(o_t * tanh_c, layer.hidden_multiplier, layer.hidden_shift) + layer.hidden_zero_point)
+    c_new, hid = cell_update(layer, pre, c)
+    h_new = sat8(hid + layer.hidden_zero_point)
     if probe is not None:
         for name, value in zip(("gate_input", "gate_forget", "gate_cell", "gate_output"), pre):
             probe(name, value)

@@ -1,0 +1,111 @@
+"""The numeric domain of the integer kernels: the parameters for which the golden model
+and the C compute the same numbers, because no int32 intermediate can overflow.
+
+One check, three users: ``validate`` (so an artifact outside it does not load, whatever
+its hash), codegen (before it emits a parameter) and, on the actual values, the golden
+model's ``requantize`` (``fixedpoint.shifted_fits``). For every requantization
+``acc·m·2^shift/2^31`` the bound of ``|acc|`` over all int8 inputs and int16 states,
+times ``2^max(shift, 0)``, must fit int32: that is the kernels' (and TFLM's) left shift
+before the multiply, which overflows (TFLM: undefined behaviour; tinyrnn's C:
+saturation; the golden model's int64: a wrong product) outside it. The accumulators
+themselves must fit int32, shifts lie in [-31, 30], and the tanh prescale of the cell
+state in [-31, 14]. Errors name the layer and the field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden import dense_s8, gru_s8, lstm_s8, rnn_s8
+from tinyrnn.core.golden.fixedpoint import INT32_MAX, shifted_fits
+from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
+
+SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding divide by 2^31 at most; left shift below 2^31
+ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
+# Largest |int16 · int16| product the LSTM cell requantizes: a Q0.15 gate in [0, 32767]
+# times an int16 value (cell state, tanh output).
+CELL_PRODUCT_BOUND = 32767 * 32768
+LSTM_PRODUCTS = {"forget_to_cell": "f·c", "input_to_cell": "i·g", "hidden": "o·tanh(c)"}
+
+
+def acc_bound(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Largest |bias + w·v| over int8 v, per row (|v| <= 128); w (..., K), bias (...)."""
+    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w, np.int64)).sum(axis=-1)
+
+
+def _shifts(where: str, field: str, shift) -> np.ndarray:
+    s = np.atleast_1d(np.asarray(shift, np.int64))
+    bad = (s < SHIFT_MIN) | (s > SHIFT_MAX)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise TinyrnnError(f"{where}: {_at(field, k, s.size)} = {int(s[k])} outside [{SHIFT_MIN}, {SHIFT_MAX}]")
+    return s
+
+
+def _at(field: str, k: int, size: int) -> str:
+    return f"{field}[{k}]" if size > 1 else field
+
+
+def check_requant(where: str, field: str, what: str, bound, shift) -> None:
+    """``field`` (a shift, scalar or per gate/channel) against the accumulator bound(s)."""
+    s = _shifts(where, field, shift)
+    b = np.broadcast_to(np.asarray(bound, np.int64), s.shape)
+    ok = shifted_fits(b, s)
+    if not ok.all():
+        k = int(np.argmin(ok))
+        raise TinyrnnError(f"{where}: {_at(field, k, s.size)} = {int(s[k])}: {what} (|.| up to {int(b[k])}) "
+                           f"· 2^{int(s[k])} overflows int32, outside the kernels' requantization domain")
+
+
+def _check_acc(where: str, field: str, bound: np.ndarray) -> None:
+    if bound.size and bound.max() > INT32_MAX:
+        raise TinyrnnError(f"{where}: {field} with its bias: the accumulator can overflow int32 "
+                           f"(bound {int(bound.max())})")
+
+
+def _biases(where: str, fn, layer):
+    try:
+        return fn(layer)
+    except OverflowError as exc:
+        raise TinyrnnError(f"{where}: {exc}") from None
+
+
+def _gates(where: str, layer, bias_x, bias_h) -> tuple[np.ndarray, np.ndarray]:
+    bound_x, bound_h = acc_bound(layer.w_x, bias_x), acc_bound(layer.w_h, bias_h)  # (gates, units)
+    _check_acc(where, "w_x", bound_x)
+    _check_acc(where, "w_h", bound_h)
+    check_requant(where, "gate_x_shift", "input matmul", bound_x.max(axis=1), layer.gate_x_shift)
+    check_requant(where, "gate_h_shift", "recurrent matmul", bound_h.max(axis=1), layer.gate_h_shift)
+    return bound_x, bound_h
+
+
+def check_layer(layer, where: str) -> dict:
+    """Refuse a layer outside the domain (TinyrnnError naming the field); else its
+    accumulator bounds, which codegen's precomputed requantization uses."""
+    if isinstance(layer, DenseLayer):
+        bound = acc_bound(layer.weights, _biases(where, dense_s8.effective_bias, layer))
+        _check_acc(where, "weights", bound)
+        check_requant(where, "shift", "output matmul", bound, layer.shift)
+        return {"bound": bound}
+    if isinstance(layer, GRULayer):
+        bound_x, bound_h = _gates(where, layer, *_biases(where, gru_s8.effective_biases, layer))
+        return {"bound_x": bound_x, "bound_h": bound_h}
+    if isinstance(layer, SimpleRNNLayer):
+        bias_x, bias_h = _biases(where, rnn_s8.effective_biases, layer)
+        bound_x, bound_h = acc_bound(layer.w_x, bias_x), acc_bound(layer.w_h, bias_h)  # (units,)
+        _check_acc(where, "w_x", bound_x)
+        _check_acc(where, "w_h", bound_h)
+        check_requant(where, "x_shift", "input matmul", bound_x.max(initial=0), layer.x_shift)
+        check_requant(where, "h_shift", "recurrent matmul", bound_h.max(initial=0), layer.h_shift)
+        return {"bound_x": bound_x, "bound_h": bound_h}
+    if not isinstance(layer, LSTMLayer):
+        raise TinyrnnError(f"{where}: layer kind {getattr(layer, 'kind', type(layer).__name__)!r} unknown")
+    bound_x, bound_h = _gates(where, layer, *_biases(where, lstm_s8.effective_biases, layer))
+    for stem, what in LSTM_PRODUCTS.items():
+        check_requant(where, f"{stem}_shift", what, CELL_PRODUCT_BOUND, getattr(layer, f"{stem}_shift"))
+    tanh_shift = int(layer.cell_scale_power) + 12  # cell state (scale 2^p) → Q3.12
+    if not ACT_SHIFT_MIN <= tanh_shift <= ACT_SHIFT_MAX:
+        raise TinyrnnError(f"{where}: cell_scale_power = {int(layer.cell_scale_power)} outside "
+                           f"[{ACT_SHIFT_MIN - 12}, {ACT_SHIFT_MAX - 12}] (tanh of the cell state)")
+    return {"bound_x": bound_x, "bound_h": bound_h}
