@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyrnn.core.activations import sigmoid
 from tinyrnn.core.ir import valid_steps
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 @dataclass
@@ -172,6 +169,7 @@ class FloatModel:
     layers: list
     source: dict = field(default_factory=dict)
     mask_value: float | None = None  # Keras Masking on the raw input (see tinyrnn.core.ir.valid_steps)
+    keras_layers: list = field(default_factory=list)  # per layer: the Keras layer whose output it equals
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, np.float64) - self.mean) / self.std
@@ -179,12 +177,8 @@ class FloatModel:
     def valid_steps(self, x: np.ndarray) -> np.ndarray | None:
         return valid_steps(x, self.mask_value)
 
-    def run(self, x: np.ndarray, traces: list | None = None) -> np.ndarray:
-        """Float forward pass on raw inputs (N, T, F) → outputs before softmax.
-
-        Recurrent layers with return_sequences=False pass on their last step; Dense
-        layers apply per step to sequences. ``traces`` gets one dict per layer.
-        """
+    def layer_outputs(self, x: np.ndarray, traces: list | None = None):
+        """Each layer's output on raw inputs (N, T, F), in order (see ``run``)."""
         y, valid = self.normalize(x), self.valid_steps(x)
         for layer in self.layers:
             trace = {} if traces is not None else None
@@ -195,4 +189,13 @@ class FloatModel:
                 y = seq if layer.return_sequences else seq[:, -1]
             if traces is not None:
                 traces.append(trace)
+            yield y
+
+    def run(self, x: np.ndarray, traces: list | None = None) -> np.ndarray:
+        """Float forward pass on raw inputs (N, T, F) → outputs before softmax.
+
+        Recurrent layers with return_sequences=False pass on their last step; Dense
+        layers apply per step to sequences. ``traces`` gets one dict per layer.
+        """
+        *_, y = self.layer_outputs(x, traces)
         return y

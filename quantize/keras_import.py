@@ -1,140 +1,69 @@
-"""Read a Keras model file into a FloatModel, refusing anything the kernels cannot run.
+"""Read a Keras model into a FloatModel, refusing anything the kernels cannot run.
 
-TensorFlow/Keras is imported inside ``load_keras`` only, so the rest of quantize
+The layers are taken from the model's graph (``keras_graph.chain``), each converted by
+``keras_layers``; layers that are identity at inference are skipped (and named in the
+report), an Activation merges into the Dense before it, BatchNormalization folds into
+the input quantization or the Dense before it. Each twin layer remembers which Keras
+layer's output it reproduces (``FloatModel.keras_layers``), so the referee
+(``quantize/referee.py``) can compare the two layer by layer.
+
+TensorFlow/Keras is imported inside ``open_keras`` only, so the rest of quantize
 (and everything downstream) stays importable on a machine without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import RNN_ACTIVATIONS
-from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatModel, FloatSimpleRNN
+from tinyrnn.core.ir import DENSE_ACTIVATIONS, RNN_ACTIVATIONS
+from tinyrnn.quantize import keras_graph
+from tinyrnn.quantize import keras_layers as kl
+from tinyrnn.quantize.float_model import FloatModel
 from tinyrnn.tfsupport import import_keras
 
-SUPPORTED = "InputLayer, Masking (first), Normalization, LSTM, GRU, SimpleRNN, Dense, Dropout"
-_DENSE_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")
-# (option, value that we support): anything else is refused with the option named.
-_RECURRENT_FIXED = (
-    ("activation", "tanh"),
-    ("recurrent_activation", "sigmoid"),
-    ("go_backwards", False),
-    ("stateful", False),
-    ("unroll", False),
-    ("return_state", False),
+IDENTITY = ("Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization")
+ACTIVATION_LAYERS = ("Activation", "ReLU", "Softmax")
+RECURRENT = ("LSTM", "GRU", "SimpleRNN")
+
+# The importer's own table (README's "Supported Keras layers" is generated from it: support_table()).
+SUPPORT = (
+    ("LSTM, GRU", "activation tanh, recurrent_activation sigmoid, use_bias, return_sequences, GRU reset_after "
+                  "True/False", "stateful, go_backwards, unroll, return_state, time_major, custom activations"),
+    ("SimpleRNN", f"activation {' or '.join(RNN_ACTIVATIONS)}, use_bias, return_sequences", "as LSTM"),
+    ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs int8 "
+              "pre-activation logits); per step on sequences", "other activations"),
+    ("TimeDistributed(Dense)", "as Dense, per step", "any other wrapped layer"),
+    ("Activation, ReLU, Softmax", "merged into the Dense before them (ReLU: plain or max_value=6)",
+     "after a recurrent layer; leaky/thresholded ReLU"),
+    ("Normalization", "directly after the input: folded into the input quantization", "elsewhere; invert=True"),
+    ("BatchNormalization", "before the first layer: folded into the input quantization; after a linear Dense: "
+                           "folded into it", "elsewhere; axis other than the last"),
+    ("Masking", "directly after the input (finite mask_value): masked steps keep state and output",
+     "elsewhere; mask_zero"),
+    (", ".join(IDENTITY), "skipped (identity at inference), named in the report", "-"),
+    ("Functional models", "one input; several outputs with --output NAME", "branches, skip connections, "
+                          "shared layers, nested models, several inputs"),
 )
 
 
-def _refuse(layer, what: str) -> TinyrnnError:
-    return TinyrnnError(f"layer '{layer.name}' ({type(layer).__name__}): {what}")
+def support_table() -> str:
+    rows = ["| Keras | accepted | refused |", "|---|---|---|"]
+    return "\n".join(rows + [f"| {a} | {b} | {c} |" for a, b, c in SUPPORT])
 
 
-def _check_options(layer, cfg: dict) -> None:
-    for option, wanted in _RECURRENT_FIXED:
-        value = cfg.get(option, wanted)
-        if isinstance(value, dict):  # serialized activation objects; custom functions: config "package>name"
-            inner = value.get("config")
-            value = inner if isinstance(inner, str) else (inner or {}).get("name", value.get("class_name"))
-        if value != wanted:
-            raise _refuse(layer, f"option {option}={value!r} is not supported (needs {wanted!r})")
-    if cfg.get("time_major"):
-        raise _refuse(layer, "option time_major=True is not supported")
-
-
-def _mask_value(layers) -> float | None:
-    """The ``mask_value`` of a Keras ``Masking`` layer right after the input, or None.
-
-    Keras masks a step when all its raw features equal the value; the recurrent layers
-    then keep their state and output (the golden model and the C do the same from
-    per-step valid flags). Masks from anywhere else are refused, naming the layer."""
-    mask = None
-    for k, layer in enumerate(layers):
-        kind, cfg = type(layer).__name__, layer.get_config()
-        if kind == "Masking" and k == 0:
-            mask = float(cfg.get("mask_value", 0.0))
-            if not np.isfinite(mask):
-                raise _refuse(layer, f"option mask_value={mask} is not supported (needs a finite value)")
-        elif kind == "Masking":
-            raise _refuse(layer, "Masking is only supported as the first layer (directly after the input)")
-        elif cfg.get("mask_zero"):
-            raise _refuse(layer, "option mask_zero=True is not supported (use Masking(mask_value=0) on the input)")
-    return mask
-
-
-def _weights(layer) -> list[np.ndarray]:
-    """The layer's weights as float64, refused (naming layer and tensor) if any is NaN or Inf."""
-    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
-    for w, var in zip(weights, layer.weights):
-        bad = ~np.isfinite(w)
-        if bad.any():
-            what = getattr(var, "path", None) or getattr(var, "name", "weights")
-            raise _refuse(layer, f"{int(bad.sum())} NaN/Inf values in {what}: retrain or fix the model")
-    return weights
-
-
-def _normalization(layer, n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.asarray(layer.mean, np.float64).reshape(-1)
-    var = np.asarray(layer.variance, np.float64).reshape(-1)
-    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))) or np.any(var < 0):
-        raise _refuse(layer, "mean/variance hold NaN, Inf or negative values: adapt() it on finite data")
-    if mean.size != n_features:
-        raise _refuse(layer, f"normalizes {mean.size} values, expected one per input channel ({n_features})")
-    if getattr(layer, "invert", False):
-        raise _refuse(layer, "option invert=True is not supported")
-    # Keras divides by max(sqrt(variance), epsilon).
-    return mean, np.maximum(np.sqrt(var), 1e-7)
-
-
-def _recurrent(layer, cfg: dict):
-    _check_options(layer, cfg)
-    weights = _weights(layer)
-    kernel, recurrent = weights[0], weights[1]
-    units = recurrent.shape[0]
-    kind = type(layer).__name__
-    if kind == "LSTM":
-        bias = weights[2] if cfg.get("use_bias", True) else np.zeros(4 * units)
-        return FloatLSTM(layer.name, kernel, recurrent, bias, bool(cfg.get("return_sequences")))
-    reset_after = bool(cfg.get("reset_after", True))
-    if not cfg.get("use_bias", True):
-        bias = np.zeros((2, 3 * units))
-    elif reset_after:
-        bias = weights[2].reshape(2, 3 * units)
-    else:
-        bias = np.stack([weights[2], np.zeros(3 * units)])
-    return FloatGRU(layer.name, kernel, recurrent, bias[0], bias[1], bool(cfg.get("return_sequences")), reset_after)
-
-
-def _simple_rnn(layer, cfg: dict) -> FloatSimpleRNN:
-    """SimpleRNN with activation tanh or relu; every other option as LSTM/GRU need it."""
-    activation = cfg.get("activation", "tanh")
-    if isinstance(activation, str) and activation not in RNN_ACTIVATIONS:
-        raise _refuse(layer, f"option activation={activation!r} is not supported (use one of {', '.join(RNN_ACTIVATIONS)})")
-    _check_options(layer, {**cfg, "activation": "tanh"} if activation == "relu" else cfg)  # custom ones refused there
-    weights = _weights(layer)
-    bias = weights[2] if cfg.get("use_bias", True) else np.zeros(weights[1].shape[0])
-    return FloatSimpleRNN(layer.name, weights[0], weights[1], bias, activation, bool(cfg.get("return_sequences")))
-
-
-def _dense(layer, cfg: dict) -> FloatDense:
-    activation = cfg.get("activation", "linear")
-    if activation not in _DENSE_ACTIVATIONS:
-        raise _refuse(layer, f"option activation={activation!r} is not supported (use one of {', '.join(_DENSE_ACTIVATIONS)})")
-    weights = _weights(layer)
-    bias = weights[1] if cfg.get("use_bias", True) else np.zeros(weights[0].shape[1])
-    return FloatDense(layer.name, weights[0], bias, activation)
-
-
-def _open_model(path: str):
+def open_keras(path: str | os.PathLike):
+    """The Keras model in a .keras file, or a one-line TinyrnnError."""
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise TinyrnnError(f"{path}: no such model file")
     if not zipfile.is_zipfile(path):
         raise TinyrnnError(f"{path}: not a Keras .keras file (not a zip archive; corrupt or wrong format)")
     keras = import_keras()
-
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a damaged file
@@ -142,35 +71,101 @@ def _open_model(path: str):
         raise TinyrnnError(f"{path}: cannot load Keras model ({first[:200]})") from None
 
 
-def load_keras(path: str | os.PathLike) -> FloatModel:
-    path = os.fspath(path)
-    model = _open_model(path)
-    # Before the input check: an Embedding input is (time,). Keras lists no InputLayer in model.layers.
-    mask_value = _mask_value([layer for layer in model.layers if type(layer).__name__ != "InputLayer"])
-    shape = tuple(model.inputs[0].shape)[1:] if model.inputs else None
-    if shape is None or len(shape) != 2 or shape[-1] is None:
-        raise TinyrnnError(f"{path}: model input must be (time, features), got {shape}")
-    n_features = int(shape[-1])
-    mean, std = np.zeros(n_features), np.ones(n_features)
-    layers = []
-    for layer in model.layers:
-        kind = type(layer).__name__
+class _Builder:
+    """The twin under construction: input normalization, layers, and for each layer the
+    Keras layer whose output it equals."""
+
+    def __init__(self, n_features: int):
+        self.mean, self.std = np.zeros(n_features), np.ones(n_features)
+        self.layers, self.taps, self.skipped = [], [], []
+        self.mask_value = None
+        self.first = True  # nothing but Masking/Normalization seen yet
+        self.normalized = False  # the raw input is no longer what Masking would compare
+
+    def add(self, twin, keras_layer) -> None:
+        self.layers.append(twin)
+        self.taps.append(keras_layer.name)
+        self.first = False
+
+    def last_dense(self, layer):
+        """The Dense just before ``layer`` whose output is still the Dense's own."""
+        if not self.layers or self.layers[-1].kind != "dense":
+            before = f"after layer '{self.layers[-1].name}'" if self.layers else "before any Dense"
+            raise kl.refuse(layer, f"is only supported directly after a Dense ({before})")
+        return self.layers[-1]
+
+    def fold(self, layer, kind: str) -> None:
         cfg = layer.get_config()
-        if kind in ("InputLayer", "Dropout", "Masking"):  # Masking: taken by _mask_value
-            continue
-        if kind == "Normalization":
-            if layers:
-                raise _refuse(layer, "Normalization is only supported directly after the input")
-            mean, std = _normalization(layer, n_features)
-        elif kind in ("LSTM", "GRU"):
-            layers.append(_recurrent(layer, cfg))
-        elif kind == "SimpleRNN":
-            layers.append(_simple_rnn(layer, cfg))
-        elif kind == "Dense":
-            layers.append(_dense(layer, cfg))
-        else:
-            raise _refuse(layer, f"unsupported layer type (tinyrnn supports {SUPPORTED})")
-    if not any(layer.kind != "dense" for layer in layers):
-        raise TinyrnnError(f"{path}: model has no LSTM, GRU or SimpleRNN layer")
-    source = {"file": os.path.basename(path), "format": "keras"}
-    return FloatModel(model.name, (shape[0], n_features), mean, std, layers, source, mask_value)
+        if kind == "Masking":
+            if not self.first or self.normalized or self.mask_value is not None:
+                raise kl.refuse(layer, "Masking is only supported as the first layer (directly after the input)")
+            self.mask_value = float(cfg.get("mask_value", 0.0))
+            if not np.isfinite(self.mask_value):
+                raise kl.refuse(layer, f"option mask_value={self.mask_value} is not supported (needs a finite value)")
+        elif kind == "Normalization":
+            if not self.first or self.normalized:
+                raise kl.refuse(layer, "Normalization is only supported directly after the input")
+            self.mean, self.std = kl.normalization(layer, self.mean.size)
+            self.normalized = True
+        elif kind == "BatchNormalization" and self.first:
+            self.mean, self.std = kl.fold_into_input(layer, self.mean, self.std)
+            self.normalized = True
+        elif kind == "BatchNormalization":
+            if not self.layers or self.layers[-1].kind != "dense":
+                raise kl.refuse(layer, "is only supported before the first layer or directly after a linear Dense")
+            self.layers[-1] = kl.fold_into_dense(layer, self.layers[-1])
+            self.taps[-1] = layer.name
+        else:  # an activation layer
+            dense = self.last_dense(layer)
+            activation = kl.activation_of(layer)
+            if dense.activation != "linear" and activation != "linear":
+                raise kl.refuse(layer, f"follows Dense '{dense.name}' that already applies {dense.activation!r}")
+            if activation != "linear":
+                self.layers[-1] = dataclasses.replace(dense, activation=activation)
+            self.taps[-1] = layer.name
+
+
+def _convert(builder: _Builder, layer) -> None:
+    kind, cfg = type(layer).__name__, layer.get_config()
+    if kind in IDENTITY:
+        builder.skipped.append(f"{layer.name} ({kind})")
+    elif kind in ("Masking", "Normalization", "BatchNormalization", *ACTIVATION_LAYERS):
+        builder.fold(layer, kind)
+    elif kind in ("LSTM", "GRU"):
+        builder.add(kl.recurrent(layer, cfg), layer)
+    elif kind == "SimpleRNN":
+        builder.add(kl.simple_rnn(layer, cfg), layer)
+    elif kind == "Dense":
+        builder.add(kl.dense(layer, cfg), layer)
+    elif kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
+        builder.add(kl.dense(layer.layer, layer.layer.get_config(), name=layer.name), layer)
+    elif kind == "TimeDistributed":
+        raise kl.refuse(layer, f"wraps {type(layer.layer).__name__}: only TimeDistributed(Dense) is supported")
+    else:
+        names = ", ".join(row[0] for row in SUPPORT[:-1])
+        raise kl.refuse(layer, f"unsupported layer type (tinyrnn supports {names})")
+
+
+def import_model(model, where: str = "model", output: str | None = None) -> FloatModel:
+    """The float twin of an in-memory Keras model (``output``: the output layer's name)."""
+    chain = keras_graph.chain(model, output, where)
+    for layer in chain:  # before the input check: an Embedding's input is (time,)
+        if layer.get_config().get("mask_zero"):
+            raise kl.refuse(layer, "option mask_zero=True is not supported (use Masking(mask_value=0) on the input)")
+    shape = tuple(model.inputs[0].shape)[1:]
+    if len(shape) != 2 or shape[-1] is None:
+        raise TinyrnnError(f"{where}: model input must be (time, features), got {shape}")
+    builder = _Builder(int(shape[-1]))
+    for layer in chain:
+        _convert(builder, layer)
+    if not any(layer.kind != "dense" for layer in builder.layers):
+        raise TinyrnnError(f"{where}: model has no LSTM, GRU or SimpleRNN layer")
+    source = {"file": os.path.basename(where), "format": "keras", "skipped": builder.skipped}
+    if output is not None:
+        source["output"] = output
+    return FloatModel(model.name, (shape[0], int(shape[-1])), builder.mean, builder.std, builder.layers, source,
+                      builder.mask_value, keras_layers=builder.taps)
+
+
+def load_keras(path: str | os.PathLike, output: str | None = None) -> FloatModel:
+    return import_model(open_keras(path), os.fspath(path), output)

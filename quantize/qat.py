@@ -35,7 +35,6 @@ import numpy as np
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import dequantize_output, run_model
 from tinyrnn.quantize import keras_import as ki
-from tinyrnn.quantize.float_model import FloatModel
 from tinyrnn.quantize.pipeline import quantize_model
 from tinyrnn.tfsupport import import_keras
 
@@ -268,17 +267,7 @@ def _dense_layer(keras):
 
 def float_model_of(model):
     """The quantizer's float twin of an in-memory plain model (as ``load_keras`` builds it)."""
-    steps, features = (int(d) for d in model.inputs[0].shape[1:])
-    mean, std, layers = np.zeros(features), np.ones(features), []
-    for layer in model.layers:
-        kind, cfg = type(layer).__name__, layer.get_config()
-        if kind == "Normalization":
-            mean, std = ki._normalization(layer, features)
-        elif kind in ("LSTM", "GRU"):
-            layers.append(ki._recurrent(layer, cfg))
-        elif kind == "Dense":
-            layers.append(ki._dense(layer, cfg))
-    return FloatModel(model.name, (steps, features), mean, std, layers, {"format": "keras", "file": "(in memory)"})
+    return ki.import_model(model, "(in memory)")
 
 
 def quantize_in_memory(model, calib_x: np.ndarray):

@@ -28,6 +28,7 @@ from tinyrnn.core.metrics import (
 )
 from tinyrnn.core.progress import Progress
 from tinyrnn.quantize.float_model import FloatModel
+from tinyrnn.quantize.referee import summary as referee_summary
 from tinyrnn.quantize.report_html import write_html  # noqa: F401  (public API: report.write_html)
 from tinyrnn.quantize.report_stats import (
     Fidelity,
@@ -263,7 +264,9 @@ def build_report(float_model: FloatModel, model: Model, x: np.ndarray, y: np.nda
         "format": REPORT_FORMAT, "version": REPORT_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "headline": _headline(fid, acc, cost_n, reg), "task": task,
-        "model": {**model_summary(float_model, model, x.shape[1]), "mask_value": model.mask_value},
+        "model": {**model_summary(float_model, model, x.shape[1]), "mask_value": model.mask_value,
+                  "keras_agreement": model.meta.get("keras_agreement"), "referee": referee_summary(model.meta.get("keras_agreement")),
+                  "skipped": list(model.meta.get("source", {}).get("skipped", []))},
         "quantization": scheme,
         "fidelity": fid, "accuracy": acc, "regression": reg, "cost": cost_n,
         "histograms": {"weights": weight_histograms(scheme, float_model),
@@ -290,6 +293,7 @@ def text_summary(report: dict) -> str:
         f"{m['totals']['macs_per_step']:,} MACs/step",
         f"evaluated on {fid['samples']} sequences × {fid['steps']} steps"
         + ("" if m.get("mask_value") is None else f" (Masking: steps whose features all equal {m['mask_value']:g} skipped)"),
+        m["referee"] + (f"; skipped (identity at inference): {', '.join(m['skipped'])}" if m.get("skipped") else ""),
     ]
     acc = report["accuracy"]
     if acc and acc["float"] is None:

@@ -376,7 +376,7 @@ def test_report_that_fails_half_way_leaves_neither_file(files, tmp_path, monkeyp
         Path(path).write_text('{"headline": ')
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(api, "load_keras", lambda path: None)
+    monkeypatch.setattr(api, "load_keras", lambda path, output=None: None)
     monkeypatch.setattr(api, "build_report", lambda *a, **k: {"headline": {}})
     monkeypatch.setattr(api, "write_html", lambda rep, path: Path(path).write_text("<html>complete</html>"))
     monkeypatch.setattr(api, "write_json", half_json)

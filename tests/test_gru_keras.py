@@ -100,8 +100,8 @@ def test_refused_gru_options_named(tmp_path, make_layer, message):
 
     keras = import_keras()
     layers = [make_layer(keras)]
-    if isinstance(layers[0], keras.layers.Masking):  # accepted first; refused anywhere else
-        layers = [keras.layers.Dropout(0.1), layers[0], keras.layers.GRU(4)]
+    if isinstance(layers[0], keras.layers.Masking):  # accepted first (identity layers aside); refused anywhere else
+        layers = [keras.layers.Dense(3), layers[0], keras.layers.GRU(4)]
     if isinstance(layers[0], keras.layers.GRU) and layers[0].return_state:
         _, path = _save_functional(tmp_path, layers[0])
     else:

@@ -29,7 +29,8 @@ from tinyrnn.harness.parallel import QemuJob, verify_parallel
 from tinyrnn.harness.verify import verify_device
 from tinyrnn.quantize import qat_finetune, tflite_export
 from tinyrnn.quantize.calibrate import check_calibration_data
-from tinyrnn.quantize.keras_import import load_keras
+from tinyrnn.quantize import referee
+from tinyrnn.quantize.keras_import import import_model, load_keras, open_keras
 from tinyrnn.quantize.pipeline import quantize_model
 from tinyrnn.quantize.report import build_report, write_html, write_json
 from tinyrnn.quantize.tflite_import import load_tflite
@@ -109,8 +110,13 @@ def train_file(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None
     return result
 
 
-def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500, **levers) -> dict:
-    """``levers``: quantize_model's keyword options (percentile, bias_correction, cell_power, weights)."""
+def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500,
+                  output: str | None = None, **levers) -> dict:  # fmt: skip
+    """``levers``: quantize_model's keyword options (percentile, bias_correction, cell_power, weights);
+    ``output``: the output layer of a Keras model with several. A Keras model is refused
+    unless its float twin agrees with Keras's own predict (quantize/referee.py)."""
+    if output is not None and not model_path.endswith(".keras"):
+        raise TinyrnnError(f"{model_path}: --output selects an output of a .keras model only")
     if model_path.endswith(".tflite"):
         model, used = load_tflite(model_path), 0
     elif model_path.endswith(".keras"):
@@ -119,9 +125,12 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
         if samples < 1:
             raise TinyrnnError(f"--calib-samples must be at least 1, got {samples}")
         data = load_data(calib_spec)  # before the model: bad data fails fast, without TensorFlow
-        float_model = load_keras(model_path)
+        keras_model = open_keras(model_path)
+        float_model = import_model(keras_model, model_path, output)
         calib_x = check_calibration_data(data.x[:samples], float_model, calib_spec)
+        agreement = referee.check(keras_model, float_model, calib_x, model_path)
         model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()), **levers)
+        model.meta["keras_agreement"] = agreement
         used = int(calib_x.shape[0])
     else:
         raise TinyrnnError(f"{model_path}: unsupported model format (expected .keras or .tflite)")
@@ -132,34 +141,43 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
     except OSError as exc:
         raise TinyrnnError(f"{out}: cannot write the artifact ({os_error_text(exc)})") from None
     return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
+            "keras_agreement": model.meta.get("keras_agreement"),
             "calibration_samples": used, "method": method if used else "from .tflite",
             "levers": model.meta.get("calibration", {}) if used else {}}  # fmt: skip
 
 
-def evaluate(model_path: str, data_spec: str, n: int | None = None) -> dict:
-    """Scores of a .keras model (float twin) or an artifact (int8 golden) on the first n windows:
-    accuracy (per window, or per step for (N, T) labels) or, for float targets, RMSE/MAE/R²."""
+def evaluate(model_path: str, data_spec: str, n: int | None = None, output: str | None = None) -> dict:
+    """Scores on the first n windows of a .keras model (Keras's own predict, beside the
+    float twin's agreement with it) or of an artifact (int8 golden, with the agreement
+    stored at quantization): accuracy (per window, or per step for (N, T) labels) or,
+    for float targets, RMSE/MAE/R²."""
     if n is not None and n < 1:
         raise TinyrnnError(f"--n must be at least 1, got {n}")
     if is_artifact(model_path):
+        if output is not None:
+            raise TinyrnnError(f"{model_path}: --output applies to a .keras model (an artifact has one output)")
         model = tnr.load(model_path)
         data = load_data(data_spec, model)
         x, y = data.x[:n], data.y[:n]
         out = dequantize_output(model, run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x)))
-        return {**scores(out, y, data_spec), "kind": "int8-golden"}
-
-    float_model = load_keras(model_path)
+        return {**scores(out, y, data_spec, model.meta.get("float_activation", "linear")), "kind": "int8-golden",
+                "keras_agreement": model.meta.get("keras_agreement")}  # fmt: skip
     data = load_data(data_spec)
+    keras_model = open_keras(model_path)
+    float_model = import_model(keras_model, model_path, output)
     if data.features != float_model.input_shape[1]:
         raise TinyrnnError(f"{data_spec}: data has {data.features} features, the model expects {float_model.input_shape[1]}")
     x, y = data.x[:n], data.y[:n]
-    return {**scores(float_model.run(x), y, data_spec), "kind": "float"}
+    agreement, keras_out = referee.compare(keras_model, float_model, x, model_path)
+    head = float_model.layers[-1].activation if float_model.layers[-1].kind == "dense" else "linear"
+    return {**scores(keras_out, y, data_spec, head, applied=True), "kind": "keras", "keras_agreement": agreement}
 
 
 def device_scores(model, outputs: list, labels) -> dict:
     """verify's device_* figures from the received int8 outputs: accuracy for classes, or
     RMSE/MAE/R² for regression targets (the others None; none at all without outputs)."""
-    got = scores(dequantize_output(model, np.asarray(outputs)), labels) if len(outputs) else {}
+    head = model.meta.get("float_activation", "linear")
+    got = scores(dequantize_output(model, np.asarray(outputs)), labels, head=head) if len(outputs) else {}
     return {f"device_{k}": got.get(k) for k in ("accuracy", *REGRESSION_METRICS)}
 
 
@@ -238,7 +256,8 @@ def write_report(keras_path: str, artifact: str, data_spec: str, out_html: str, 
         device = {**{k: v for k, v in measured.items() if v is not None}, "target": verified["target"],
                   "sequences": verified["sequences"], "mismatches": verified["mismatches"]}  # fmt: skip
     cost = report_cost(verified, x.shape[1]) if verified else None
-    report = build_report(load_keras(keras_path), model, x, y, device=device, cost=cost, progress=progress)
+    twin = load_keras(keras_path, model.meta.get("source", {}).get("output"))
+    report = build_report(twin, model, x, y, device=device, cost=cost, progress=progress)
     # Both files are written under temporary names and renamed only once both are complete.
     html, js = Path(out_html), Path(out_html).with_suffix(".json")
     temps = [p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in (html, js)]
@@ -270,8 +289,8 @@ def run_demo(out_dir: str, arch: str = "lstm", board: str = DEFAULT_BOARD, n_ver
     save_npz(train_part, paths["train"])
     save_npz(test_part, paths["test"])
     trained = trainer.train(train_part, arch=arch, units=units, epochs=epochs, seed=seed, out_path=paths["keras"], progress=progress)
-    quantize_file(paths["keras"], paths["train"], paths["artifact"])
-    float_acc = evaluate(paths["keras"], paths["test"])["accuracy"]
+    agreement = quantize_file(paths["keras"], paths["train"], paths["artifact"])["keras_agreement"]
+    float_acc = evaluate(paths["keras"], paths["test"])["accuracy"]  # Keras's own predict
     int8_acc = evaluate(paths["artifact"], paths["test"])["accuracy"]
     verified = verify(paths["artifact"], f"qemu:{board}", paths["test"], n_verify, build_dir=paths["firmware"], progress=progress)
     write_report(paths["keras"], paths["artifact"], paths["test"], paths["report"], verified, progress=progress)
@@ -282,6 +301,7 @@ def run_demo(out_dir: str, arch: str = "lstm", board: str = DEFAULT_BOARD, n_ver
         "float_accuracy": float_acc, "int8_accuracy": int8_acc, "device_accuracy": verified["device_accuracy"],
         "val_accuracy_training": trained.get("val_accuracy"), "seconds": round(time.monotonic() - started, 1),
         "artifacts": paths, "first_mismatch": verified["first_mismatch"], "error": verified["error"],
+        "keras_agreement": agreement,
     }  # fmt: skip
 
 
@@ -291,8 +311,9 @@ def demo_summary(r: dict) -> str:
     return "\n".join([
         f"tinyrnn demo: {r['arch'].upper()} on {r['board']} (QEMU) — {verdict}",
         f"  sequences verified : {r['sequences']} ({r['mismatches']} mismatching)",
-        f"  accuracy           : float {r['float_accuracy']:.2%}, int8 golden {r['int8_accuracy']:.2%}, "
+        f"  accuracy           : Keras {r['float_accuracy']:.2%}, int8 golden {r['int8_accuracy']:.2%}, "
         f"device {r['device_accuracy']:.2%} (first {r['sequences']} test sequences)",
+        f"  Keras referee      : {referee.summary(r['keras_agreement'])}",
         f"  cost on device     : {steps} instructions/inference, flash {r['flash_bytes']:,} B, RAM {r['ram_bytes']:,} B",
         f"  artifacts          : {Path(r['artifacts']['artifact']).parent}/ (model.keras, model.tnr, firmware/, report.html)",
         f"  took               : {r['seconds']} s",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyrnn.core.activations import activate
 from tinyrnn.core.errors import TinyrnnError
 
 CLASSIFICATION, LABELLING, REGRESSION = "classification", "sequence-labelling", "regression"
@@ -24,10 +25,11 @@ def task_of(y: np.ndarray) -> str:
     return LABELLING if y.ndim == 2 else CLASSIFICATION
 
 
-def predicted_classes(out: np.ndarray) -> np.ndarray:
-    """Class per output vector: argmax, or logit > 0 for a single (sigmoid) output."""
+def predicted_classes(out: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """Class per output vector: argmax, or > threshold for a single (sigmoid) output: a
+    logit > 0, or a probability (Keras's output) > 0.5."""
     out = np.asarray(out)
-    return (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else np.argmax(out, axis=-1)
+    return (out[..., 0] > threshold).astype(np.int64) if out.shape[-1] == 1 else np.argmax(out, axis=-1)
 
 
 def check_labels(y: np.ndarray, out_shape: tuple, where: str = "data") -> None:
@@ -66,16 +68,20 @@ def regression_scores(out: np.ndarray, y: np.ndarray) -> dict:
     return {"rmse": np.sqrt(np.mean(err**2, axis=0)).tolist(), "mae": np.mean(np.abs(err), axis=0).tolist(), "r2": r2}
 
 
-def accuracy(out: np.ndarray, y: np.ndarray) -> float:
+def accuracy(out: np.ndarray, y: np.ndarray, threshold: float = 0.0) -> float:
     """Fraction of windows (or of steps, for (N, T) labels) whose predicted class is the label."""
-    return float(np.mean(predicted_classes(out) == np.asarray(y)))
+    return float(np.mean(predicted_classes(out, threshold) == np.asarray(y)))
 
 
-def scores(out: np.ndarray, y: np.ndarray, where: str = "data") -> dict:
-    """{"task", "n", and "accuracy" or "rmse"/"mae"/"r2"} of float outputs against labels."""
+def scores(out: np.ndarray, y: np.ndarray, where: str = "data", head: str = "linear", applied: bool = False) -> dict:
+    """{"task", "n", and "accuracy" or "rmse"/"mae"/"r2"} of float outputs against labels.
+
+    ``head``: the last layer's activation. The int8 contract stops before it (``applied``
+    False: regression errors are taken after it, classes from the logits); Keras's own
+    outputs come after it (``applied`` True)."""
     out, task = np.asarray(out), task_of(y)
     check_labels(y, out.shape[1:], where)
-    head = {"task": task, "n": int(len(y))}
+    info = {"task": task, "n": int(len(y))}
     if task == REGRESSION:
-        return {**head, **regression_scores(out, y)}
-    return {**head, "accuracy": accuracy(out, y)}
+        return {**info, **regression_scores(out if applied else activate(head, out), y)}
+    return {**info, "accuracy": accuracy(out, y, 0.5 if applied and head == "sigmoid" else 0.0)}

@@ -5,16 +5,18 @@ from __future__ import annotations
 from tinyrnn.app.api import evaluate, is_artifact, verify
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.metrics import LABELLING, REGRESSION, REGRESSION_METRICS
+from tinyrnn.quantize.referee import summary as referee_summary
 
-HELP = "accuracy (or RMSE/MAE/R² for float targets) of a float model or an int8 artifact"
+HELP = "accuracy (or RMSE/MAE/R² for float targets) of a Keras model (its own predict) or an int8 artifact"
 
 
 def configure(p) -> None:
-    p.add_argument("model", help=".keras file (float) or artifact (int8 golden)")
+    p.add_argument("model", help=".keras file (Keras predict) or artifact (int8 golden)")
     p.add_argument("--data", required=True, help="NPZ: y class ids (N,), per-step ids (N, T) or float targets (N,)/(N, K)")
     p.add_argument("--quantized", help="also the int8 artifact of this .keras model (same windows)")
     p.add_argument("--target", help="also run on qemu:BOARD or a pyserial URL (device figures, same windows)")
     p.add_argument("--n", type=int, help="use the first N windows (default: all; with --target: 100)")
+    p.add_argument("--output", metavar="NAME", help="the output layer of a .keras model with several outputs")
 
 
 def _fmt(value) -> str:
@@ -24,9 +26,9 @@ def _fmt(value) -> str:
 
 def run(args):
     n = args.n if args.n is not None else (100 if args.target else None)
-    result = evaluate(args.model, args.data, n)
+    result = evaluate(args.model, args.data, n, args.output)
     metrics = REGRESSION_METRICS if result["task"] == REGRESSION else ("accuracy",)
-    sources = ["float" if result["kind"] == "float" else "int8"]
+    sources = ["keras" if result["kind"] == "keras" else "int8"]
     result.update({f"{sources[0]}_{m}": result[m] for m in metrics})
     artifact = args.quantized or (args.model if is_artifact(args.model) else None)
     if args.quantized:
@@ -43,4 +45,5 @@ def run(args):
     what = "per-step accuracy" if result["task"] == LABELLING else None
     lines = [f"{what or m} on {result['n']} sequences: " + ", ".join(f"{s} {_fmt(result[f'{s}_{m}'])}" for s in sources)
              for m in metrics]
+    lines.append(referee_summary(result["keras_agreement"]))
     return result, "\n".join(lines)

@@ -8,6 +8,7 @@ from tinyrnn.app.api import quantize_file
 from tinyrnn.quantize.calibrate import METHODS
 from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
 from tinyrnn.quantize.pipeline import DEFAULTS
+from tinyrnn.quantize.referee import summary as referee_summary
 
 HELP = "quantize a Keras model to an int8 artifact"
 
@@ -29,10 +30,14 @@ def configure(p) -> None:
     p.add_argument("--output-headroom", type=float, default=DEFAULTS["output_headroom"],
                    help="widen the Dense head's output range by this fraction of it on each side (regression "
                         "targets beyond the calibration data's; e.g. 0.5)")
-    p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration")
+    p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration (and the Keras referee)")
+    p.add_argument("--output", metavar="NAME", help="the output layer of a Keras model with several outputs")
 
 def run(args):
     result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
                            bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights,
-                           output_headroom=args.output_headroom)  # fmt: skip
-    return result, f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"
+                           output_headroom=args.output_headroom, output=args.output)  # fmt: skip
+    lines = [f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"]
+    if result["keras_agreement"]:
+        lines.append(referee_summary(result["keras_agreement"]))
+    return result, "\n".join(lines)
