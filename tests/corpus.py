@@ -16,8 +16,14 @@ STEPS, FEATURES, CLASSES = 16, 3, 3
 OUTPUT = {"two_heads_output_cls": "cls"}
 
 
-def _seq(k, *layers, features=FEATURES):
-    return k.Sequential([k.Input((STEPS, features)), *layers])
+def configure(steps: int, features: int, classes: int) -> None:
+    """Other input and output sizes for every builder (benchmarks/corpus.py: HAR's)."""
+    global STEPS, FEATURES, CLASSES
+    STEPS, FEATURES, CLASSES = steps, features, classes
+
+
+def _seq(k, *layers):
+    return k.Sequential([k.Input((STEPS, FEATURES)), *layers])
 
 
 def _functional_reordered(k):
@@ -78,7 +84,8 @@ ACCEPTED = {
     "stack_lstm_gru_rnn": lambda k: _seq(k, k.layers.LSTM(8, return_sequences=True),
                                          k.layers.GRU(6, return_sequences=True), k.layers.SimpleRNN(5),
                                          k.layers.Dense(CLASSES)),
-    "normalization_lstm": lambda k: _seq(k, k.layers.Normalization(mean=[0.5, -1.0, 2.0], variance=[0.25, 4.0, 1.0]),
+    "normalization_lstm": lambda k: _seq(k, k.layers.Normalization(mean=np.linspace(-1.0, 2.0, FEATURES),
+                                                                   variance=np.linspace(0.25, 4.0, FEATURES)),
                                          k.layers.LSTM(8), k.layers.Dense(CLASSES)),
     "masking_gru": lambda k: _seq(k, k.layers.Masking(0.0), k.layers.GRU(8), k.layers.Dense(CLASSES)),
     "identity_layers": lambda k: _seq(k, k.layers.GaussianNoise(0.1), k.layers.SpatialDropout1D(0.1),

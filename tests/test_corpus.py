@@ -99,3 +99,14 @@ def test_device_equals_golden_on_qemu(name, tmp_path):
     _, _, _, npz = _quantize(tmp_path, name)
     result = verify(str(tmp_path / f"{name}.tnr"), "qemu:mps2-an386", str(npz), 4, progress=False)
     assert result["verified"] and result["sequences"] == 4 and result["mismatches"] == 0, result
+
+
+def test_readme_support_table_is_the_importers():
+    from pathlib import Path
+
+    from tinyrnn.quantize.keras_import import support_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- support-table:")
+    block = readme[readme.index("\n", start) + 1 : readme.index("<!-- /support-table -->")].strip()
+    assert block == support_table()

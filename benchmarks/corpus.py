@@ -1,0 +1,155 @@
+"""The model corpus (tests/corpus.py) on real data: every accepted HAR classifier trained
+briefly, quantized with Keras as referee, scored on held-out recording sessions and run
+on QEMU; every other entry (refused, or not a 6-class window classifier) through the
+front door on the corpus's synthetic windows.
+
+    .venv/bin/python benchmarks/corpus.py                      # → results/corpus.{md,json}
+    .venv/bin/python benchmarks/corpus.py --epochs 1 --only lstm_dense --out /tmp/c   # smoke run
+
+Columns: accepted or the refusal; the float twin's largest difference from Keras's
+predict (absolute, over every layer's output, on the calibration windows); Keras float
+and tinyrnn int8 (golden) accuracy on the held-out windows and the paired difference;
+the device: ``--device-windows`` held-out windows on QEMU mps2-an386 (Cortex-M4), every
+output compared with the golden model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import corpus  # noqa: E402
+from har_accuracy import DEFAULT_DATA, REPO, load_data, log  # noqa: E402
+
+NOT_HAR = ("regression_head", "sigmoid_binary_head", "time_distributed", "sequence_dense", "two_heads_output_cls")
+BOARD = "mps2-an386"
+
+
+def _fit(keras, model, train, epochs: int, seed: int) -> None:
+    keras.utils.set_random_seed(seed)
+    probs = model.layers[-1].get_config().get("activation") == "softmax" or type(model.layers[-1]).__name__ == "Softmax"
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not probs)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=loss)
+    model.fit(train.x, train.y, epochs=epochs, batch_size=64, shuffle=True, verbose=0)
+
+
+def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, work: Path) -> dict:
+    from tinyrnn.app.api import evaluate, quantize_file, verify
+    from tinyrnn.core.errors import TinyrnnError
+
+    model = corpus.build(keras, name)
+    _fit(keras, model, train, epochs, seed=0)
+    path, calib_npz, test_npz = work / f"{name}.keras", work / "calib.npz", work / "test.npz"
+    model.save(path)
+    try:
+        q = quantize_file(str(path), str(calib_npz), str(work / f"{name}.tnr"))
+    except TinyrnnError as exc:
+        return {"model": name, "data": "HAR", "accepted": False, "refusal": str(exc).split(": ", 1)[-1]}
+    float_acc = evaluate(str(path), str(test_npz))["accuracy"]
+    int8_acc = evaluate(q["artifact"], str(test_npz))["accuracy"]
+    dev = verify(q["artifact"], f"qemu:{BOARD}", str(test_npz), n_device, build_dir=str(work / f"{name}_fw"),
+                 progress=False)  # fmt: skip
+    log(f"{name}: Keras {float_acc:.4f}, int8 {int8_acc:.4f}, device {dev['sequences']} seq, "
+        f"{dev['mismatches']} mismatching; twin vs Keras {q['keras_agreement']['max_abs_diff']:.2g}")
+    return {"model": name, "data": "HAR", "accepted": True, "keras_max_abs_diff": q["keras_agreement"]["max_abs_diff"],
+            "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"], "float_accuracy": float_acc,
+            "int8_accuracy": int8_acc, "delta_pp": 100 * (int8_acc - float_acc), "device_sequences": dev["sequences"],
+            "device_mismatches": dev["mismatches"], "device_verified": dev["verified"]}  # fmt: skip
+
+
+def synthetic_row(name: str, keras, work: Path) -> dict:
+    """Untrained, on the corpus's own windows: accepted (twin vs Keras figure) or the refusal."""
+    from tinyrnn.app.api import quantize_file
+    from tinyrnn.core.errors import TinyrnnError
+
+    model = corpus.build(keras, name)
+    path, npz = work / f"{name}.keras", work / f"{name}_syn.npz"
+    model.save(path)
+    x, y = corpus.data(masked=name.startswith("masking"))
+    if name == "regression_head":
+        y = np.random.default_rng(0).normal(size=(len(x), 2)).astype(np.float32)
+    elif name in ("time_distributed", "sequence_dense"):
+        y = np.zeros(x.shape[:2], np.int64)
+    np.savez(npz, x=x, y=y)
+    try:
+        q = quantize_file(str(path), str(npz), str(work / f"{name}.tnr"), output=corpus.OUTPUT.get(name))
+    except TinyrnnError as exc:
+        return {"model": name, "data": "synthetic", "accepted": False, "refusal": str(exc).split(".keras: ", 1)[-1]}
+    return {"model": name, "data": "synthetic", "accepted": True,
+            "keras_max_abs_diff": q["keras_agreement"]["max_abs_diff"],
+            "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"]}  # fmt: skip
+
+
+def _pct(v):
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def markdown(rows: list, args) -> str:
+    lines = ["# The model corpus through the front door", "",
+             f"`{' '.join(['benchmarks/corpus.py', *sys.argv[1:]])}`: tests/corpus.py's models. HAR rows: trained "
+             f"{args.epochs} epochs (Adam 3e-3, batch 64, seed 0) on the training sessions of "
+             "`../shared/data/har_train.npz`, quantized with defaults on 300 training windows (the Keras referee on the "
+             f"same windows), scored on held-out sessions; device: the first {args.device_windows} held-out windows on "
+             f"QEMU {BOARD} (Cortex-M4), every output byte compared with the golden model. Synthetic rows: untrained "
+             "(weights as initialized, biases randomized), the corpus's 96 windows.", "",
+             "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | device == golden |",
+             "|---|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    for r in rows:
+        if not r["accepted"]:
+            lines.append(f"| {r['model']} | {r['data']} | refused: {r['refusal']} | | | | | |")
+            continue
+        device = "" if "device_sequences" not in r else (
+            f"{r['device_sequences']} seq, {r['device_mismatches']} mismatching")
+        delta = f"{r['delta_pp']:+.2f}" if "delta_pp" in r else ""
+        lines.append(f"| {r['model']} | {r['data']} | accepted | {r['keras_max_abs_diff']:.2g} | "
+                     f"{_pct(r.get('float_accuracy'))} | {_pct(r.get('int8_accuracy'))} | {delta} | {device} |")
+    har = [r for r in rows if r["accepted"] and r["data"] == "HAR"]
+    if har:
+        worst = min(har, key=lambda r: r["delta_pp"])
+        lines += ["", f"HAR classifiers: {len(har)}; worst int8 − float {worst['delta_pp']:+.2f} pp ({worst['model']}); "
+                      f"largest twin vs Keras difference {max(r['keras_max_abs_diff'] for r in rows if r['accepted']):.2g}; "
+                      f"device mismatches {sum(r['device_mismatches'] for r in har)}."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--device-windows", type=int, default=10)
+    ap.add_argument("--only", help="comma-separated corpus names")
+    ap.add_argument("--out", type=Path, default=REPO / "results")
+    args = ap.parse_args()
+    from tinyrnn.tfsupport import import_keras
+    from tinyrnn.train.data import save_npz
+
+    keras = import_keras()
+    names = args.only.split(",") if args.only else [*corpus.ACCEPTED, *corpus.REFUSED]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in names:  # synthetic first: the corpus's own sizes
+            if name in corpus.REFUSED or name in NOT_HAR:
+                rows.append(synthetic_row(name, keras, work))
+        _, train, test, calib = load_data(args.data, 0)
+        save_npz(test, str(work / "test.npz"))
+        np.savez(work / "calib.npz", x=calib, y=np.zeros(len(calib), np.int64))
+        corpus.configure(train.x.shape[1], train.x.shape[2], 6)
+        for name in names:
+            if name in corpus.ACCEPTED and name not in NOT_HAR:
+                rows.append(har_row(name, keras, train, test, calib, args.epochs, args.device_windows, work))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "corpus.json").write_text(json.dumps({"epochs": args.epochs, "rows": rows}, indent=1) + "\n")
+    (args.out / "corpus.md").write_text(markdown(rows, args))
+    log(f"wrote {args.out / 'corpus.md'}")
+
+
+if __name__ == "__main__":
+    main()
