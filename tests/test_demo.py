@@ -39,7 +39,7 @@ def test_eval_reports_float_int8_and_device_on_the_same_windows(tmp_path):
     assert r["int8_accuracy"] == alone["accuracy"]
     # The device computes exactly the golden outputs, so its accuracy is the golden one.
     assert r["device_accuracy"] == r["int8_accuracy"]
-    assert {"float_accuracy", "accuracy"} <= set(r)
+    assert {"keras_accuracy", "accuracy"} <= set(r)
 
 
 def test_verify_writes_the_report_with_device_accuracy(tmp_path):
