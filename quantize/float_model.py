@@ -11,11 +11,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyrnn.core.ir import valid_steps
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, valid_steps
 
 
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# Keras's float Dense activations (every name in tinyrnn.core.ir.DENSE_ACTIVATIONS).
+DENSE_FUNCTIONS = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "relu6": lambda z: np.clip(z, 0.0, 6.0),
+                   "sigmoid": sigmoid, "tanh": np.tanh, "softmax": softmax}
 
 
 @dataclass
@@ -155,12 +165,17 @@ class FloatDense:
     def logits(self, x: np.ndarray) -> np.ndarray:
         return x.astype(np.float64) @ self.kernel + self.bias
 
-    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
-        """Pre-activation for softmax/sigmoid (monotone: the int8 kernel stops there)."""
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = True) -> np.ndarray:
+        """Dense + activation, as Keras computes it. The model's ``last`` layer (the
+        default: a lone head) stops at the pre-activation of sigmoid/tanh/softmax, as the
+        int8 logits do (``meta.float_activation`` says what eval applies); relu and relu6
+        clamp in any position. ``trace["logits"]`` gets the pre-activation (calibration)."""
         z = self.logits(x)
         if trace is not None:
             trace.setdefault("logits", []).append(z)
-        return np.maximum(z, 0.0) if self.activation == "relu" else z
+        if last and self.activation in TABLE_ACTIVATIONS:
+            return z
+        return DENSE_FUNCTIONS[self.activation](z)
 
 
 @dataclass
@@ -180,16 +195,17 @@ class FloatModel:
         return valid_steps(x, self.mask_value)
 
     def run(self, x: np.ndarray, traces: list | None = None) -> np.ndarray:
-        """Float forward pass on raw inputs (N, T, F) → outputs before softmax.
+        """Float forward pass on raw inputs (N, T, F) → outputs before the last layer's
+        sigmoid/tanh/softmax (hidden Dense layers apply theirs).
 
         Recurrent layers with return_sequences=False pass on their last step; Dense
         layers apply per step to sequences. ``traces`` gets one dict per layer.
         """
         y, valid = self.normalize(x), self.valid_steps(x)
-        for layer in self.layers:
+        for k, layer in enumerate(self.layers):
             trace = {} if traces is not None else None
             if layer.kind == "dense":
-                y = layer.run(y, trace)
+                y = layer.run(y, trace, last=k == len(self.layers) - 1)
             else:
                 seq = layer.run(y, trace, valid)
                 y = seq if layer.return_sequences else seq[:, -1]
