@@ -93,8 +93,8 @@ def check_table(layer: DenseLayer, where: str, last: bool) -> None:
         return
     lo, hi = (0, EXP_ONE) if layer.activation == "softmax" else (-128, 127)
     if int(table.min()) < lo or int(table.max()) > hi or (layer.activation == "softmax" and table[0] < 1):
-        raise TinyrnnError(f"{where}: field 'table' values outside [{lo}, {hi}] for {layer.activation}"
-                           + (" (or exp(0) entry 0)" if layer.activation == "softmax" else ""))
+        raise TinyrnnError(f"{where}: field 'table' values must lie in [{lo}, {hi}] for {layer.activation}"
+                           + (", entry 0 (exp 0) above 0" if layer.activation == "softmax" else ""))
     _check_scalar(where, "table_scale", layer.table_scale, "float")
     _check_scalar(where, "table_zero_point", layer.table_zero_point, "int")
     if layer.activation == "softmax" and (layer.table_scale, layer.table_zero_point) != OUTPUT_QUANT["softmax"]:
