@@ -181,7 +181,8 @@ def _dense_table(layer: DenseLayer, prefix: str, where: str) -> tuple[dict | Non
     kernel, dtype = TABLE_KERNELS[layer.activation]
     array = _array(f"{prefix}_table", _as_int(where, "table", layer.table, dtype, (256,)), dtype,
                    f"{where}: {layer.activation} table (tinyrnn.core.golden.activation_s8)")
-    return {"kernel": kernel, "table": array["cname"], "size": layer.output_size, "activation": layer.activation}, [array]
+    call = {"kernel": kernel, "table": array["cname"], "size": layer.output_size, "activation": layer.activation}
+    return call, [array]
 
 
 def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
@@ -294,7 +295,8 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     io, io_arrays = quant_io.io_context(model, name, activation)
     arrays.extend(io_arrays)
     # Kernels by what the layers need: their kinds, and the table activations if any layer has one.
-    kinds = sorted({layer.kind for layer in model.layers} | ({"activation"} if any(h["table"] for h in head) else set()))
+    tables = {"activation"} if any(h["table"] for h in head) else set()
+    kinds = sorted({layer.kind for layer in model.layers} | tables)
     return {
         "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
         "model_name": _comment(model.name), "path": path, "PATH": path.upper(),

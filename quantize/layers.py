@@ -232,7 +232,8 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
     out_scale, out_zp = asymmetric(lo, hi)
     table = {}
     if not last and layer.activation in TABLE_ACTIVATIONS:
-        table = dict(zip(("table", "table_scale", "table_zero_point"), build_table(layer.activation, out_scale, out_zp)))
+        table = dict(zip(("table", "table_scale", "table_zero_point"),
+                         build_table(layer.activation, out_scale, out_zp)))
     w_q, w_scale = symmetric_weights(layer.kernel.T, axis=1, rule=weights)
     w_scale = np.atleast_1d(w_scale)
     bias = layer.bias

@@ -100,7 +100,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
         position = {"last": k == len(model.layers) - 1} if layer.kind == "dense" else {}
         q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges, **options[layer.kind], **position)
         # The next layer reads what this one passes on: a Dense layer's after its table.
-        scale, zp = (q.result_scale, q.result_zero_point) if layer.kind == "dense" else (q.hidden_scale, q.hidden_zero_point)
+        dense = layer.kind == "dense"
+        scale, zp = (q.result_scale, q.result_zero_point) if dense else (q.hidden_scale, q.hidden_zero_point)
         layers.append(q)
     meta = {
         "source": model.source,

@@ -279,7 +279,8 @@ def _tensor_specs(q) -> list:
     """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
     if q.kind == "dense":  # what the layer passes on: after its table, if it has one
         relu = q.activation in ("relu", "relu6")
-        return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale, (not relu, True))]
+        return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
+                 (not relu, True))]
     if q.kind == "rnn":
         relu, unit = q.activation == "relu", pre_scale(q)
         return [("pre_activation", "pre-activation (a)", "int16" if relu else "Q3.12", INT16, lambda v: v * unit),

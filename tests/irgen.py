@@ -234,7 +234,8 @@ def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "
     dense = [int(rng.integers(1, max_size + 1)) for _ in range(int(rng.integers(0, 3)))]
     activation = str(rng.choice(list(activations)))
     # Drawn only for a pool of several, so the default gives the models it always gave.
-    hidden_activation = str(rng.choice(list(hidden_activations))) if len(hidden_activations) > 1 else hidden_activations[0]
+    several = len(hidden_activations) > 1
+    hidden_activation = str(rng.choice(list(hidden_activations))) if several else hidden_activations[0]
     # Kinds are drawn only for a mixed pool, so LSTM-only seeds give the models they always gave.
     layer_kinds = [str(rng.choice(kinds)) for _ in hidden] if len(kinds) > 1 else [kinds[0]] * len(hidden)
     return build_model(rng, features, hidden, dense, activation=activation,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
 
 import irgen
 import numpy as np
@@ -29,8 +30,9 @@ from tinyrnn.quantize.pipeline import quantize_model
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 _have_tools = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
-FORMULAS = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0), "relu6": lambda z: np.minimum(np.maximum(z, 0), 6),
-            "sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh,
+FORMULAS = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0),
+            "relu6": lambda z: np.minimum(np.maximum(z, 0), 6), "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+            "tanh": np.tanh,
             "softmax": lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True)}
 HIDDEN = ("sigmoid", "tanh", "softmax", "relu6")  # one model's hidden Dense stack: every table kind and relu6
 
@@ -102,7 +104,8 @@ def _stack_model(rng, hidden=HIDDEN, extreme: float = 0.0, seq: bool = True):
 
 
 def _inputs(rng, model, n: int = 6, steps: int = 6):
-    return np.concatenate([irgen.random_input(rng, model, n, steps), irgen.random_input(rng, model, 3, steps, extreme=True)])
+    rails = irgen.random_input(rng, model, 3, steps, extreme=True)
+    return np.concatenate([irgen.random_input(rng, model, n, steps), rails])
 
 
 @needs_gcc
@@ -125,7 +128,8 @@ def test_host_c_equals_golden_stack(extreme, tmp_path):
     rng = np.random.default_rng(int(10 + extreme))
     model = _stack_model(rng, extreme=extreme)
     x = _inputs(rng, model)
-    np.testing.assert_array_equal(HostModel(model, tmp_path, sanitize=True).step(x), irgen.golden_step_outputs(model, x))
+    host = HostModel(model, tmp_path, sanitize=True)
+    np.testing.assert_array_equal(host.step(x), irgen.golden_step_outputs(model, x))
 
 
 # Test-only driver: blocks of (kind, n) int32 then n int8 inputs (kind 0: through the int8
@@ -286,3 +290,17 @@ def test_default_board_equals_golden(tmp_path):
     with connect("qemu:mps2-an386", model, tmp_path / "fw") as (device, _):
         result = verify_device(device, model, x, progress=False)
     assert (result.error, result.sequences, result.mismatches) == (None, len(x), 0), result.first_mismatch
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus"])
+def test_cross_compile_cortex_m_pedantic(cpu, tmp_path):
+    """The table kernel and the model calling it: warning-free for Cortex-M at -Wpedantic."""
+    from tinyrnn.core.boards import CORE_PATHS
+
+    out = generate(_stack_model(np.random.default_rng(4)), tmp_path / "src", name="acts", path=CORE_PATHS[cpu])
+    for src in (f for f in out["files"] if f.endswith(".c")):
+        cmd = ["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion",
+               "-Werror", "-Wpedantic", "-Wshadow", "-c", src, "-o", str(tmp_path / "x.o")]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, f"{src}:\n{proc.stderr}"
