@@ -23,13 +23,18 @@ from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
 from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
-from tinyrnn.core.golden.dense_s8 import activation_min, effective_bias
+from tinyrnn.core.golden.dense_s8 import activation_range, effective_bias
 from tinyrnn.core.golden.lut import sigmoid_table_uint16
 from tinyrnn.core.ir import DENSE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, Model, SimpleRNNLayer
+from tinyrnn.core.validate import check_table
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
-KERNEL_ABI_VERSION = 3
+# 4: tinyrnn_activation_s8 (hidden Dense sigmoid/tanh/softmax tables), relu6.
+KERNEL_ABI_VERSION = 4
+# A hidden Dense layer's table activation: its kernel and the C type of its table.
+TABLE_KERNELS = {"sigmoid": ("tinyrnn_table_s8", np.int8), "tanh": ("tinyrnn_table_s8", np.int8),
+                 "softmax": ("tinyrnn_softmax_s8", np.uint16)}
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -169,6 +174,17 @@ def _gru(layer: GRULayer, prefix: str, where: str, lut_name: str, path: str) -> 
     return fields, arrays
 
 
+def _dense_table(layer: DenseLayer, prefix: str, where: str) -> tuple[dict | None, list]:
+    """The call of a hidden layer's table activation (kernel, table, size) and its const array."""
+    if not layer.has_table:
+        return None, []
+    kernel, dtype = TABLE_KERNELS[layer.activation]
+    array = _array(f"{prefix}_table", _as_int(where, "table", layer.table, dtype, (256,)), dtype,
+                   f"{where}: {layer.activation} table (tinyrnn.core.golden.activation_s8)")
+    call = {"kernel": kernel, "table": array["cname"], "size": layer.output_size, "activation": layer.activation}
+    return call, [array]
+
+
 def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
     O, I = layer.output_size, layer.input_size
     w = _as_int(where, "weights", layer.weights, np.int8, (O, I))
@@ -189,8 +205,8 @@ def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
     ]
     fields = {"input_size": I, "output_size": O, "weights": arrays[0]["cname"], "bias": arrays[1]["cname"],
               "multiplier": arrays[2]["cname"], "shift": arrays[3]["cname"],
-              "output_zero_point": int(layer.output_zero_point), "activation_min": activation_min(layer),
-              "activation_max": 127}
+              "output_zero_point": int(layer.output_zero_point)}
+    fields["activation_min"], fields["activation_max"] = activation_range(layer)
     return fields, arrays
 
 
@@ -250,11 +266,14 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
         else:
             fields, arrs = _dense(layer, prefix, where)
             last = k == dense_layers[-1]
+            check_table(layer, where, last)  # a table only in a hidden sigmoid/tanh/softmax layer
+            table, table_arrays = _dense_table(layer, prefix, where)
+            arrs += table_arrays
             out = None if last else f"l{k}_out"
             if out:
                 members.append(("int8_t", out, layer.output_size, 0, f"{where}: output"))
             head.append({"index": k, "params": f"{prefix}_params", "fields": fields, "input": source,
-                         "output": "y" if last else f"st->{out}", "comment": where})
+                         "output": "y" if last else f"st->{out}", "comment": where, "table": table})
             source = f"st->{out}"
         arrays.extend(arrs)
     # One workspace shared by all layers (they run one after another); C has no
@@ -275,7 +294,9 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     activation = last.activation if isinstance(last, DenseLayer) else "none"
     io, io_arrays = quant_io.io_context(model, name, activation)
     arrays.extend(io_arrays)
-    kinds = sorted({layer.kind for layer in model.layers})
+    # Kernels by what the layers need: their kinds, and the table activations if any layer has one.
+    tables = {"activation"} if any(h["table"] for h in head) else set()
+    kinds = sorted({layer.kind for layer in model.layers} | tables)
     return {
         "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
         "model_name": _comment(model.name), "path": path, "PATH": path.upper(),

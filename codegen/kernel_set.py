@@ -1,7 +1,8 @@
-"""Which kernel files a model's C needs: only those of its layer kinds.
+"""Which kernel files a model's C needs: only those of its layer kinds (and the table
+activations when a hidden Dense layer has one).
 
 A kernel is a source ``tinyrnn_<op>.c`` with its header; KERNEL_SOURCES maps each IR
-layer kind to its source (a new kernel is one entry). The headers a selection needs
+layer kind, and "activation", to its source (a new kernel is one entry). The headers a selection needs
 follow from the ``#include "..."`` lines of the chosen files, and SUPPORT_SOURCES (the
 out-of-line helpers the kernels share) join every selection where the package ships them.
 """
@@ -18,8 +19,10 @@ def kernel_files() -> list:
     return sorted((f for f in root.iterdir() if f.name.endswith((".c", ".h"))), key=lambda f: f.name)
 
 
-# IR layer kind -> its kernel source; the header has the same stem.
-KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "rnn": "tinyrnn_rnn_s8.c", "dense": "tinyrnn_dense_s8.c"}
+# IR layer kind (or "activation": a hidden Dense layer's table) -> its kernel source; the
+# header has the same stem.
+KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "rnn": "tinyrnn_rnn_s8.c",
+                  "dense": "tinyrnn_dense_s8.c", "activation": "tinyrnn_activation_s8.c"}
 SUPPORT_SOURCES = ("tinyrnn_support.c",)
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 

@@ -148,10 +148,11 @@ def calibrate(model: FloatModel, x: np.ndarray, method: str = "percentile", perc
     check_options(method, percentile)
     y, valid = _finite("normalized input", model.normalize(x)), model.valid_steps(x)
     ranges = Ranges(input=value_range(y, method, percentile))
-    for layer in model.layers:
+    for k, layer in enumerate(model.layers):
         trace: dict = {}
         entry = {"input_mean": y.reshape(-1, y.shape[-1]).mean(axis=0)}
-        out = layer.run(y, trace) if layer.kind == "dense" else layer.run(y, trace, valid)
+        last = k == len(model.layers) - 1
+        out = layer.run(y, trace, last=last) if layer.kind == "dense" else layer.run(y, trace, valid)
         for key, steps in trace.items():
             values = _finite(f"layer '{layer.name}' ({key})", np.stack(steps))
             entry[key] = value_range(values, "minmax" if key in ("cell", "gates") else method, percentile)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyrnn.core.activations import sigmoid
-from tinyrnn.core.ir import valid_steps
+from tinyrnn.core.activations import activate, sigmoid
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, valid_steps
 
 
 @dataclass
@@ -152,12 +152,17 @@ class FloatDense:
     def logits(self, x: np.ndarray) -> np.ndarray:
         return x.astype(np.float64) @ self.kernel + self.bias
 
-    def run(self, x: np.ndarray, trace: dict | None = None) -> np.ndarray:
-        """Pre-activation for softmax/sigmoid (monotone: the int8 kernel stops there)."""
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = True) -> np.ndarray:
+        """Dense + activation, as Keras computes it. The model's ``last`` layer (the
+        default: a lone head) stops at the pre-activation of sigmoid/tanh/softmax, as the
+        int8 logits do (``meta.float_activation`` says what eval applies); relu and relu6
+        clamp in any position. ``trace["logits"]`` gets the pre-activation (calibration)."""
         z = self.logits(x)
         if trace is not None:
             trace.setdefault("logits", []).append(z)
-        return np.maximum(z, 0.0) if self.activation == "relu" else z
+        if last and self.activation in TABLE_ACTIVATIONS:
+            return z
+        return activate(self.activation, z)
 
 
 @dataclass
@@ -180,10 +185,10 @@ class FloatModel:
     def layer_outputs(self, x: np.ndarray, traces: list | None = None):
         """Each layer's output on raw inputs (N, T, F), in order (see ``run``)."""
         y, valid = self.normalize(x), self.valid_steps(x)
-        for layer in self.layers:
+        for k, layer in enumerate(self.layers):
             trace = {} if traces is not None else None
             if layer.kind == "dense":
-                y = layer.run(y, trace)
+                y = layer.run(y, trace, last=k == len(self.layers) - 1)
             else:
                 seq = layer.run(y, trace, valid)
                 y = seq if layer.return_sequences else seq[:, -1]
@@ -192,7 +197,8 @@ class FloatModel:
             yield y
 
     def run(self, x: np.ndarray, traces: list | None = None) -> np.ndarray:
-        """Float forward pass on raw inputs (N, T, F) → outputs before softmax.
+        """Float forward pass on raw inputs (N, T, F) → outputs before the last layer's
+        sigmoid/tanh/softmax (hidden Dense layers apply theirs).
 
         Recurrent layers with return_sequences=False pass on their last step; Dense
         layers apply per step to sequences. ``traces`` gets one dict per layer.

@@ -23,9 +23,10 @@ import math
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
-from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
 from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
 
 GATE_FRAC_BITS = 12  # Q3.12
@@ -221,11 +222,18 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
 
 
 def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict, *,
-                   bias_correction: bool = False, weights: str = "max") -> DenseLayer:  # fmt: skip
+                   bias_correction: bool = False, weights: str = "max", last: bool = True) -> DenseLayer:  # fmt: skip
+    """The requantized grid covers the calibrated pre-activation ("logits"), from 0 for
+    relu/relu6 (to at most 6 for relu6). Unless it is the model's ``last`` layer (int8
+    logits), a sigmoid/tanh/softmax layer also gets its table and the quantization after it."""
     lo, hi = ranges["logits"]
-    if layer.activation == "relu":
-        lo = 0.0
+    if layer.activation in ("relu", "relu6"):
+        lo, hi = 0.0, min(hi, 6.0) if layer.activation == "relu6" else hi
     out_scale, out_zp = asymmetric(lo, hi)
+    table = {}
+    if not last and layer.activation in TABLE_ACTIVATIONS:
+        table = dict(zip(("table", "table_scale", "table_zero_point"),
+                         build_table(layer.activation, out_scale, out_zp)))
     w_q, w_scale = symmetric_weights(layer.kernel.T, axis=1, rule=weights)
     w_scale = np.atleast_1d(w_scale)
     bias = layer.bias
@@ -236,5 +244,5 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
         name=layer.name, input_size=layer.kernel.shape[0], output_size=layer.units,
         weights=w_q, bias=int32_bias(bias, in_scale * w_scale, f"layer '{layer.name}'"),
         input_zero_point=in_zp, output_zero_point=out_zp, input_scale=in_scale, output_scale=out_scale,
-        multiplier=mult, shift=shift, activation=layer.activation,
+        multiplier=mult, shift=shift, activation=layer.activation, **table,
     )  # fmt: skip

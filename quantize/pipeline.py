@@ -96,9 +96,12 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "rnn": common, "dense": common}
     layers = []
     scale, zp = in_scale, in_zp
-    for layer, layer_ranges in zip(model.layers, ranges.layers):
-        q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges, **options[layer.kind])
-        scale, zp = (q.output_scale, q.output_zero_point) if layer.kind == "dense" else (q.hidden_scale, q.hidden_zero_point)
+    for k, (layer, layer_ranges) in enumerate(zip(model.layers, ranges.layers)):
+        position = {"last": k == len(model.layers) - 1} if layer.kind == "dense" else {}
+        q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges, **options[layer.kind], **position)
+        # The next layer reads what this one passes on: a Dense layer's after its table.
+        dense = layer.kind == "dense"
+        scale, zp = (q.result_scale, q.result_zero_point) if dense else (q.hidden_scale, q.hidden_zero_point)
         layers.append(q)
     meta = {
         "source": model.source,

@@ -14,10 +14,11 @@ import math
 
 import numpy as np
 
+from tinyrnn.core.activations import activate
 from tinyrnn.core.golden.dense_s8 import dense_s8
 from tinyrnn.core.golden.model import RECURRENT
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
-from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, Model
+from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, TABLE_ACTIVATIONS, Model
 
 SQNR_FLOOR = -99.0
 HIST_BINS = 160  # about; int8 tensors get one bin per two codes
@@ -276,9 +277,10 @@ class TensorStats:
 
 def _tensor_specs(q) -> list:
     """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
-    if q.kind == "dense":
-        relu = q.activation == "relu"
-        return [("output", "output", "int8", INT8, lambda v: (v - q.output_zero_point) * q.output_scale, (not relu, True))]
+    if q.kind == "dense":  # what the layer passes on: after its table, if it has one
+        relu = q.activation in ("relu", "relu6")
+        return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
+                 (not relu, True))]
     if q.kind == "rnn":
         relu, unit = q.activation == "relu", pre_scale(q)
         return [("pre_activation", "pre-activation (a)", "int16" if relu else "Q3.12", INT16, lambda v: v * unit),
@@ -295,11 +297,13 @@ def _tensor_specs(q) -> list:
     return specs
 
 
-def _float_tensors(flayer, trace: dict) -> dict:
-    """Float traces per probe name, each (N, T, H) (Dense: its output as it leaves the layer)."""
+def _float_tensors(flayer, trace: dict, q) -> dict:
+    """Float traces per probe name, each (N, T, H) (Dense: its output as it leaves the
+    layer, i.e. as its int8 twin ``q``: the last layer's sigmoid/tanh/softmax not applied)."""
     if flayer.kind == "dense":
         z = trace["logits"][0]
-        return {"output": np.maximum(z, 0.0) if flayer.activation == "relu" else z}
+        head = flayer.activation in TABLE_ACTIVATIONS and not q.has_table
+        return {"output": z if head else activate(flayer.activation, z)}
     if flayer.kind == "rnn":
         return {"pre_activation": np.stack(trace["gates"], axis=1), "hidden": np.stack(trace["hidden"], axis=1)}
     names = GATES[flayer.kind]
@@ -344,7 +348,7 @@ class Fidelity:
 
     def add(self, float_model, traces: list, probes: list) -> None:
         for i, (flayer, trace, record) in enumerate(zip(float_model.layers, traces, probes)):
-            ref = _float_tensors(flayer, trace)
+            ref = _float_tensors(flayer, trace, self.model.layers[i])
             for stats in self.layers[i]:
                 q = np.stack(record[stats.name], axis=1) if stats.name != "output" else record["output"][0]
                 deq = self.dequant[i][stats.name](q.astype(np.float64))

@@ -19,9 +19,10 @@ import math
 
 import numpy as np
 
+from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier, shifted_fits
 from tinyrnn.core.golden.model import run_model
-from tinyrnn.core.ir import DenseLayer, GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, DenseLayer, GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 _EXTREME_MULTIPLIERS = (0, 2**30, INT32_MAX, INT32_MIN, -(2**30))
@@ -174,7 +175,8 @@ def recurrent_layer(rng, kind: str, input_size: int, hidden_size: int, **kwargs)
 
 
 def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "linear",
-                extreme: float = 0.0, name: str = "dense") -> DenseLayer:
+                extreme: float = 0.0, name: str = "dense", hidden: bool = False) -> DenseLayer:
+    """A ``hidden`` sigmoid/tanh/softmax layer gets its table (golden/activation_s8.py)."""
     spread = _PRODUCT_STD * math.sqrt(input_size)
     bias_range = 2**24 if _pick(rng, extreme) else int(spread)
     w = _weights(rng, (output_size, input_size), extreme)
@@ -182,10 +184,14 @@ def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "li
     zp_in = _zero_point(rng, extreme)
     bounds = _bound(w, bias.astype(np.int64) - zp_in * w.astype(np.int64).sum(axis=1))
     mult, shift = _mult_shift_arrays(rng, 60.0 / spread, extreme, bounds)
+    zp_out, out_scale = _zero_point(rng, extreme), 0.0625
+    table = {}
+    if hidden and activation in TABLE_ACTIVATIONS:
+        table = dict(zip(("table", "table_scale", "table_zero_point"), build_table(activation, out_scale, zp_out)))
     return DenseLayer(
         name=name, input_size=input_size, output_size=output_size, weights=w, bias=bias,
-        input_zero_point=zp_in, output_zero_point=_zero_point(rng, extreme),
-        input_scale=1.0 / 128, output_scale=0.0625, multiplier=mult, shift=shift, activation=activation,
+        input_zero_point=zp_in, output_zero_point=zp_out,
+        input_scale=1.0 / 128, output_scale=out_scale, multiplier=mult, shift=shift, activation=activation, **table,
     )
 
 
@@ -195,10 +201,11 @@ def identity_input_quant(features: int) -> InputQuant:
 
 
 def build_model(rng, input_size: int, hidden_sizes, dense_sizes=(), *, activation: str = "linear",
-                returns_sequences: bool = False, extreme: float = 0.0, name: str = "m", kinds=None) -> Model:
+                returns_sequences: bool = False, extreme: float = 0.0, name: str = "m", kinds=None,
+                hidden_activation: str = "relu") -> Model:
     """Recurrent stack (every layer but the last returns sequences) + optional Dense head;
-    hidden Dense layers use relu, the last one ``activation``. ``kinds`` gives each
-    recurrent layer's kind (``RECURRENT_KINDS``), all LSTM by default."""
+    hidden Dense layers use ``hidden_activation``, the last one ``activation``. ``kinds``
+    gives each recurrent layer's kind (``RECURRENT_KINDS``), all LSTM by default."""
     layers, width = [], input_size
     kinds = kinds or ["lstm"] * len(hidden_sizes)
     for k, (h, kind) in enumerate(zip(hidden_sizes, kinds, strict=True)):
@@ -207,23 +214,33 @@ def build_model(rng, input_size: int, hidden_sizes, dense_sizes=(), *, activatio
                                       extreme=extreme, name=f"{kind}_{k}"))
         width = h
     for k, o in enumerate(dense_sizes):
-        act = activation if k == len(dense_sizes) - 1 else "relu"
-        layers.append(dense_layer(rng, width, o, activation=act, extreme=extreme, name=f"dense_{k}"))
+        hidden = k < len(dense_sizes) - 1
+        layers.append(dense_layer(rng, width, o, activation=hidden_activation if hidden else activation,
+                                  extreme=extreme, name=f"dense_{k}", hidden=hidden))
         width = o
     return Model(name=name, input_size=input_size, input_quant=identity_input_quant(input_size), layers=layers)
 
 
-def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "m", kinds=("lstm",)) -> Model:
+HEAD_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")  # random_model's default head pool
+
+
+def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "m", kinds=("lstm",),
+                 activations=HEAD_ACTIVATIONS, hidden_activations=("relu",)) -> Model:
     """Random shapes (sizes 1..max_size), 1–3 recurrent layers each of a kind drawn from
-    ``kinds``, 0–2 Dense, random head/sequences."""
+    ``kinds``, 0–2 Dense, random head (from ``activations``)/sequences; hidden Dense layers
+    use one activation drawn from ``hidden_activations`` (e.g. ir.DENSE_ACTIVATIONS)."""
     features = int(rng.integers(1, max_size + 1))
     hidden = [int(rng.integers(1, max_size + 1)) for _ in range(int(rng.integers(1, 4)))]
     dense = [int(rng.integers(1, max_size + 1)) for _ in range(int(rng.integers(0, 3)))]
-    activation = str(rng.choice(["linear", "relu", "softmax", "sigmoid"]))
+    activation = str(rng.choice(list(activations)))
+    # Drawn only for a pool of several, so the default gives the models it always gave.
+    several = len(hidden_activations) > 1
+    hidden_activation = str(rng.choice(list(hidden_activations))) if several else hidden_activations[0]
     # Kinds are drawn only for a mixed pool, so LSTM-only seeds give the models they always gave.
     layer_kinds = [str(rng.choice(kinds)) for _ in hidden] if len(kinds) > 1 else [kinds[0]] * len(hidden)
     return build_model(rng, features, hidden, dense, activation=activation,
-                       returns_sequences=bool(rng.random() < 0.4), extreme=extreme, name=name, kinds=layer_kinds)
+                       returns_sequences=bool(rng.random() < 0.4), extreme=extreme, name=name, kinds=layer_kinds,
+                       hidden_activation=hidden_activation)
 
 
 def random_input(rng, model: Model, batch: int, steps: int, *, extreme: bool = False) -> np.ndarray:

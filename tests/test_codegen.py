@@ -202,7 +202,7 @@ def test_templates_hold_no_arithmetic():
     (lambda m: setattr(m.layers[0], "gate_x_shift", np.array([0, 0, 0, -32], np.int32)), "gate_x_shift"),
     (lambda m: setattr(m.layers[0], "hidden_zero_point", 128), "hidden_zero_point"),
     (lambda m: setattr(m.layers[0], "cell_scale_power", 3), "cell_scale_power"),
-    (lambda m: setattr(m.layers[-1], "activation", "tanh"), "activation"),
+    (lambda m: setattr(m.layers[-1], "activation", "gelu"), "activation"),
     (lambda m: setattr(m.layers[0], "return_sequences", False), "must return sequences"),
     (lambda m: setattr(m, "input_size", 9), "input size"),
     (lambda m: setattr(m.layers[0], "w_x", m.layers[0].w_x[:, :, :2]), "shape"),

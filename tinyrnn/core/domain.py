@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden import dense_s8, gru_s8, lstm_s8, rnn_s8
+from tinyrnn.core.golden import activation_s8, dense_s8, gru_s8, lstm_s8, rnn_s8
 from tinyrnn.core.golden.fixedpoint import INT32_MAX, shifted_fits
 from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
 
@@ -87,6 +87,9 @@ def check_layer(layer, where: str) -> dict:
         bound = acc_bound(layer.weights, _biases(where, dense_s8.effective_bias, layer))
         _check_acc(where, "weights", bound)
         check_requant(where, "shift", "output matmul", bound, layer.shift)
+        if layer.activation == "softmax" and layer.has_table and layer.output_size > activation_s8.SOFTMAX_MAX_SIZE:
+            raise TinyrnnError(f"{where}: output_size = {layer.output_size}: the softmax sum of exp values can "
+                               f"overflow int32 (at most {activation_s8.SOFTMAX_MAX_SIZE} outputs)")
         return {"bound": bound}
     if isinstance(layer, GRULayer):
         bound_x, bound_h = _gates(where, layer, *_biases(where, gru_s8.effective_biases, layer))

@@ -18,10 +18,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 IR_FORMAT = "tinyrnn-ir"
-IR_VERSION = 1
+IR_VERSION = 2  # 2: Dense activation tables (table, table_scale, table_zero_point)
 GATES_LSTM = ("input", "forget", "cell", "output")
 GATES_GRU = ("update", "reset", "candidate")
-DENSE_ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax")
+# The one table of Dense activations. linear/relu/relu6 are int8 clamps in any position;
+# sigmoid/tanh/softmax go through the layer's table when hidden and are left to the
+# caller on the last layer (its int8 logits are the output contract).
+DENSE_ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "tanh", "softmax")
+TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax")
 RNN_ACTIVATIONS = ("tanh", "relu")
 
 
@@ -161,9 +165,18 @@ class SimpleRNNLayer:
 
 @dataclass
 class DenseLayer:
-    """int8 fully connected layer, per-output-channel requantization."""
+    """int8 fully connected layer, per-output-channel requantization, then its activation.
+
+    ``output_scale``/``output_zero_point`` are the requantized pre-activation's grid.
+    A hidden sigmoid/tanh/softmax layer also carries ``table`` (256 int32, built in
+    ``golden/activation_s8.py``) and the quantization of what it passes on after the
+    table (``table_scale``, ``table_zero_point``); ``result_scale``/``result_zero_point``
+    are what the next layer sees either way.
+    """
 
     kind: ClassVar[str] = "dense"
+    # Left out of the document without a table, so older artifacts load and keep their hashes.
+    OPTIONAL_FIELDS: ClassVar[tuple] = ("table", "table_scale", "table_zero_point")
     name: str
     input_size: int
     output_size: int
@@ -175,7 +188,25 @@ class DenseLayer:
     output_scale: float
     multiplier: np.ndarray  # (O,) int32
     shift: np.ndarray  # (O,) int32
-    activation: str  # linear | relu (applied as int8 clamp) | sigmoid | softmax (left to the caller)
+    activation: str  # one of DENSE_ACTIVATIONS
+    table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # (256,) or (0,): no table
+    table_scale: float | None = None
+    table_zero_point: int | None = None
+
+    @property
+    def has_table(self) -> bool:
+        return self.table.size > 0
+
+    @property
+    def result_scale(self) -> float:
+        return self.table_scale if self.has_table else self.output_scale
+
+    @property
+    def result_zero_point(self) -> int:
+        return self.table_zero_point if self.has_table else self.output_zero_point
+
+    def absent_fields(self) -> tuple:
+        return () if self.has_table else self.OPTIONAL_FIELDS
 
 
 LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer)}
@@ -233,7 +264,10 @@ def _obj_to_json(obj: Any, prefix: str, arrays: dict) -> Any:
     """Dataclass → JSON-able dict; numpy arrays go to ``arrays`` under a dotted key."""
     if dataclasses.is_dataclass(obj):
         out = {"kind": obj.kind} if hasattr(type(obj), "kind") else {}
+        absent = obj.absent_fields() if hasattr(obj, "absent_fields") else ()
         for f in dataclasses.fields(obj):
+            if f.name in absent:
+                continue
             out[f.name] = _obj_to_json(getattr(obj, f.name), f"{prefix}{f.name}.", arrays)
         return out
     if isinstance(obj, np.ndarray):

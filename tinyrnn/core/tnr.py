@@ -49,6 +49,8 @@ def _build(cls, doc: dict, arrays: dict, where: str):
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in doc:
+            if f.name in getattr(cls, "OPTIONAL_FIELDS", ()):
+                continue  # left out of the document when unused: the dataclass default
             raise TinyrnnError(f"{where}: field '{f.name}' missing")
         value = doc[f.name]
         if isinstance(value, dict) and set(value) == {"array"}:

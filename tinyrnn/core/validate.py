@@ -13,11 +13,13 @@ import numpy as np
 
 from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.activation_s8 import EXP_ONE, OUTPUT_QUANT, TABLE_SIZE
 from tinyrnn.core.ir import (
     DENSE_ACTIVATIONS,
     GATES_GRU,
     GATES_LSTM,
     RNN_ACTIVATIONS,
+    TABLE_ACTIVATIONS,
     DenseLayer,
     GRULayer,
     LSTMLayer,
@@ -71,6 +73,32 @@ def _array_specs(layer) -> dict:
     specs.update({b: ((g, h), 32) for b in (("bias",) if isinstance(layer, LSTMLayer) else ("bias_x", "bias_h"))})
     specs.update({k: ((g,), 32) for k in ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")})
     return specs
+
+
+def check_table(layer: DenseLayer, where: str, last: bool) -> None:
+    """A hidden sigmoid/tanh/softmax layer has its table (256 entries: int8 outputs, or
+    softmax's exp values in [0, 2^15] with exp(0) > 0) and the quantization after it;
+    no other layer has one (the last layer's logits are the output contract)."""
+    table = layer.table
+    if not isinstance(table, np.ndarray) or table.ndim != 1 or table.dtype.kind not in "iu":
+        raise TinyrnnError(f"{where}: field 'table' must be a 1-D integer array")
+    needed = layer.activation in TABLE_ACTIVATIONS and not last
+    if table.size != (TABLE_SIZE if needed else 0):
+        why = (f"a hidden {layer.activation} layer needs its {TABLE_SIZE}-entry table (re-quantize the model)" if needed
+               else f"a {'last' if last else layer.activation} Dense layer takes no table")
+        raise TinyrnnError(f"{where}: field 'table' has {table.size} entries: {why}")
+    if not needed:
+        if layer.table_scale is not None or layer.table_zero_point is not None:
+            raise TinyrnnError(f"{where}: field 'table_scale'/'table_zero_point' set without a table")
+        return
+    lo, hi = (0, EXP_ONE) if layer.activation == "softmax" else (-128, 127)
+    if int(table.min()) < lo or int(table.max()) > hi or (layer.activation == "softmax" and table[0] < 1):
+        raise TinyrnnError(f"{where}: field 'table' values must lie in [{lo}, {hi}] for {layer.activation}"
+                           + (", entry 0 (exp 0) above 0" if layer.activation == "softmax" else ""))
+    _check_scalar(where, "table_scale", layer.table_scale, "float")
+    _check_scalar(where, "table_zero_point", layer.table_zero_point, "int")
+    if layer.activation == "softmax" and (layer.table_scale, layer.table_zero_point) != OUTPUT_QUANT["softmax"]:
+        raise TinyrnnError(f"{where}: field 'table_scale'/'table_zero_point' of softmax must be 1/256 and -128")
 
 
 def _check_fields(obj, where: str) -> None:
@@ -127,6 +155,8 @@ def validate(model: Model, where: str = "model") -> None:
     width, dense_seen, recurrent = model.input_size, False, []
     for k, layer in enumerate(model.layers):
         lwhere = f"{where}: layer {k}"
+        if isinstance(layer, DenseLayer):
+            check_table(layer, lwhere, last=k == len(model.layers) - 1)
         _check_layer(layer, lwhere)
         if layer.input_size != width:
             raise TinyrnnError(f"{lwhere}: input size {layer.input_size} != previous output {width}")
