@@ -71,6 +71,8 @@ def test_accepted_model_matches_keras_and_c_matches_golden(name, tmp_path):
     agreement = model.meta["keras_agreement"]
     assert agreement["windows"] == len(x) and agreement["max_rel_diff"] <= TOLERANCE
     assert [p["layer"] for p in agreement["layers"]][-1] and len(agreement["layers"]) == len(model.layers)
+    # float targets in the calibration file: the regression default headroom (tinyrnn.app.api)
+    assert model.meta["calibration"]["output_headroom"] == (0.5 if name == "regression_head" else 0.0)
     x_q, valid = model.input_quant.quantize(x), model.valid_steps(x)
     y_q = run_model(model, x_q, valid=valid)
     got = activate(model.meta["float_activation"], dequantize_output(model, y_q))

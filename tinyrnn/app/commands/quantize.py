@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tinyrnn.app.api import quantize_file
+from tinyrnn.app.api import REGRESSION_HEADROOM, quantize_file
 from tinyrnn.quantize.calibrate import METHODS
 from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
 from tinyrnn.quantize.pipeline import DEFAULTS
@@ -27,9 +27,10 @@ def configure(p) -> None:
                    help="LSTM cell scale 2^p: max (no saturation on calibration data), tight (one lower), percentile")
     p.add_argument("--weights", choices=WEIGHT_RULES, default=DEFAULTS["weights"],
                    help="weight scales: max |w|, or mse (clip outlier weights where that lowers the error)")
-    p.add_argument("--output-headroom", type=float, default=DEFAULTS["output_headroom"],
-                   help="widen the Dense head's output range by this fraction of it on each side (regression "
-                        "targets beyond the calibration data's; e.g. 0.5)")
+    p.add_argument("--output-headroom", type=float, default=None,
+                   help=f"widen the Dense head's output range by this fraction of it on each side (default: "
+                        f"{REGRESSION_HEADROOM} when the calibration data has float (regression) targets, else "
+                        f"{DEFAULTS['output_headroom']})")
     p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration (and the Keras referee)")
     p.add_argument("--output", metavar="NAME", help="the output layer of a Keras model with several outputs")
 
