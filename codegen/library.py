@@ -12,8 +12,8 @@
     tinyrnn_library.json  the manifest: files, sources, include dirs, defines, flags,
                           model hash, sizes (written last)
 
-The kernel path (weight layout) comes from the board's or core's features
-(tinyrnn.core.boards.kernel_path) unless one is asked for.
+The kernel path comes from the board's or core's features and the weight layout the
+user chose (int8 by default; tinyrnn.core.boards.kernel_path) unless one is named.
 """
 
 from __future__ import annotations
@@ -25,7 +25,15 @@ from pathlib import Path
 from tinyrnn.codegen import stack
 from tinyrnn.codegen.firmware import arch_flags
 from tinyrnn.codegen.generate import build_context, template_env, write_files
-from tinyrnn.core.boards import KERNEL_PATHS, default_board, get_board, kernel_path
+from tinyrnn.core.boards import (
+    DEFAULT_WEIGHTS,
+    KERNEL_PATHS,
+    PATH_WEIGHTS,
+    core_family,
+    default_board,
+    get_board,
+    kernel_path,
+)
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.ir import Model
 
@@ -39,13 +47,17 @@ _BUILD_FILES = {"CMakeLists.txt": "lib_CMakeLists.txt.j2", "tinyrnn.mk": "lib_ti
                 "zephyr/Kconfig": "lib_zephyr_Kconfig.j2", "library.properties": "lib_library.properties.j2"}
 
 
-def library_target(board: str | None = None, core: str | None = None, path: str | None = None) -> dict:
-    """{"board", "core", "path", "cc", "cpu_flags"} for a library built for a catalogue
-    board or a bare core name (``--core``); ``path`` overrides the core's default."""
+def library_target(board: str | None = None, core: str | None = None, path: str | None = None,
+                   weights: str | None = None) -> dict:
+    """{"board", "core", "path", "weights", "cc", "cpu_flags"} for a library built for a
+    catalogue board or a bare core name (``--core``); ``weights`` (int8 by default) picks
+    the core's path for that layout, ``path`` names one outright."""
     if board is not None and core is not None:
         raise TinyrnnError("give --board or --core, not both")
     if path is not None and path not in KERNEL_PATHS:
         raise TinyrnnError(f"unknown kernel path {path!r}; valid paths: {', '.join(KERNEL_PATHS)}")
+    if path is not None and weights is not None and PATH_WEIGHTS[path] != weights:
+        raise TinyrnnError(f"--path {path} stores {PATH_WEIGHTS[path]} weights, not {weights}")
     if core is None:
         board = board or default_board()
         entry = get_board(board)
@@ -53,12 +65,13 @@ def library_target(board: str | None = None, core: str | None = None, path: str 
     else:
         # Helium's intrinsics header needs a hardware float ABI; other cores build as they come.
         cpu_flags = [] if core == "host" else [f"-mcpu={core}", "-mthumb"] + \
-            (["-mfloat-abi=hard"] if kernel_path(core=core) == "mve" else [])
-    chosen = path or kernel_path(board, None if board else core)
-    if chosen == "mve" and kernel_path(board, None if board else core) != "mve":
+            (["-mfloat-abi=hard"] if core_family(core=core) == "mve" else [])
+    family = core_family(board, None if board else core)
+    chosen = path or kernel_path(board, None if board else core, weights or DEFAULT_WEIGHTS)
+    if chosen == "mve" and family != "mve":
         raise TinyrnnError(f"kernel path mve needs a core with Helium; {core} has none")
-    return {"board": board, "core": core, "path": chosen, "cc": "cc" if core == "host" else "arm-none-eabi-gcc",
-            "cpu_flags": cpu_flags}
+    return {"board": board, "core": core, "path": chosen, "weights": PATH_WEIGHTS[chosen],
+            "cc": "cc" if core == "host" else "arm-none-eabi-gcc", "cpu_flags": cpu_flags}
 
 
 def _entry_points(context: dict) -> list[str]:
@@ -93,10 +106,10 @@ def _library_json(context: dict, version: str) -> str:
 
 
 def write_library(model: Model, out_dir, name: str = "model", *, board: str | None = None,
-                  core: str | None = None, path: str | None = None) -> dict:
+                  core: str | None = None, path: str | None = None, weights: str | None = None) -> dict:
     """Write the library folder into ``out_dir`` (an empty or staging directory) and
     return its manifest."""
-    target = library_target(board, core, path)
+    target = library_target(board, core, path, weights)
     out = Path(out_dir)
     context = build_context(model, name, target["path"])
     written = write_files(context, out / SRC)
@@ -117,7 +130,7 @@ def write_library(model: Model, out_dir, name: str = "model", *, board: str | No
     manifest = {
         "schema": 1, "name": name, "model_hash": model.content_hash(), "model_name": model.name,
         "kernel_abi": context["kernel_abi"], "board": target["board"], "core": target["core"],
-        "path": target["path"], "path_id": context["path_id"], "files": [*files, LIBRARY_MANIFEST],
+        "path": target["path"], "weights": target["weights"], "path_id": context["path_id"], "files": [*files, LIBRARY_MANIFEST],
         "sources": sources, "headers": [f for f in source_files if f.endswith(".h")], "api_header": f"{SRC}/{name}.h",
         "include_dirs": [SRC], "defines": {"TINYRNN_PATH": context["path_id"]}, "flags": ["-std=c99"],
         "cpu_flags": target["cpu_flags"], "input_size": model.input_size, "output_size": model.output_size,

@@ -100,14 +100,15 @@ def _render_atomic(out_dir, stage_fn, manifest: str, owned_dirs):
 
 def render_library(model: Model, out_dir, name: str = "model", **target) -> dict:
     """Write the model library folder into ``out_dir`` (all or nothing); ``target``:
-    board, core, path as library.library_target takes them. Returns its manifest."""
+    board, core, path, weights as library.library_target takes them. Returns its manifest."""
     manifest, _ = _render_atomic(out_dir, lambda stage: library.write_library(model, stage, name, **target),
                                  library.LIBRARY_MANIFEST, library.OWNED_DIRS)
     return {**manifest, "library_dir": str(out_dir)}
 
 
-def _stage_project(model: Model, board: str, stage: Path, name: str, path: str | None) -> tuple[dict, dict]:
-    lib = library.write_library(model, stage / LIB, name, board=board, path=path)
+def _stage_project(model: Model, board: str, stage: Path, name: str, path: str | None,
+                   weights: str | None) -> tuple[dict, dict]:
+    lib = library.write_library(model, stage / LIB, name, board=board, path=path, weights=weights)
     with tempfile.TemporaryDirectory(prefix="tinyrnn-gen-") as gen_dir:
         _render_glue(model, name, Path(gen_dir) / "model_glue.c")
         project = render_firmware(stage, board, extra_sources=[Path(gen_dir) / "model_glue.c"],
@@ -118,6 +119,7 @@ def _stage_project(model: Model, board: str, stage: Path, name: str, path: str |
         "board": board,
         "library": LIB,
         "path": lib["path"],
+        "weights": lib["weights"],
         "state_bytes": lib["sizes"]["state_bytes"],
         "weights_bytes": lib["sizes"]["weights_bytes"],
         "input_size": model.input_size,
@@ -127,11 +129,13 @@ def _stage_project(model: Model, board: str, stage: Path, name: str, path: str |
     return project, manifest
 
 
-def render_project(model: Model, board: str, out_dir, name: str = "model", path: str | None = None) -> dict:
+def render_project(model: Model, board: str, out_dir, name: str = "model", path: str | None = None,
+                   weights: str | None = None) -> dict:
     """Write the firmware project for ``model`` on ``board`` into ``out_dir`` (all or
-    nothing); ``path`` overrides the board's kernel path (e.g. "dsp8")."""
+    nothing); ``weights`` picks the weight layout (int8 by default), ``path`` names a
+    kernel path outright (e.g. "dsp8")."""
     out = Path(out_dir)
-    (project, manifest), stage = _render_atomic(out, lambda st: _stage_project(model, board, st, name, path),
+    (project, manifest), stage = _render_atomic(out, lambda st: _stage_project(model, board, st, name, path, weights),
                                                 MANIFEST, _OWNED_DIRS)
     paths = {k: str(out / Path(project[k]).relative_to(stage)) for k in ("elf", "makefile", "linker_script")}
     return {**project, **paths, "project_dir": str(out), "library_dir": str(out / LIB), **manifest}

@@ -1,7 +1,8 @@
 """Every kernel path equals the golden model, element for element, on every QEMU board.
 
-Each board builds its own path (tinyrnn_arch.h: PLAIN on M0, WIDE on M3, DSP on
-M4/M7/M33, MVE on M55), so two small models per board cover every kernel: a realistic
+Each board builds its default int8 path (tinyrnn_arch.h: PLAIN on M0 and M3, DSP8 on
+M4/M7/M33, MVE on M55) and M3/M4 their int16 layouts too (WIDE, DSP), so two small
+models per board cover every kernel: a realistic
 stack of LSTM, GRU (reset_after) and GRU (reset_after=False) with a Dense head, odd
 sizes so every padding and tail path runs; and an extreme one whose saturating
 parameters force the reference requantization path. Both return sequences, so every
@@ -74,19 +75,22 @@ def test_board_equals_golden(board, tmp_path):
 
 @pytest.mark.qemu
 @pytest.mark.skipif(not _have_tools, reason="needs arm-none-eabi-gcc and qemu-system-arm")
-def test_compact_dsp8_path_on_m4(tmp_path):
-    """The int8-weight DSP path is not any board's default: a library for it on request,
-    then verify as above."""
+@pytest.mark.parametrize("board", ["mps2-an385", "mps2-an386"])
+def test_int16_weight_layout_on_its_boards(board, tmp_path):
+    """Boards build the int8 layout by default; the opt-in int16 layouts (M3 packed pairs,
+    M4 SMLAD on pre-widened weights), each verified as above."""
     from tinyrnn.codegen.project import render_project
     from tinyrnn.harness.dut import Device
     from tinyrnn.harness.qemu import Qemu
     from tinyrnn.harness.verify import verify_device
 
     for k, model in enumerate((stack_model(), extreme_model())):
-        project = render_project(model, "mps2-an386", tmp_path / model.name, path="dsp8")["project_dir"]
-        subprocess.run(["make", "-C", project, "-j2", "firmware.elf"], check=True, capture_output=True, timeout=300)
+        project = render_project(model, board, tmp_path / model.name, weights="int16")
+        assert project["weights"] == "int16" and project["path"] in ("wide", "dsp")
+        subprocess.run(["make", "-C", project["project_dir"], "-j2", "firmware.elf"], check=True, capture_output=True,
+                       timeout=300)
         x = _inputs(model, 300 + k)
-        with Qemu("mps2-an386", tmp_path / model.name / "firmware.elf") as qemu, \
+        with Qemu(board, tmp_path / model.name / "firmware.elf") as qemu, \
                 Device.open(qemu.url, expected_hash=model.content_hash()) as device:
             result = verify_device(device, model, x, progress=False)
         assert (result.error, result.sequences, result.mismatches) == (None, len(x), 0), result.first_mismatch

@@ -66,7 +66,13 @@ def test_codegen_build_verify_on_qemu_every_byte(small, tmp_path):
     assert built["flash_bytes"] > 0 and built["ram_bytes"] > 0 and os.path.isfile(built["elf"])
     r = run_json("verify", "--model", artifact, "--target", "qemu:mps2-an386", "--data", data, "--n", 6)
     assert r["verified"] is True and r["sequences"] == 6 and r["mismatches"] == 0
-    assert r["board"] == "mps2-an386" and r["instructions_per_inference"] > 0
+    assert r["board"] == "mps2-an386" and r["instructions_per_inference"] > 0 and r["weights"] == "int8"
+    wide = run_json("verify", "--model", artifact, "--target", "qemu:mps2-an386", "--data", data, "--n", 6,
+                    "--weights", "int16")
+    assert (wide["verified"], wide["mismatches"], wide["weights"]) == (True, 0, "int16")
+    assert wide["model_weights_bytes"] > r["model_weights_bytes"]
+    assert_user_error(run_cli("verify", "--model", artifact, "--target", "socket://127.0.0.1:9", "--data", data,
+                              "--weights", "int16"), "--weights sets the layout of a qemu:BOARD build")
 
 
 def test_eval_of_an_artifact_uses_the_golden_model(small):

@@ -120,10 +120,11 @@ def test_har_m4_library_holds_only_what_the_model_uses(har):
         (["tinyrnn_support.c"] if "tinyrnn_support.c" in sources else [])
     weights = (lib_dir / "src" / "har_weights.c").read_text()
     assert "#if" not in weights and weights.count("const tinyrnn_weight_t") == 2  # w_x, w_h: one layout
-    # The DSP layout: int16 pairs, ceil(K/4) groups of 2 words per gate row and unit.
+    # The default int8 layout on a DSP core (dsp8): ceil(K/4) words of four int8 per gate row and unit.
     lengths = [int(n) for n in re.findall(r"tinyrnn_weight_t \w+\[(\d+)\]", weights)]
-    assert lengths == [32 * 3 * 4 * 2, 32 * 8 * 4 * 2]
-    assert lib["path"] == "dsp" and lib["defines"] == {"TINYRNN_PATH": 2} and lib["model_hash"] == model.content_hash()
+    assert lengths == [32 * 3 * 4, 32 * 8 * 4]
+    assert (lib["path"], lib["weights"], lib["defines"]) == ("dsp8", "int8", {"TINYRNN_PATH": 4})
+    assert lib["model_hash"] == model.content_hash()
     sizes = lib["sizes"]
     assert sizes["source_files"] == len(sources)
     assert sizes["source_bytes"] == sum((lib_dir / "src" / s).stat().st_size for s in sources)
@@ -209,7 +210,7 @@ def test_quantize_input_and_output_helpers_equal_numpy(cc, tmp_path):
     src = tmp_path / "lib" / "src"
     (tmp_path / "driver.c").write_text(_HELPER_DRIVER)
     exe = compile_host([*(tmp_path / "lib" / s for s in lib["sources"]), tmp_path / "driver.c"], tmp_path / "drv",
-                       include_dirs=[src], cc=cc, sanitize=True, extra_flags=["-DTINYRNN_PATH=1"])
+                       include_dirs=[src], cc=cc, sanitize=True, extra_flags=[f"-DTINYRNN_PATH={lib['path_id']}"])
     x = _edge_values(quant)
     out = subprocess.run([exe, "q"], input=x.tobytes(), capture_output=True, check=True).stdout
     with np.errstate(invalid="ignore", over="ignore"):
@@ -242,7 +243,7 @@ def test_sigmoid_classifier_probabilities(tmp_path):
                       '        tinyrnn_edge_probabilities(y, p); fwrite(p, sizeof p, 1, stdout); }\n'
                       '    return 0;\n}\n')
     exe = compile_host([*(tmp_path / "lib" / s for s in lib["sources"]), driver], tmp_path / "drv",
-                       include_dirs=[tmp_path / "lib" / "src"], extra_flags=["-DTINYRNN_PATH=1"])
+                       include_dirs=[tmp_path / "lib" / "src"], extra_flags=[f"-DTINYRNN_PATH={lib['path_id']}"])
     p = np.frombuffer(subprocess.run([exe], capture_output=True, check=True).stdout, "<f4").reshape(256, 2)
     v = np.arange(-128, 128)
     for col, y in ((0, v), (1, -1 - v)):
@@ -350,7 +351,7 @@ def test_platformio_library_json(har, tmp_path):
     _, lib_dir, lib, _, _ = har
     manifest = json.loads((lib_dir / "library.json").read_text())
     assert manifest["name"] == "tinyrnn_har" and manifest["headers"] == "har.h"
-    assert manifest["build"] == {"srcDir": "src", "includeDir": "src", "flags": ["-DTINYRNN_PATH=2"]}
+    assert manifest["build"] == {"srcDir": "src", "includeDir": "src", "flags": ["-DTINYRNN_PATH=4"]}
     pio = shutil.which("pio", path=str(Path(sys.executable).parent))
     if pio is None:
         pytest.skip("platformio not installed (requirements.txt pins it)")
@@ -378,7 +379,7 @@ def test_readme_example_classifies_float_windows_as_the_golden_model(har, tmp_pa
         '        printf("%d\\n", classify(user_windows[w], USER_STEPS));\n    return 0;\n}\n')
     exe = compile_host([*(lib_dir / s for s in lib["sources"]), tmp_path / "classify.c", tmp_path / "main.c"],
                        tmp_path / "classify", include_dirs=[lib_dir / "src", windows], sanitize=True,
-                       extra_flags=["-DTINYRNN_PATH=2"])
+                       extra_flags=["-DTINYRNN_PATH=4"])
     classes = [int(v) for v in _run([exe]).split()]
     golden = run_model(model, model.input_quant.quantize(x))
     assert classes == np.argmax(golden, axis=-1).tolist()
@@ -407,6 +408,34 @@ def test_cli_writes_a_library_folder_and_refuses_to_build_it(tmp_path):
     assert proc.returncode == 2 and "--app builds for a catalogue board" in proc.stderr
 
 
+def test_weight_layout_is_the_users_choice(tmp_path):
+    """--weights int8 (default: one byte per weight on every core) or int16 (the faster
+    paths of M3 and the DSP cores at twice the weight flash); cores without an int16
+    path, and a --path that stores the other layout, are one-line errors."""
+    from test_cli import run_cli, run_json
+
+    from tinyrnn.core import tnr
+
+    tnr.save(har_model(), tmp_path / "har.tnr")
+    sizes = {}
+    for core, weights, path in (("cortex-m4", None, "dsp8"), ("cortex-m4", "int16", "dsp"), ("cortex-m3", None, "plain"),
+                                ("cortex-m3", "int16", "wide"), ("cortex-m0plus", "int8", "plain")):
+        extra = ["--weights", weights] if weights else []
+        out = run_json("codegen", tmp_path / "har.tnr", "--core", core, *extra, "--out", tmp_path / core / str(weights))
+        assert (out["path"], out["weights"]) == (path, weights or "int8"), (core, weights)
+        sizes[(core, out["weights"])] = out["weights_bytes"]
+    # one more byte per (padded) weight: 32 units x 4 gates x (3 + 8) groups of four
+    assert sizes[("cortex-m4", "int16")] - sizes[("cortex-m4", "int8")] == 32 * 4 * (3 + 8) * 4
+    for args, fragment in ((["--core", "cortex-m0plus", "--weights", "int16"], "cortex-m0plus has no int16 weight layout"),
+                           (["--core", "cortex-m55", "--weights", "int16"], "cortex-m55 has no int16 weight layout"),
+                           (["--board", "mps2-an386", "--path", "dsp", "--weights", "int8"],
+                            "--path dsp stores int16 weights, not int8")):
+        proc = run_cli("codegen", tmp_path / "har.tnr", *args, "--out", tmp_path / "bad")
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("tinyrnn: error:")]
+        assert proc.returncode == 2 and len(errors) == 1 and fragment in errors[0], proc.stderr
+        assert not (tmp_path / "bad").exists()
+
+
 @pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed")
 def test_build_json_reports_the_model_apart_from_the_test_app(tmp_path):
     from test_cli import run_json
@@ -416,7 +445,7 @@ def test_build_json_reports_the_model_apart_from_the_test_app(tmp_path):
     model = har_model()
     tnr.save(model, tmp_path / "har.tnr")
     gen = run_json("codegen", tmp_path / "har.tnr", "--board", "mps2-an386", "--app", "--out", tmp_path / "fw")
-    assert gen["library_dir"] == str(tmp_path / "fw" / "lib") and gen["path"] == "dsp"
+    assert gen["library_dir"] == str(tmp_path / "fw" / "lib") and (gen["path"], gen["weights"]) == ("dsp8", "int8")
     lib = json.loads((tmp_path / "fw" / "lib" / "tinyrnn_library.json").read_text())
     makefile = (tmp_path / "fw" / "Makefile").read_text()
     assert "include lib/tinyrnn.mk" in makefile and not list((tmp_path / "fw" / "app").glob("tinyrnn_lstm*"))
@@ -424,7 +453,8 @@ def test_build_json_reports_the_model_apart_from_the_test_app(tmp_path):
     m, app = built["model"], built["app"]
     assert m["ram_state_bytes"] == lib["sizes"]["state_bytes"] == 184 and m["ram_work_bytes"] == 88
     assert m["step_stack_bytes"] == lib["sizes"]["step_stack_bytes"] > 0
-    assert 1000 < m["flash_code_bytes"] < 8000 and 32 * 4 * (3 + 8) * 2 * 4 <= m["flash_weights_bytes"]
+    assert (m["path"], m["weights"]) == ("dsp8", "int8")
+    assert 1000 < m["flash_code_bytes"] < 8000 and 32 * 4 * (3 + 8) * 4 <= m["flash_weights_bytes"]
     assert m["flash_code_bytes"] + m["flash_weights_bytes"] + app["flash_bytes"] == built["flash_bytes"]
     assert app["stack_reserved_bytes"] == 16384 and app["ram_bytes"] + 184 == built["ram_bytes"]
 

@@ -254,7 +254,7 @@ def test_error_statistics_flips_windows_ram_and_layouts(lstm_case, lstm_report):
     assert "state on mps2-an386 (scratch, stack not measured)" in page
     assert f"first 40 of {len(x)} windows, on the device" in page and f"all {len(x)} windows" in page
     assert "median over the 40 windows run on it" in page and 'id="weight-layouts"' in page
-    assert "widened to int16" in page and 'id="quantizer-options"' in page
+    assert "widened to 16 bits" in page and "codegen --weights" in page and 'id="quantizer-options"' in page
     flips = r["fidelity"]["output"]["flipped_windows"]
     assert (f"{len(flips)} of {len(x)} windows: " + ", ".join(map(str, flips))) in page if flips else "none of the" in page
     for k, v in q.meta["calibration"].items():

@@ -190,8 +190,9 @@ def device_scores(model, outputs: list, labels) -> dict:
 
 
 def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | None = None, progress=True,
-           jobs: int = 1, coordinator: str | None = None) -> dict:
-    """``coordinator``: labgrid coordinator HOST:PORT for labgrid: targets (default $LG_COORDINATOR)."""
+           jobs: int = 1, coordinator: str | None = None, weights: str | None = None) -> dict:
+    """``coordinator``: labgrid coordinator HOST:PORT for labgrid: targets (default $LG_COORDINATOR);
+    ``weights``: the weight layout of a qemu: build (int8 by default)."""
     model = tnr.load(artifact)
     data = load_data(data_spec, model)
     if n < 1 or jobs < 1:
@@ -200,6 +201,8 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
         raise TinyrnnError(f"--jobs {jobs} needs a qemu:BOARD or labgrid:PLACES target (one device per job), "
                            f"not {target}")
     target = resolve_target(target)
+    if weights is not None and not target.startswith(QEMU_PREFIX):
+        raise TinyrnnError(f"--weights sets the layout of a qemu:BOARD build; {target} runs the firmware it was flashed with")
     x_q, valid = model.input_quant.quantize(data.x[:n]), model.valid_steps(data.x[:n])
     with contextlib.ExitStack() as stack:
         workdir = build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-verify-"))
@@ -209,11 +212,11 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
         elif jobs > 1:  # build once, then every worker boots its own QEMU with this ELF
             board = target[len(QEMU_PREFIX):]
             info = {"board": board, "instructions_per_tick": instructions_per_tick(board),
-                    **build_firmware(model, board, f"{workdir}/fw-{board}")}
+                    **build_firmware(model, board, f"{workdir}/fw-{board}", weights)}
             job = QemuJob(board, info["elf"], model.content_hash(), lifetime_s=120.0 + 2.0 * len(x_q))
             res = verify_parallel(model, x_q, job, jobs, progress=progress, valid=valid)
         else:
-            device, info = stack.enter_context(connect(target, model, workdir, coordinator=coordinator))
+            device, info = stack.enter_context(connect(target, model, workdir, coordinator=coordinator, weights=weights))
             res = verify_device(device, model, x_q, progress=progress, valid=valid)
     summary = res.summary()
     factor = info.get("instructions_per_tick")
@@ -225,7 +228,7 @@ def verify(artifact: str, target: str, data_spec: str, n: int, build_dir: str | 
         "instructions_per_inference": int(round(ticks * factor)) if factor and ticks is not None else None,
         "ticks_per_inference": ticks, "task": task_of(data.y),
         **device_scores(model, res.outputs, np.asarray(data.y)[res.indices]),
-        "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
+        "weights": info.get("weights"), "flash_bytes": info.get("flash_bytes"), "ram_bytes": info.get("ram_bytes"),
         "state_bytes": info.get("state_bytes"), "model_code_bytes": info.get("model_code_bytes"),
         "model_weights_bytes": info.get("model_weights_bytes"),
         "sequences_per_second": summary["sequences_per_second"],

@@ -27,9 +27,10 @@ from tinyrnn.harness.qemu import Qemu
 QEMU_PREFIX = "qemu:"
 
 
-def build_firmware(model: Model, board: str, out_dir) -> dict:
-    """Generate, render and build; returns the project description plus ELF sizes."""
-    project = render_project(model, board, out_dir)
+def build_firmware(model: Model, board: str, out_dir, weights: str | None = None) -> dict:
+    """Generate, render and build (``weights``: the layout, int8 by default); returns the
+    project description plus ELF sizes."""
+    project = render_project(model, board, out_dir, weights=weights)
     built = build(project["project_dir"])
     model_only = model_sizes(project["project_dir"])
     return {**project, **built, "model_code_bytes": model_only["flash_code_bytes"],
@@ -37,8 +38,10 @@ def build_firmware(model: Model, board: str, out_dir) -> dict:
 
 
 @contextlib.contextmanager
-def connect(target: str, model: Model, workdir, log_file=None, coordinator: str | None = None):
-    """Yield (Device, info dict) for a QEMU board, a labgrid place or a pyserial URL."""
+def connect(target: str, model: Model, workdir, log_file=None, coordinator: str | None = None,
+            weights: str | None = None):
+    """Yield (Device, info dict) for a QEMU board (built with the ``weights`` layout), a
+    labgrid place or a pyserial URL."""
     expected = model.content_hash()
     if target.startswith(labgrid.LABGRID_PREFIX):
         with labgrid.acquired(target[len(labgrid.LABGRID_PREFIX):], 1, coordinator) as places, \
@@ -47,7 +50,7 @@ def connect(target: str, model: Model, workdir, log_file=None, coordinator: str 
     elif target.startswith(QEMU_PREFIX):
 
         board = target[len(QEMU_PREFIX):]
-        built = build_firmware(model, board, Path(workdir) / f"fw-{board}")
+        built = build_firmware(model, board, Path(workdir) / f"fw-{board}", weights)
         info = {"board": board, "instructions_per_tick": instructions_per_tick(board), **_sizes(built)}
         with Qemu(board, built["elf"]) as qemu, Device.open(qemu.url, expected_hash=expected, log_file=log_file) as dev:
             yield dev, info
@@ -69,7 +72,7 @@ def farm_job(target: str, model: Model, jobs: int, coordinator: str | None = Non
 
 
 def _sizes(built: dict) -> dict:
-    keys = ("elf", "flash_bytes", "ram_bytes", "state_bytes", "weights_bytes", "model_code_bytes",
+    keys = ("elf", "weights", "flash_bytes", "ram_bytes", "state_bytes", "weights_bytes", "model_code_bytes",
             "model_weights_bytes", "model_ram_bytes")
     return {k: built[k] for k in keys if k in built}
 

@@ -25,6 +25,14 @@ CORE_PATHS = {"cortex-m0": "plain", "cortex-m0plus": "plain", "cortex-m1": "plai
               "cortex-m3": "wide", "cortex-m4": "dsp", "cortex-m7": "dsp", "cortex-m33": "dsp",
               "cortex-m35p": "dsp", "cortex-m55": "mve", "cortex-m85": "mve", "host": "wide"}
 KERNEL_PATHS = ("plain", "wide", "dsp", "mve", "dsp8")
+# The weight layout is the user's flash/speed trade (codegen --weights): int8 keeps one
+# byte per weight on every core; int16 pre-widens them where a core family has a faster
+# path for that (M3 packed pairs, M4/M7/M33 SMLAD). PATH_WEIGHTS: what each path stores.
+WEIGHT_LAYOUTS = ("int8", "int16")
+DEFAULT_WEIGHTS = "int8"
+PATH_WEIGHTS = {"plain": "int8", "dsp8": "int8", "mve": "int8", "wide": "int16", "dsp": "int16"}
+_FAMILY_PATHS = {"plain": {"int8": "plain"}, "wide": {"int8": "plain", "int16": "wide"},
+                 "dsp": {"int8": "dsp8", "int16": "dsp"}, "mve": {"int8": "mve"}}
 
 
 def parse_int(value: int | str) -> int:
@@ -131,9 +139,9 @@ def boards_for_usb(vid: int | None, pid: int | None) -> list[str]:
             if (vid, pid) in {parse_usb_id(u) for u in _load()["boards"][n].get("usb", [])}]
 
 
-def kernel_path(board: str | None = None, core: str | None = None) -> str:
-    """The kernel path a library for ``board`` (its dsp/mve flags) or ``core`` uses;
-    the default board when neither is given."""
+def core_family(board: str | None = None, core: str | None = None) -> str:
+    """The family of kernels a core runs ("plain", "wide", "dsp", "mve"; CORE_PATHS), from
+    ``core`` or the board's dsp/mve flags; the default board when neither is given."""
     if core is not None:
         if core not in CORE_PATHS:
             raise TinyrnnError(f"unknown core {core!r}; valid cores: {', '.join(CORE_PATHS)}")
@@ -144,3 +152,21 @@ def kernel_path(board: str | None = None, core: str | None = None) -> str:
     if entry["dsp"]:
         return "dsp"
     return "plain" if CORE_PATHS.get(entry["cpu"]) == "plain" else "wide"
+
+
+def weight_layouts(board: str | None = None, core: str | None = None) -> list:
+    """The weight layouts the core has a kernel path for (M0 and M55: int8 only)."""
+    return list(_FAMILY_PATHS[core_family(board, core)])
+
+
+def kernel_path(board: str | None = None, core: str | None = None, weights: str = DEFAULT_WEIGHTS) -> str:
+    """The kernel path a library for ``board`` or ``core`` uses with the ``weights`` layout."""
+    if weights not in WEIGHT_LAYOUTS:
+        raise TinyrnnError(f"unknown weight layout {weights!r}; valid: {', '.join(WEIGHT_LAYOUTS)}")
+    family = core_family(board, core)
+    path = _FAMILY_PATHS[family].get(weights)
+    if path is None:
+        only = ", ".join(_FAMILY_PATHS[family])
+        raise TinyrnnError(f"--weights {weights}: {core or get_board(board or default_board())['cpu']} has no "
+                           f"{weights} weight layout (its kernels read {only} weights)")
+    return path

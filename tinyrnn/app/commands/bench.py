@@ -27,7 +27,14 @@ import numpy as np
 from tinyrnn.app import cycles
 from tinyrnn.codegen.build import build, map_code_ranges
 from tinyrnn.codegen.project import model_objects, model_sizes, render_project
-from tinyrnn.core.boards import get_board, instructions_per_tick, qemu_boards
+from tinyrnn.core.boards import (
+    DEFAULT_WEIGHTS,
+    WEIGHT_LAYOUTS,
+    get_board,
+    instructions_per_tick,
+    qemu_boards,
+    weight_layouts,
+)
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
@@ -47,10 +54,13 @@ MODELS = {
     "rnn_i9_h32": ("rnn", 9, 32, 6),
 }
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight rows per hidden unit
-# The most tinyrnn's instructions/step may be, as a fraction of CMSIS-NN's (issue #5).
-TARGET_RATIO = {"mps2-an386": 0.5, "mps2-an385": 0.6}
+# Issue #15's goals, tinyrnn / CMSIS-NN instructions per step: (board, weight layout, model
+# or None for every LSTM model) -> ratio; the table prints each beside its figure.
+GOALS = {("mps2-an386", "int8", None): 0.45, ("mps2-an385", "int8", None): 0.6,
+         ("mps3-an547", "int8", "lstm_i9_h32"): 0.7, ("mps3-an547", "int8", "lstm_i64_h128"): 0.6,
+         ("mps2-an386", "int16", "lstm_i9_h32"): 0.38}
 DEFAULT_STEPS = 32
-FIELDS = ("board", "model", "instructions_per_step", "est_cycles_per_step", "macs_per_step", "flash_code_bytes",
+FIELDS = ("board", "model", "weights", "path", "instructions_per_step", "est_cycles_per_step", "macs_per_step", "flash_code_bytes",
           "flash_weights_bytes", "ram_bytes", "stack_peak_bytes")
 REGENERATE = "tinyrnn bench --out results --cycles --baseline results/cmsis_nn.json"
 
@@ -63,6 +73,9 @@ def configure(parser) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="boards built and measured at once (default 2)")
     parser.add_argument("--out", help="also write OUT/bench.json and OUT/bench.md (the committed results)")
     parser.add_argument("--build-dir", help="keep the firmware projects here (default: a temporary directory)")
+    parser.add_argument("--weights", default=",".join(WEIGHT_LAYOUTS),
+                        help="comma-separated weight layouts, each measured where the board's core has it "
+                             f"(default: {','.join(WEIGHT_LAYOUTS)})")
     parser.add_argument("--cycles", action="store_true",
                         help="also estimate cycles/step from a traced run (cores with a modelled pipeline)")
     parser.add_argument("--baseline", help="CMSIS-NN figures measured by benchmarks/cmsis_nn.py (its JSON) for the "
@@ -126,11 +139,12 @@ def macs_per_step(name: str) -> int:
 
 
 # --------------------------------------------------------------------------- measuring
-def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS, with_cycles: bool = False) -> dict:
-    """Build ``name`` for ``board``, run it under QEMU; one result row (FIELDS). ``with_cycles``:
-    a second, traced run estimates cycles (est_cycles_per_step, else None)."""
+def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS, with_cycles: bool = False,
+              weights: str = DEFAULT_WEIGHTS) -> dict:
+    """Build ``name`` for ``board`` with the ``weights`` layout, run it under QEMU; one result
+    row (FIELDS). ``with_cycles``: a second, traced run estimates cycles (est_cycles_per_step, else None)."""
     model = bench_model(name)
-    project = render_project(model, board, Path(workdir) / f"{board}-{name}")
+    project = render_project(model, board, Path(workdir) / f"{board}-{name}-{weights}", weights=weights)
     built = build(project["project_dir"])
     sizes = model_sizes(project["project_dir"])
     timeout = 60.0 + steps * macs_per_step(name) / 2e4  # M0 at ~4 instructions per MAC, QEMU at ~80 MIPS
@@ -139,7 +153,8 @@ def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS, with_c
         result = device.bench(steps, bench_input(name), timeout_s=timeout)
     instructions = result.ticks * instructions_per_tick(board) / result.n
     est = cycles_per_step(board, name, project["project_dir"], steps) if with_cycles else None
-    return {"board": board, "model": name, "instructions_per_step": int(round(instructions)), "est_cycles_per_step": est,
+    return {"board": board, "model": name, "weights": weights, "path": project["path"],
+            "instructions_per_step": int(round(instructions)), "est_cycles_per_step": est,
             "macs_per_step": macs_per_step(name), **sizes, "stack_peak_bytes": result.stack_peak_bytes}
 
 
@@ -163,11 +178,13 @@ def cycles_per_step(board: str, name: str, project_dir, steps: int = DEFAULT_STE
     return int(round(estimate / steps))
 
 
-def bench_all(boards, models, workdir, steps: int = DEFAULT_STEPS, jobs: int = 2, with_cycles: bool = False) -> list:
-    """Every (board, model) pair, ``jobs`` at a time; rows in board, then model order."""
-    pairs = [(b, m) for b in boards for m in models]
+def bench_all(boards, models, workdir, steps: int = DEFAULT_STEPS, jobs: int = 2, with_cycles: bool = False,
+              weights=(DEFAULT_WEIGHTS,)) -> list:
+    """Every (board, model, layout the board has), ``jobs`` at a time; rows in board, model,
+    layout order."""
+    runs = [(b, m, w) for b in boards for m in models for w in weights if w in weight_layouts(b)]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda bm: bench_one(bm[0], bm[1], workdir, steps, with_cycles), pairs))
+        return list(pool.map(lambda r: bench_one(r[0], r[1], workdir, steps, with_cycles, r[2]), runs))
 
 
 # --------------------------------------------------------------------------- reporting
@@ -189,18 +206,25 @@ def load_baseline(path) -> dict:
         raise TinyrnnError(f"{path}: not a CMSIS-NN baseline from benchmarks/cmsis_nn.py ({exc})") from None
 
 
+def goal(board: str, weights: str, model: str) -> float | None:
+    return GOALS.get((board, weights, model), GOALS.get((board, weights, None)))
+
+
 def render_markdown(results: list, steps: int = DEFAULT_STEPS, baseline: dict | None = None) -> str:
     """The results table (and the CMSIS-NN comparison where ``baseline`` has a figure)."""
     baseline = baseline or {}
-    lines = ["| board | core | model | instructions/step | est. cycles/step | MACs/step | × dual-MAC floor "
-             "| × CMSIS-NN | code B | weights B | RAM B | stack peak B |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| board | core | model | weights | instructions/step | est. cycles/step | MACs/step | × dual-MAC floor "
+             "| × CMSIS-NN (instructions) | code B | weights B | RAM B | stack peak B |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         ref = baseline.get(r["board"], {}).get(r["model"])
         vs_cmsis = _ratio(r["instructions_per_step"], ref)
-        if ref and r["board"] in TARGET_RATIO:
-            vs_cmsis += f" (target ≤ {TARGET_RATIO[r['board']]})"
+        wanted = goal(r["board"], r["weights"], r["model"])
+        if ref and wanted:
+            met = "met" if r["instructions_per_step"] <= wanted * ref else "not met"
+            vs_cmsis += f" (goal ≤ {wanted}: {met})"
         lines.append(f"| {r['board']} | {get_board(r['board'])['cpu'].replace('cortex-', '').upper()} | {r['model']} "
+                     f"| {r['weights']} ({r['path']}) "
                      f"| {r['instructions_per_step']:,} | {_count(r.get('est_cycles_per_step'))} | {r['macs_per_step']:,} "
                      f"| {_ratio(r['instructions_per_step'], r['macs_per_step'] / 2)} | {vs_cmsis} "
                      f"| {r['flash_code_bytes']:,} | {r['flash_weights_bytes']:,} | {r['ram_bytes']:,} "
@@ -224,13 +248,13 @@ def write_results(result: dict, out_dir) -> list:
            "Est. cycles = a static estimate, not a measurement: the model code's executed instructions (QEMU "
            "execution trace) priced with the core's published single-issue timings, zero wait states "
            "(`tinyrnn/app/cycles.py` lists them); M7 and M55 (dual issue) are not modelled. Code = kernels + "
-           "generated model functions; weights = generated constant data (the layout of the board's kernel path); RAM = model state; stack peak = painted stack "
-           "of the whole firmware after the run.", "",
-           "Kernel path per core (`codegen/kernels/tinyrnn_arch.h`): M0 plain C on int8 weights; M3 two "
-           "gate rows packed per word, one SMLAL = two MACs (2 bytes per weight); M4/M7/M33 SMLAD on int16 "
-           "pre-widened weights (2 bytes per weight); M55 Helium VMLADAVA on int8 weights. Generating with "
-           "`tinyrnn codegen --path dsp8` keeps int8 weights on a DSP core (SXTB16 in the loop): half the weight "
-           "flash, ~1.3 instead of ~0.8 instructions per MAC.", "",
+           "generated model functions; weights = generated constant data in the row's layout; RAM = model state; "
+           "stack peak = painted stack of the whole firmware after the run.", "",
+           "Weight layouts (`tinyrnn codegen --weights`, `codegen/kernels/tinyrnn_arch.h`): **int8** (the "
+           "default, one byte per weight, CMSIS-NN's flash): M0/M3 plain C, M4/M7/M33 SMLAD after SXTB16 "
+           "(`dsp8`), M55 Helium VMLADAVA; **int16** (opt-in, two bytes per weight): M3 two gate rows packed "
+           "per word, one SMLAL = two MACs (`wide`), M4/M7/M33 SMLAD on pre-widened weights (`dsp`). M0 and M55 "
+           "have the int8 layout only.", "",
            render_markdown(result["results"], result["steps"], result.get("baseline")), ""]
     (out / "bench.md").write_text("\n".join(doc))
     return [str(out / "bench.json"), str(out / "bench.md")]
@@ -253,7 +277,8 @@ def run(args):
         raise TinyrnnError(f"--steps and --jobs must be at least 1 (got {args.steps}, {args.jobs})")
     with contextlib.ExitStack() as stack:
         workdir = args.build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-bench-"))
-        results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs, with_cycles=args.cycles)
+        results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs, with_cycles=args.cycles,
+                            weights=_parse_list(args.weights, list(WEIGHT_LAYOUTS), "weight layout"))
     result = {"results": results, "steps": args.steps}
     if args.baseline:
         result["baseline"] = load_baseline(args.baseline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tinyrnn.app.api import verify, write_report
+from tinyrnn.core.boards import DEFAULT_WEIGHTS, WEIGHT_LAYOUTS
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.metrics import LABELLING, REGRESSION_METRICS
 
@@ -19,6 +20,8 @@ def configure(p) -> None:
     p.add_argument("--build-dir", help="keep the QEMU firmware build here (default: a temporary directory)")
     p.add_argument("--jobs", type=int, default=1,
                    help="devices verifying in parallel: QEMU instances (qemu:BOARD) or acquired places (labgrid:)")
+    p.add_argument("--weights", choices=WEIGHT_LAYOUTS,
+                   help=f"weight layout of the qemu:BOARD firmware build (default: {DEFAULT_WEIGHTS}; see codegen --weights)")
     p.add_argument("--coordinator", metavar="HOST:PORT",
                    help="labgrid coordinator for labgrid: targets (default: $LG_COORDINATOR, else 127.0.0.1:20408)")
     p.add_argument("--report", help="also write the quantization report here (.html, JSON beside it); needs --keras")
@@ -27,7 +30,8 @@ def configure(p) -> None:
 def run(args):
     if args.report and not args.keras:
         raise TinyrnnError("--report needs --keras MODEL (the float model the artifact was quantized from)")
-    r = verify(args.model, args.target, args.data, args.n, args.build_dir, jobs=args.jobs, coordinator=args.coordinator)
+    r = verify(args.model, args.target, args.data, args.n, args.build_dir, jobs=args.jobs, coordinator=args.coordinator,
+               weights=args.weights)
     if args.report:
         write_report(args.keras, args.model, args.data, args.report, r, n=args.n)
         r["report"] = args.report
