@@ -64,9 +64,10 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
             "device_mismatches": dev["mismatches"], "device_verified": dev["verified"]}  # fmt: skip
 
 
-def synthetic_row(name: str, keras, work: Path) -> dict:
-    """Untrained, on the corpus's own windows: accepted (twin vs Keras figure) or the refusal."""
-    from tinyrnn.app.api import quantize_file
+def synthetic_row(name: str, keras, work: Path, n_device: int) -> dict:
+    """Untrained, on the corpus's own windows: accepted (twin vs Keras figure, the device
+    against golden on ``n_device`` windows) or the refusal."""
+    from tinyrnn.app.api import quantize_file, verify
     from tinyrnn.core.errors import TinyrnnError
 
     model = corpus.build(keras, name)
@@ -77,14 +78,18 @@ def synthetic_row(name: str, keras, work: Path) -> dict:
         y = np.random.default_rng(0).normal(size=(len(x), 2)).astype(np.float32)
     elif name in ("time_distributed", "sequence_dense"):
         y = np.zeros(x.shape[:2], np.int64)
+    elif name == "sigmoid_binary_head":
+        y = y % 2  # one sigmoid output: labels 0 or 1
     np.savez(npz, x=x, y=y)
     try:
         q = quantize_file(str(path), str(npz), str(work / f"{name}.tnr"), output=corpus.OUTPUT.get(name))
     except TinyrnnError as exc:
         return {"model": name, "data": "synthetic", "accepted": False, "refusal": str(exc).split(".keras: ", 1)[-1]}
+    dev = verify(q["artifact"], f"qemu:{BOARD}", str(npz), n_device, build_dir=str(work / f"{name}_fw"), progress=False)
     return {"model": name, "data": "synthetic", "accepted": True,
             "keras_max_abs_diff": q["keras_agreement"]["max_abs_diff"],
-            "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"]}  # fmt: skip
+            "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"], "device_sequences": dev["sequences"],
+            "device_mismatches": dev["mismatches"], "device_verified": dev["verified"]}  # fmt: skip
 
 
 def _pct(v):
@@ -115,14 +120,15 @@ def markdown(rows: list, args) -> str:
         worst = min(har, key=lambda r: r["delta_pp"])
         lines += ["", f"HAR classifiers: {len(har)}; worst int8 − float {worst['delta_pp']:+.2f} pp ({worst['model']}); "
                       f"largest twin vs Keras difference {max(r['keras_max_abs_diff'] for r in rows if r['accepted']):.2g}; "
-                      f"device mismatches {sum(r['device_mismatches'] for r in har)}."]  # fmt: skip
+                      f"device mismatches {sum(r.get('device_mismatches', 0) for r in rows if r['accepted'])} "
+                      f"over {sum(r.get('device_sequences', 0) for r in rows if r['accepted'])} sequences."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--device-windows", type=int, default=10)
     ap.add_argument("--only", help="comma-separated corpus names")
     ap.add_argument("--out", type=Path, default=REPO / "results")
@@ -137,7 +143,7 @@ def main() -> None:
         work = Path(tmp)
         for name in names:  # synthetic first: the corpus's own sizes
             if name in corpus.REFUSED or name in NOT_HAR:
-                rows.append(synthetic_row(name, keras, work))
+                rows.append(synthetic_row(name, keras, work, args.device_windows))
         _, train, test, calib = load_data(args.data, 0)
         save_npz(test, str(work / "test.npz"))
         np.savez(work / "calib.npz", x=calib, y=np.zeros(len(calib), np.int64))
