@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, RNN_ACTIVATIONS
-from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
+from tinyrnn.core.ir import CONV_ACTIVATIONS, CONV_PADDINGS, DENSE_ACTIVATIONS, RNN_ACTIVATIONS
+from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
 
 # (option, value that we support): anything else is refused with the option named.
 RECURRENT_FIXED = (
@@ -142,6 +142,26 @@ def dense(layer, cfg: dict, name: str | None = None) -> FloatDense:
     w = weights(layer)
     bias = w[1] if cfg.get("use_bias", True) else np.zeros(w[0].shape[1])
     return FloatDense(name or layer.name, w[0], bias, activation)
+
+
+def _single(value) -> int:
+    """A Keras 1-D size option, given as n or (n,)."""
+    return int(value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value)
+
+
+def conv1d(layer, cfg: dict) -> FloatConv1D:
+    """Conv1D, channels_last, stride 1, padding valid/causal, activation linear/relu/relu6."""
+    fixed = (("padding", CONV_PADDINGS, cfg.get("padding", "valid")),
+             ("activation", CONV_ACTIVATIONS, _option(cfg.get("activation", "linear"))),
+             ("data_format", ("channels_last",), cfg.get("data_format") or "channels_last"),
+             ("strides", (1,), _single(cfg.get("strides", 1))), ("groups", (1,), int(cfg.get("groups", 1))))
+    for option, allowed, value in fixed:
+        if value not in allowed:
+            raise refuse(layer, f"option {option}={value!r} is not supported (use {' or '.join(map(repr, allowed))})")
+    w = weights(layer)
+    bias = w[1] if cfg.get("use_bias", True) else np.zeros(w[0].shape[2])
+    return FloatConv1D(layer.name, w[0], bias, fixed[1][2], dilation=_single(cfg.get("dilation_rate", 1)),
+                       padding=fixed[0][2])
 
 
 def check_activation(layer, activation) -> str:

@@ -27,6 +27,9 @@ GATES_GRU = ("update", "reset", "candidate")
 DENSE_ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "tanh", "softmax")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax")
 RNN_ACTIVATIONS = ("tanh", "relu")
+CONV_ACTIVATIONS = ("linear", "relu", "relu6")
+CONV_PADDINGS = ("valid", "causal")
+RECURRENT_KINDS = ("lstm", "gru", "rnn")
 
 
 @dataclass
@@ -209,7 +212,55 @@ class DenseLayer:
         return () if self.has_table else self.OPTIONAL_FIELDS
 
 
-LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer)}
+@dataclass
+class Conv1DLayer:
+    """int8 Conv1D front end (C twin: tinyrnn_conv1d_s8.c), before the recurrent stack.
+
+    TFLite Micro's int8 convolution over time: per output channel
+    ``acc = bias + Σ_j Σ_c w[o, j, c]·(x[t + j·dilation, c] − input_zp)``, requantized
+    with that channel's (multiplier, shift), ``+ output_zp``, clamped to the activation
+    range (as DenseLayer). "causal" padding prepends ``(kernel_size − 1)·dilation``
+    steps of the input zero point (real 0), so every input step gives an output step;
+    "valid" gives ``warmup`` fewer.
+    """
+
+    kind: ClassVar[str] = "conv1d"
+    name: str
+    input_size: int  # input channels
+    output_size: int  # filters
+    kernel_size: int
+    dilation: int
+    padding: str  # one of CONV_PADDINGS
+    weights: np.ndarray  # (O, kernel_size, I) int8, tap 0 the oldest input
+    bias: np.ndarray  # (O,) int32, scale input_scale·w_scale[o]
+    input_zero_point: int
+    output_zero_point: int
+    input_scale: float
+    output_scale: float
+    multiplier: np.ndarray  # (O,) int32
+    shift: np.ndarray  # (O,) int32
+    activation: str  # one of CONV_ACTIVATIONS
+
+    @property
+    def span(self) -> int:
+        """Input steps one output reads: (kernel_size − 1)·dilation + 1."""
+        return (self.kernel_size - 1) * self.dilation + 1
+
+    @property
+    def warmup(self) -> int:
+        """Input steps before the first output (0 for causal padding)."""
+        return self.span - 1 if self.padding == "valid" else 0
+
+    @property
+    def result_scale(self) -> float:
+        return self.output_scale
+
+    @property
+    def result_zero_point(self) -> int:
+        return self.output_zero_point
+
+
+LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer, Conv1DLayer)}
 
 
 @dataclass
@@ -243,8 +294,13 @@ class Model:
 
     @property
     def returns_sequences(self) -> bool:
-        recurrent = [layer for layer in self.layers if layer.kind != "dense"]
+        recurrent = [layer for layer in self.layers if layer.kind in RECURRENT_KINDS]
         return bool(recurrent) and recurrent[-1].return_sequences
+
+    @property
+    def warmup(self) -> int:
+        """Input steps a Conv1D front end ("valid" padding) consumes before the recurrent stack first steps."""
+        return sum(layer.warmup for layer in self.layers if layer.kind == "conv1d")
 
     def content_hash(self) -> str:
         doc, arrays = to_document(self)

@@ -15,11 +15,14 @@ from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import EXP_ONE, OUTPUT_QUANT, TABLE_SIZE
 from tinyrnn.core.ir import (
+    CONV_ACTIVATIONS,
+    CONV_PADDINGS,
     DENSE_ACTIVATIONS,
     GATES_GRU,
     GATES_LSTM,
     RNN_ACTIVATIONS,
     TABLE_ACTIVATIONS,
+    Conv1DLayer,
     DenseLayer,
     GRULayer,
     LSTMLayer,
@@ -64,6 +67,9 @@ def _array_specs(layer) -> dict:
     if isinstance(layer, DenseLayer):
         o, i = layer.output_size, layer.input_size
         return {"weights": ((o, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
+    if isinstance(layer, Conv1DLayer):
+        o, k, i = layer.output_size, layer.kernel_size, layer.input_size
+        return {"weights": ((o, k, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
     if isinstance(layer, SimpleRNNLayer):
         h, i = layer.hidden_size, layer.input_size
         return {"w_x": ((h, i), 8), "w_h": ((h, h), 8), "bias": ((h,), 32)}
@@ -107,9 +113,23 @@ def _check_fields(obj, where: str) -> None:
             _check_scalar(where, f.name, getattr(obj, f.name), f.type)
 
 
+def check_conv(layer: Conv1DLayer, where: str) -> None:
+    for size in ("kernel_size", "dilation"):
+        if getattr(layer, size) < 1:
+            raise TinyrnnError(f"{where}: {size} must be at least 1")
+    if layer.span > 4096:
+        raise TinyrnnError(f"{where}: (kernel_size - 1) * dilation + 1 = {layer.span} input steps, 4096 at most")
+    if layer.padding not in CONV_PADDINGS:
+        raise TinyrnnError(f"{where}: padding {layer.padding!r} unknown (one of {', '.join(CONV_PADDINGS)})")
+    if layer.activation not in CONV_ACTIVATIONS:
+        raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(CONV_ACTIVATIONS)})")
+
+
 def _check_layer(layer, where: str) -> None:
     _check_fields(layer, where)
-    sizes = ("input_size", "output_size" if isinstance(layer, DenseLayer) else "hidden_size")
+    if isinstance(layer, Conv1DLayer):
+        check_conv(layer, where)  # before the array shapes, which depend on kernel_size
+    sizes = ("input_size", "hidden_size" if hasattr(layer, "hidden_size") else "output_size")
     for size in sizes:
         if getattr(layer, size) < 1:
             raise TinyrnnError(f"{where}: {size} must be at least 1")
@@ -123,13 +143,25 @@ def _check_layer(layer, where: str) -> None:
     pairs = {DenseLayer: (("bias", "weights", "input_zero_point"),),
              LSTMLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
              GRULayer: (("bias_x", "w_x", "input_zero_point"),),
-             SimpleRNNLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point"))}[type(layer)]  # fmt: skip
+             SimpleRNNLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
+             Conv1DLayer: ()}[type(layer)]  # fmt: skip  (Conv1D: domain.check_layer checks its folded bias)
     for bias, w, zp in pairs:
         folded = (0 if bias is None else getattr(layer, bias).astype(np.int64)) - getattr(layer, zp) * getattr(
             layer, w).astype(np.int64).sum(axis=-1)
         if folded.size and (folded.min() < _INT32[0] or folded.max() > _INT32[1]):
             raise TinyrnnError(f"{where}: {bias or w} with the {zp} folded in overflows int32")
     domain.check_layer(layer, where)  # no int32 overflow anywhere: golden == C
+
+
+def check_front(model: Model, where: str = "model") -> None:
+    """What a Conv1D front end cannot be combined with (one step in, at most one step out)."""
+    if not any(isinstance(layer, Conv1DLayer) for layer in model.layers):
+        return
+    if model.mask_value is not None:
+        raise TinyrnnError(f"{where}: Masking together with a Conv1D layer is not supported")
+    if model.warmup and model.returns_sequences:
+        raise TinyrnnError(f"{where}: a Conv1D with padding 'valid' in a model returning sequences is not supported "
+                           "(its output is shorter than the input: use padding 'causal')")
 
 
 def validate(model: Model, where: str = "model") -> None:
@@ -162,11 +194,15 @@ def validate(model: Model, where: str = "model") -> None:
             raise TinyrnnError(f"{lwhere}: input size {layer.input_size} != previous output {width}")
         if isinstance(layer, DenseLayer):
             dense_seen = True
+        elif isinstance(layer, Conv1DLayer):
+            if dense_seen or recurrent:
+                raise TinyrnnError(f"{lwhere}: a Conv1D layer must come before the recurrent layers")
         elif dense_seen:
             raise TinyrnnError(f"{lwhere}: a recurrent layer after a Dense layer")
         else:
             recurrent.append(layer)
         width = layer.output_size
+    check_front(model, where)
     if not recurrent:
         raise TinyrnnError(f"{where}: model has no recurrent (LSTM, GRU or SimpleRNN) layer")
     if any(not layer.return_sequences for layer in recurrent[:-1]):
