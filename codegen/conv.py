@@ -1,9 +1,10 @@
-"""Conv1D front end → params fields, const arrays and state of ``tinyrnn_conv1d_s8`` (see its header).
+"""Conv1D/pooling front end → params fields, const arrays and state of ``tinyrnn_conv1d_s8``
+and ``tinyrnn_pool1d_s8`` (see their headers).
 
-Each conv layer streams: its state is a ring buffer of the last ``span`` inputs (stored
-twice, so the taps read one contiguous window), the ring's write slot and how many inputs
-it holds, and the output step it passes on. The recurrent stack steps only when the last
-conv emits (``_front.c.j2``).
+Each layer streams: its state is a ring buffer of its last inputs (a conv stores each
+twice, so the taps read one contiguous window), the ring's write slot, the count of
+inputs until its next output is due, and the output step it passes on. The recurrent
+stack steps only when the last front layer emits (``_front.c.j2``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from tinyrnn.codegen.checks import as_int, check_range
 from tinyrnn.core import domain
 from tinyrnn.core.golden.conv1d_s8 import effective_bias
 from tinyrnn.core.golden.dense_s8 import activation_range
-from tinyrnn.core.ir import Conv1DLayer
-from tinyrnn.core.validate import check_conv
+from tinyrnn.core.ir import Conv1DLayer, Pool1DLayer
+from tinyrnn.core.validate import check_front_layer
 
 
 def conv_entry(layer: Conv1DLayer, k: int, prefix: str, where: str, source: str) -> tuple[dict, list]:
     """Template entry of one conv layer (params fields, call arguments, state members) and its arrays."""
     O, K, I = layer.output_size, layer.kernel_size, layer.input_size
-    check_conv(layer, where)  # the kernel sizes and options validate accepts
+    check_front_layer(layer, where)  # the kernel sizes and options validate accepts
     for zp in ("input_zero_point", "output_zero_point"):
         check_range(where, zp, getattr(layer, zp), -128, 127)
     w = as_int(where, "weights", layer.weights, np.int8, (O, K, I))
@@ -38,16 +39,34 @@ def conv_entry(layer: Conv1DLayer, k: int, prefix: str, where: str, source: str)
     ]
     act_min, act_max = activation_range(layer)
     fields = {"input_size": I, "output_size": O, "kernel_size": K, "dilation": int(layer.dilation),
-              "span": layer.span, "weights": arrays[0]["cname"], "bias": arrays[1]["cname"],
-              "multiplier": arrays[2]["cname"], "shift": arrays[3]["cname"],
+              "span": layer.span, "strides": int(layer.strides), "weights": arrays[0]["cname"],
+              "bias": arrays[1]["cname"], "multiplier": arrays[2]["cname"], "shift": arrays[3]["cname"],
               "output_zero_point": int(layer.output_zero_point), "activation_min": act_min, "activation_max": act_max}
-    ring, out = f"l{k}_ring", f"l{k}_out"
-    # Causal: the ring starts full of the input zero point (real 0) but for the newest slot.
-    state = [("int32_t", f"l{k}_pos", 1, 0, f"{where}: ring write slot"),
-             ("int32_t", f"l{k}_held", 1, layer.span - 1 - layer.warmup, f"{where}: inputs in the ring"),
-             ("int8_t", ring, 2 * layer.span * I, int(layer.input_zero_point), f"{where}: last {layer.span} inputs, "
-              "each twice"),
-             ("int8_t", out, O, int(layer.output_zero_point), f"{where}: output step")]
-    entry = {"index": k, "params": f"{prefix}_params", "fields": fields, "comment": where, "state": state,
-             "args": f"st->{ring}, st->l{k}_pos, st->l{k}_held, {source}, st->{out}", "out": out}
+    entry = _entry(k, prefix, where, source, "conv1d", fields, 2 * layer.span * I, O, layer.first + 1,
+                   int(layer.input_zero_point), int(layer.output_zero_point))
     return entry, arrays
+
+
+def pool_entry(layer: Pool1DLayer, k: int, prefix: str, where: str, source: str) -> tuple[dict, list]:
+    """Template entry of one pooling layer (it has no arrays)."""
+    check_front_layer(layer, where)
+    check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
+    fields = {"channels": layer.input_size, "pool_size": int(layer.pool_size), "strides": int(layer.strides),
+              "average": int(layer.pool == "average")}
+    zp = int(layer.input_zero_point)
+    return _entry(k, prefix, where, source, "pool1d", fields, layer.pool_size * layer.input_size, layer.input_size,
+                  layer.pool_size, zp, zp), []
+
+
+def _entry(k: int, prefix: str, where: str, source: str, kind: str, fields: dict, ring_bytes: int, out_bytes: int,
+           due: int, ring_zp: int, out_zp: int) -> dict:
+    """The entry of a front layer of ``kind``: its state members (the ring starts at the
+    input zero point: a causal conv's padding) and the kernel call's arguments."""
+    ring, out, pos, left = f"l{k}_ring", f"l{k}_out", f"l{k}_pos", f"l{k}_due"
+    state = [("int32_t", pos, 1, 0, f"{where}: ring write slot"),
+             ("int32_t", left, 1, due, f"{where}: inputs until the next output"),
+             ("int8_t", ring, ring_bytes, ring_zp, f"{where}: last inputs"),
+             ("int8_t", out, out_bytes, out_zp, f"{where}: output step")]
+    return {"index": k, "params": f"{prefix}_params", "fields": fields, "comment": where, "state": state,
+            "kernel": f"tinyrnn_{kind}_s8_step", "ctype": f"tinyrnn_{kind}_s8_params", "out": out,
+            "args": f"st->{ring}, st->{pos}, st->{left}, {source}, st->{out}"}

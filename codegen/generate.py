@@ -25,7 +25,16 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_range, effective_bias
 from tinyrnn.core.golden.lut import sigmoid_table_uint16
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Model, SimpleRNNLayer
+from tinyrnn.core.ir import (
+    DENSE_ACTIVATIONS,
+    FRONT_KINDS,
+    Conv1DLayer,
+    DenseLayer,
+    GRULayer,
+    LSTMLayer,
+    Model,
+    SimpleRNNLayer,
+)
 from tinyrnn.core.validate import check_front, check_table
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
@@ -63,9 +72,9 @@ def _check_structure(model: Model, name: str) -> None:
         where = f"layer {k} ({layer.name})"
         if isinstance(layer, DenseLayer):
             seen_dense = True
-        elif isinstance(layer, Conv1DLayer):
+        elif layer.kind in FRONT_KINDS:
             if seen_dense or seen_recurrent:
-                raise TinyrnnError(f"{where}: a Conv1D layer must come before the recurrent layers")
+                raise TinyrnnError(f"{where}: a Conv1D or pooling layer must come before the recurrent layers")
         elif not isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer)):
             raise TinyrnnError(f"{where}: layer kind {layer.kind!r} has no C kernel yet")
         elif seen_dense:
@@ -264,8 +273,9 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     source = "x_t"
     for k, layer in enumerate(model.layers):
         prefix, where = f"tinyrnn_{name}_l{k}", f"layer {k} ({_comment(layer.name)})"
-        if isinstance(layer, Conv1DLayer):  # the front end: streams, feeds the recurrent stack
-            entry, arrs = conv.conv_entry(layer, k, prefix, where, source)
+        if layer.kind in FRONT_KINDS:  # the front end: streams, feeds the recurrent stack
+            build = conv.conv_entry if isinstance(layer, Conv1DLayer) else conv.pool_entry
+            entry, arrs = build(layer, k, prefix, where, source)
             front.append(entry)
             members.extend(entry["state"])
             source = f"st->{entry['out']}"
@@ -319,7 +329,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
         "output_zero_point": int(model.output_zero_point),
         "output_activation": activation, "caller_activation": activation in ("sigmoid", "softmax"),
         "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
-        "front": front, "warmup": model.warmup,
+        "front": front, "warmup": model.front_timing[0], "front_stride": model.front_timing[1],
         "state_fields": [f for t in ("int32_t", "int16_t", "int8_t") for f in fields_by_type[t]],
         "weights_bytes": sum(a["bytes"] for a in arrays), "step_stack_bytes": None, "stack_note": "", **io,
     }

@@ -178,6 +178,7 @@ class FloatConv1D(FloatDense):
     dilation: int = 1
     padding: str = "valid"
     kind: str = "conv1d"
+    strides: int = 1
 
     @property
     def units(self) -> int:
@@ -191,12 +192,32 @@ class FloatConv1D(FloatDense):
         x = np.asarray(x, np.float64)
         if self.padding == "causal":
             x = np.concatenate([np.zeros((x.shape[0], self.span - 1, x.shape[2])), x], axis=1)
-        steps, d = max(x.shape[1] - self.span + 1, 0), self.dilation
-        return sum(x[:, j * d: j * d + steps] @ w for j, w in enumerate(self.kernel)) + self.bias
+        starts = np.arange(0, max(x.shape[1] - self.span + 1, 0), self.strides)
+        return sum(x[:, starts + j * self.dilation] @ w for j, w in enumerate(self.kernel)) + self.bias
+
+
+@dataclass
+class FloatPool1D:
+    """Keras MaxPooling1D / AveragePooling1D, padding "valid"."""
+
+    name: str
+    pool: str  # max | average
+    pool_size: int
+    strides: int
+    kind: str = "pool1d"
+
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = False) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        starts = np.arange(0, max(x.shape[1] - self.pool_size + 1, 0), self.strides)
+        windows = np.stack([x[:, starts + j] for j in range(self.pool_size)])
+        y = windows.max(axis=0) if self.pool == "max" else windows.mean(axis=0)
+        if trace is not None:
+            trace.setdefault("output", []).append(y)
+        return y
 
 
 # Layers without state in the float whole-window pass: run(x, trace, last=...).
-FEEDFORWARD = ("dense", "conv1d")
+FEEDFORWARD = ("dense", "conv1d", "pool1d")
 
 
 @dataclass

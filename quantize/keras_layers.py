@@ -9,7 +9,7 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.ir import CONV_ACTIVATIONS, CONV_PADDINGS, DENSE_ACTIVATIONS, RNN_ACTIVATIONS
-from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
+from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatPool1D, FloatSimpleRNN
 
 # (option, value that we support): anything else is refused with the option named.
 RECURRENT_FIXED = (
@@ -149,19 +149,34 @@ def _single(value) -> int:
     return int(value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value)
 
 
-def conv1d(layer, cfg: dict) -> FloatConv1D:
-    """Conv1D, channels_last, stride 1, padding valid/causal, activation linear/relu/relu6."""
-    fixed = (("padding", CONV_PADDINGS, cfg.get("padding", "valid")),
-             ("activation", CONV_ACTIVATIONS, _option(cfg.get("activation", "linear"))),
-             ("data_format", ("channels_last",), cfg.get("data_format") or "channels_last"),
-             ("strides", (1,), _single(cfg.get("strides", 1))), ("groups", (1,), int(cfg.get("groups", 1))))
+def _check_fixed(layer, fixed) -> None:
     for option, allowed, value in fixed:
         if value not in allowed:
             raise refuse(layer, f"option {option}={value!r} is not supported (use {' or '.join(map(repr, allowed))})")
+
+
+def _channels_last(cfg: dict) -> tuple:
+    return "data_format", ("channels_last",), cfg.get("data_format") or "channels_last"
+
+
+def conv1d(layer, cfg: dict) -> FloatConv1D:
+    """Conv1D, channels_last, padding valid/causal, activation linear/relu/relu6, any strides and dilation_rate."""
+    fixed = (("padding", CONV_PADDINGS, cfg.get("padding", "valid")),
+             ("activation", CONV_ACTIVATIONS, _option(cfg.get("activation", "linear"))),
+             _channels_last(cfg), ("groups", (1,), int(cfg.get("groups", 1))))
+    _check_fixed(layer, fixed)
     w = weights(layer)
     bias = w[1] if cfg.get("use_bias", True) else np.zeros(w[0].shape[2])
     return FloatConv1D(layer.name, w[0], bias, fixed[1][2], dilation=_single(cfg.get("dilation_rate", 1)),
-                       padding=fixed[0][2])
+                       padding=fixed[0][2], strides=_single(cfg.get("strides", 1)))
+
+
+def pool1d(layer, cfg: dict) -> FloatPool1D:
+    """MaxPooling1D / AveragePooling1D, channels_last, padding valid (strides None = pool_size)."""
+    _check_fixed(layer, (("padding", ("valid",), cfg.get("padding", "valid")), _channels_last(cfg)))
+    size = _single(cfg.get("pool_size", 2))
+    strides = size if cfg.get("strides") is None else _single(cfg["strides"])
+    return FloatPool1D(layer.name, "max" if type(layer).__name__.startswith("Max") else "average", size, strides)
 
 
 def check_activation(layer, activation) -> str:

@@ -26,8 +26,8 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
-from tinyrnn.core.ir import TABLE_ACTIVATIONS, Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
-from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
+from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatPool1D, FloatSimpleRNN
 
 GATE_FRAC_BITS = 12  # Q3.12
 Q15 = 2.0**-15
@@ -259,7 +259,14 @@ def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dic
     d = quantize_dense(flat, in_scale, in_zp, window, bias_correction=bias_correction, weights=weights)
     return Conv1DLayer(
         name=layer.name, input_size=i, output_size=o, kernel_size=k, dilation=int(layer.dilation),
-        padding=layer.padding, weights=d.weights.reshape(o, k, i), bias=d.bias,
+        padding=layer.padding, strides=int(layer.strides), weights=d.weights.reshape(o, k, i), bias=d.bias,
         input_zero_point=in_zp, output_zero_point=d.output_zero_point, input_scale=in_scale,
         output_scale=d.output_scale, multiplier=d.multiplier, shift=d.shift, activation=layer.activation,
     )  # fmt: skip
+
+
+def quantize_pool1d(layer: FloatPool1D, in_scale: float, in_zp: int, ranges: dict) -> Pool1DLayer:
+    """Pooling keeps its input's quantization (as TFLite's int8 pooling requires)."""
+    return Pool1DLayer(name=layer.name, input_size=int(ranges["input_mean"].size), pool=layer.pool,
+                       pool_size=int(layer.pool_size), strides=int(layer.strides), input_scale=in_scale,
+                       input_zero_point=in_zp)

@@ -15,9 +15,8 @@ import math
 import numpy as np
 
 from tinyrnn.core.activations import activate
-from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
-from tinyrnn.core.golden.model import RECURRENT
+from tinyrnn.core.golden.model import FRONT, RECURRENT
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
 from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, TABLE_ACTIVATIONS, Model
 
@@ -31,8 +30,10 @@ INT8 = (-128, 127)
 GATE_SYMBOLS = {"input": "i", "forget": "f", "cell": "g", "output": "o", "update": "z", "reset": "r", "candidate": "h~",
                 "pre_activation": "a"}
 GATES = {"lstm": GATES_LSTM, "gru": GATES_GRU, "rnn": ("pre_activation",)}  # SimpleRNN: its one pre-activation
-# Layers with per-output-channel weights and one output tensor (a Conv1D is the Dense of a window).
+# Layers with per-output-channel weights (a Conv1D is the Dense of a window); with pooling,
+# the layers whose one tensor is their output.
 PER_CHANNEL = ("dense", "conv1d")
+ONE_TENSOR = (*PER_CHANNEL, "pool1d")
 
 
 def _gate_params(q, g: int) -> tuple:
@@ -74,6 +75,8 @@ def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
     """(float parameters, int8 weight bytes, int32 bias bytes) of one layer."""
     arrays = ("kernel", "recurrent_kernel", "bias", "input_bias", "recurrent_bias")
     params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
+    if qlayer.kind == "pool1d":
+        return 0, 0, 0
     if qlayer.kind in PER_CHANNEL:
         return params, int(qlayer.weights.size), 4 * int(qlayer.bias.size)
     biases = qlayer.bias.size if qlayer.kind in ("lstm", "rnn") else qlayer.bias_x.size + qlayer.bias_h.size
@@ -86,8 +89,8 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
     sequence = True  # does the tensor entering this layer have a time axis?
     for flayer, qlayer in zip(float_model.layers, model.layers):
         params, w_bytes, b_bytes = _layer_counts(flayer, qlayer)
-        if qlayer.kind in PER_CHANNEL:
-            macs = qlayer.weights.size
+        if qlayer.kind in ONE_TENSOR:
+            macs = getattr(qlayer, "weights", np.zeros(0)).size
         else:
             macs = len(GATES[qlayer.kind]) * qlayer.hidden_size * (qlayer.input_size + qlayer.hidden_size)
         runs_per_step = sequence
@@ -97,11 +100,11 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
             "name": qlayer.name, "kind": qlayer.kind, "input_size": int(qlayer.input_size),
             "output_size": int(qlayer.output_size), "units": int(qlayer.output_size),
             "return_sequences": bool(getattr(qlayer, "return_sequences", sequence)),
-            "activation": getattr(qlayer, "activation", "tanh"),
+            "activation": getattr(qlayer, "activation", getattr(qlayer, "pool", "tanh")),
             "params": params, "weight_bytes": w_bytes, "bias_bytes": b_bytes,
             "macs": int(macs), "runs": "every step" if runs_per_step else "once per sequence",
         })  # fmt: skip
-        if qlayer.kind not in PER_CHANNEL:
+        if qlayer.kind not in ONE_TENSOR:
             sequence = bool(qlayer.return_sequences)
     return {
         "name": model.name, "hash": model.content_hash(), "source": dict(model.meta.get("source", {})),
@@ -176,6 +179,9 @@ def _dense_scheme(flayer, q) -> dict:
 def _layer_scheme(flayer, q) -> dict:
     if q.kind in PER_CHANNEL:
         return _dense_scheme(flayer, q)
+    if q.kind == "pool1d":
+        tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, f"{q.pool} pooling")]
+        return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
     tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric")]
     if q.kind == "rnn" and q.activation == "relu":
         tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0, "hidden scale / 64"))
@@ -225,7 +231,8 @@ def weight_histograms(report_scheme: dict, float_model) -> list:
             title = ("kernel" if scheme["kind"] in PER_CHANNEL
                      else f"{row['gate']} ({GATE_SYMBOLS[row['gate']]}), {row['path']}")
             panels.append({"title": title, "edges": edges.tolist(), "counts": counts.tolist(), "range": row["range"]})
-        out.append({"layer": scheme["name"], "kind": scheme["kind"], "panels": panels})
+        if panels:  # pooling has no weights
+            out.append({"layer": scheme["name"], "kind": scheme["kind"], "panels": panels})
     return out
 
 
@@ -282,8 +289,8 @@ class TensorStats:
 
 def _tensor_specs(q) -> list:
     """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
-    if q.kind in PER_CHANNEL:  # what the layer passes on: after its table, if it has one
-        relu = q.activation in ("relu", "relu6")
+    if q.kind in ONE_TENSOR:  # what the layer passes on: after its table, if it has one
+        relu = getattr(q, "activation", "") in ("relu", "relu6")  # pooling: its input's grid, either sign
         return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
                  (not relu, True))]
     if q.kind == "rnn":
@@ -305,6 +312,8 @@ def _tensor_specs(q) -> list:
 def _float_tensors(flayer, trace: dict, q) -> dict:
     """Float traces per probe name, each (N, T, H) (Dense: its output as it leaves the
     layer, i.e. as its int8 twin ``q``: the last layer's sigmoid/tanh/softmax not applied)."""
+    if flayer.kind == "pool1d":
+        return {"output": trace["output"][0]}
     if flayer.kind in PER_CHANNEL:
         z = trace["logits"][0]
         head = flayer.activation in TABLE_ACTIVATIONS and not q.has_table
@@ -329,8 +338,8 @@ def run_int_layers(model: Model, x_q: np.ndarray, valid: np.ndarray | None = Non
     y, probes = np.asarray(x_q, np.int8), []
     for layer in model.layers:
         record: dict = {}
-        if layer.kind in PER_CHANNEL:
-            y = (dense_s8 if layer.kind == "dense" else conv1d_s8)(layer, y)
+        if layer.kind in ONE_TENSOR:
+            y = {"dense": dense_s8, **FRONT}[layer.kind](layer, y)
             record["output"] = [y]
         else:
             seq, _ = RECURRENT[layer.kind](layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)),
@@ -367,7 +376,7 @@ class Fidelity:
         out = []
         for q, stats, err, ref, n in zip(self.model.layers, self.layers, self.err_sq, self.ref_sq, self.count):
             entry = {"name": q.name, "kind": q.kind, "tensors": [s.result() for s in stats], "histograms": [s.histogram() for s in stats]}
-            if q.kind not in PER_CHANNEL:
+            if q.kind not in ONE_TENSOR:
                 entry["error_over_time"] = {"rms_error": np.sqrt(err / max(n, 1)).tolist(), "rms_float": np.sqrt(ref / max(n, 1)).tolist()}
             out.append(entry)
         return out

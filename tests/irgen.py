@@ -22,6 +22,7 @@ from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier, shifted_fits
 from tinyrnn.core.golden.model import run_steps
 from tinyrnn.core.ir import (
+    POOLS,
     TABLE_ACTIVATIONS,
     Conv1DLayer,
     DenseLayer,
@@ -29,6 +30,7 @@ from tinyrnn.core.ir import (
     InputQuant,
     LSTMLayer,
     Model,
+    Pool1DLayer,
     SimpleRNNLayer,
 )
 
@@ -205,14 +207,14 @@ def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "li
 
 def conv_layer(rng, input_size: int, filters: int, *, kernel_size: int = 3, dilation: int = 1,
                padding: str = "causal", activation: str = "linear", extreme: float = 0.0,
-               name: str = "conv") -> Conv1DLayer:
+               name: str = "conv", strides: int = 1) -> Conv1DLayer:
     """Random int8 Conv1D: a Dense over the kernel_size·input_size taps of a window, regrouped."""
     d = dense_layer(rng, kernel_size * input_size, filters, activation=activation, extreme=extreme, name=name)
     return Conv1DLayer(
         name=name, input_size=input_size, output_size=filters, kernel_size=kernel_size, dilation=dilation,
         padding=padding, weights=d.weights.reshape(filters, kernel_size, input_size), bias=d.bias,
         input_zero_point=d.input_zero_point, output_zero_point=d.output_zero_point, input_scale=d.input_scale,
-        output_scale=d.output_scale, multiplier=d.multiplier, shift=d.shift, activation=activation,
+        output_scale=d.output_scale, multiplier=d.multiplier, shift=d.shift, activation=activation, strides=strides,
     )
 
 
@@ -266,11 +268,18 @@ def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "
 
 def conv_model(rng, features: int, convs, *, kinds=("lstm",), hidden=(7,), dense=(3,), returns_sequences=False,
                extreme: float = 0.0, name: str = "convm") -> Model:
-    """``convs``: (filters, kernel_size, dilation, padding, activation) per conv layer, then the recurrent stack."""
+    """``convs``: the front end, per layer (filters, kernel_size, dilation, padding, activation[, strides])
+    for a Conv1D or ("max" | "average", pool_size, strides) for a pooling layer; then the recurrent stack."""
     layers, width = [], features
-    for k, (filters, size, dilation, padding, activation) in enumerate(convs):
+    for k, spec in enumerate(convs):
+        if spec[0] in POOLS:
+            zp = layers[-1].output_zero_point if layers else 0
+            layers.append(Pool1DLayer(f"pool_{k}", width, spec[0], spec[1], spec[2], 1.0 / 16, zp))
+            continue
+        filters, size, dilation, padding, activation, *strides = spec
         layers.append(conv_layer(rng, width, filters, kernel_size=size, dilation=dilation, padding=padding,
-                                 activation=activation, extreme=extreme, name=f"conv_{k}"))
+                                 activation=activation, extreme=extreme, name=f"conv_{k}", strides=strides[0] if
+                                 strides else 1))
         width = filters
     rest = build_model(rng, width, list(hidden), list(dense), kinds=list(kinds), returns_sequences=returns_sequences,
                        extreme=extreme)

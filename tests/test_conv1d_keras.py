@@ -35,7 +35,7 @@ def _randomize_biases(model, rng) -> None:
             layer.set_weights(weights)
 
 
-@pytest.mark.parametrize("stack", ["causal_lstm", "valid_dilated_gru"])
+@pytest.mark.parametrize("stack", ["causal_lstm", "valid_dilated_gru", "pools_strides"])
 def test_conv_float_twin_int8_and_c(stack, tmp_path):
     from tinyrnn.codegen.hostlib import HostModel
     from tinyrnn.quantize import referee
@@ -52,13 +52,17 @@ def test_conv_float_twin_int8_and_c(stack, tmp_path):
         "causal_lstm": [L.Conv1D(8, 5, padding="causal", activation="relu"), L.LSTM(10), L.Dense(4)],
         "valid_dilated_gru": [L.Conv1D(6, 3, dilation_rate=2, activation="relu6"),
                               L.Conv1D(5, 2, padding="causal", use_bias=False), L.GRU(7), L.Dense(3)],
+        "pools_strides": [L.Conv1D(8, 5, padding="causal", activation="relu"), L.MaxPooling1D(2),
+                          L.Conv1D(6, 3, strides=2, padding="causal"), L.AveragePooling1D(2, strides=1), L.LSTM(6),
+                          L.Dense(3)],
     }[stack]
     model, _ = _save(tmp_path, [norm, *body])
     _randomize_biases(model, rng)
     model.save(tmp_path / "r.keras")
     float_model = load_keras(tmp_path / "r.keras")
     agreement = referee.check(model, float_model, x[:64])
-    assert [p["kind"] for p in agreement["layers"]][: len(body) - 2] == ["conv1d"] * (len(body) - 2)
+    kinds = [p["kind"] for p in agreement["layers"]][: len(body) - 2]
+    assert kinds == [("pool1d" if "Pooling" in type(la).__name__ else "conv1d") for la in body[:-2]]
     np.testing.assert_allclose(float_model.run(x), model.predict(x, verbose=0), atol=2e-5, rtol=0)
 
     q = quantize_model(float_model, x[:160])
@@ -74,7 +78,8 @@ def test_conv_float_twin_int8_and_c(stack, tmp_path):
 
 
 @pytest.mark.parametrize("make_layers, message", [
-    (lambda L: [L.Conv1D(4, 3, strides=2, name="c")], "'c' \\(Conv1D\\): option strides=2"),
+    (lambda L: [L.Conv1D(4, 3), L.MaxPooling1D(2, padding="same", name="p")],
+     "'p' \\(MaxPooling1D\\): option padding='same'"),
     (lambda L: [L.Conv1D(4, 3, padding="same", name="c")], "'c' \\(Conv1D\\): option padding='same'"),
     (lambda L: [L.Conv1D(3, 3, groups=3, name="c")], "'c' \\(Conv1D\\): option groups=3"),
     (lambda L: [L.Conv1D(4, 3, activation="tanh", name="c")], "'c' \\(Conv1D\\): option activation='tanh'"),

@@ -299,7 +299,8 @@ def test_cross_compile_cortex_m_pedantic(cpu, tmp_path):
     from tinyrnn.core.boards import CORE_PATHS
 
     out = generate(_stack_model(np.random.default_rng(4)), tmp_path / "src", name="acts", path=CORE_PATHS[cpu])
-    conv = irgen.conv_model(np.random.default_rng(4), 5, [(8, 3, 2, "valid", "relu6")])  # and the Conv1D front end
+    front = [(8, 3, 2, "valid", "relu6", 2), ("average", 3, 2)]  # and the Conv1D/pooling front end
+    conv = irgen.conv_model(np.random.default_rng(4), 5, front)
     sources = out["files"] + generate(conv, tmp_path / "conv", name="conv", path=CORE_PATHS[cpu])["files"]
     for src in (f for f in sources if f.endswith(".c")):
         cmd = ["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion",

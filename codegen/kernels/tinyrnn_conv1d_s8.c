@@ -4,7 +4,7 @@
 
 #include "tinyrnn_fixedpoint.h"
 
-int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int32_t *pos, int32_t *held,
+int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int32_t *pos, int32_t *due,
                            const int8_t *x_t, int8_t *y)
 {
     const int32_t n_in = p->input_size;
@@ -15,12 +15,11 @@ int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int3
         second[c] = x_t[c];
     }
     *pos = *pos + 1 == p->span ? 0 : *pos + 1;
-    if (*held < p->span) {
-        *held += 1;
-    }
-    if (*held < p->span) {
+    *due -= 1;
+    if (*due > 0) {
         return 0;
     }
+    *due = p->strides;
     /* The window, oldest first: slots [pos, pos + span) after the write. */
     const int8_t *window = ring + *pos * n_in;
     const int32_t tap_stride = p->dilation * n_in;

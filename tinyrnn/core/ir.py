@@ -29,7 +29,9 @@ TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax")
 RNN_ACTIVATIONS = ("tanh", "relu")
 CONV_ACTIVATIONS = ("linear", "relu", "relu6")
 CONV_PADDINGS = ("valid", "causal")
+POOLS = ("max", "average")
 RECURRENT_KINDS = ("lstm", "gru", "rnn")
+FRONT_KINDS = ("conv1d", "pool1d")  # before the recurrent stack, streaming: input steps in, fewer steps out
 
 
 @dataclass
@@ -220,8 +222,8 @@ class Conv1DLayer:
     ``acc = bias + Σ_j Σ_c w[o, j, c]·(x[t + j·dilation, c] − input_zp)``, requantized
     with that channel's (multiplier, shift), ``+ output_zp``, clamped to the activation
     range (as DenseLayer). "causal" padding prepends ``(kernel_size − 1)·dilation``
-    steps of the input zero point (real 0), so every input step gives an output step;
-    "valid" gives ``warmup`` fewer.
+    steps of the input zero point (real 0); ``strides`` keeps every strides-th output.
+    Streaming, output n is due at input step ``first + n·strides``.
     """
 
     kind: ClassVar[str] = "conv1d"
@@ -240,6 +242,7 @@ class Conv1DLayer:
     multiplier: np.ndarray  # (O,) int32
     shift: np.ndarray  # (O,) int32
     activation: str  # one of CONV_ACTIVATIONS
+    strides: int = 1
 
     @property
     def span(self) -> int:
@@ -247,8 +250,8 @@ class Conv1DLayer:
         return (self.kernel_size - 1) * self.dilation + 1
 
     @property
-    def warmup(self) -> int:
-        """Input steps before the first output (0 for causal padding)."""
+    def first(self) -> int:
+        """The input step (from 0) at which the first output is due (0 for causal padding)."""
         return self.span - 1 if self.padding == "valid" else 0
 
     @property
@@ -260,7 +263,42 @@ class Conv1DLayer:
         return self.output_zero_point
 
 
-LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer, Conv1DLayer)}
+@dataclass
+class Pool1DLayer:
+    """MaxPooling1D / AveragePooling1D, padding "valid" (C twin: tinyrnn_pool1d_s8.c).
+
+    Output n covers input steps [n·strides, n·strides + pool_size), per channel: the
+    maximum, or TFLite Micro's int8 average (the sum of the int8 codes divided by
+    pool_size, rounded half away from zero). The quantization passes through unchanged.
+    """
+
+    kind: ClassVar[str] = "pool1d"
+    name: str
+    input_size: int  # channels
+    pool: str  # one of POOLS
+    pool_size: int
+    strides: int
+    input_scale: float  # also the output's
+    input_zero_point: int
+
+    @property
+    def output_size(self) -> int:
+        return self.input_size
+
+    @property
+    def first(self) -> int:
+        return self.pool_size - 1
+
+    @property
+    def result_scale(self) -> float:
+        return self.input_scale
+
+    @property
+    def result_zero_point(self) -> int:
+        return self.input_zero_point
+
+
+LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer, Conv1DLayer, Pool1DLayer)}
 
 
 @dataclass
@@ -298,9 +336,18 @@ class Model:
         return bool(recurrent) and recurrent[-1].return_sequences
 
     @property
+    def front_timing(self) -> tuple[int, int]:
+        """(warmup, stride): the Conv1D/pooling front end emits its n-th step, and the recurrent
+        stack steps, at input step warmup + n·stride ((0, 1) without a front end)."""
+        warmup, stride = 0, 1
+        for layer in self.layers:
+            if layer.kind in FRONT_KINDS:
+                warmup, stride = warmup + layer.first * stride, stride * layer.strides
+        return warmup, stride
+
+    @property
     def warmup(self) -> int:
-        """Input steps a Conv1D front end ("valid" padding) consumes before the recurrent stack first steps."""
-        return sum(layer.warmup for layer in self.layers if layer.kind == "conv1d")
+        return self.front_timing[0]
 
     def content_hash(self) -> str:
         doc, arrays = to_document(self)

@@ -5,7 +5,7 @@ Per output step t and channel o, over the taps j of the (padded) input window:
   y   = clamp(requantize(acc, m[o], s[o]) + zp_out, act_min, act_max)
 "causal" padding prepends (kernel_size − 1)·dilation steps of the input zero point (real
 0), exactly what the C ring buffer holds after a reset; "valid" has none, so the first
-output needs ``span`` inputs.
+output needs ``span`` inputs. ``strides`` keeps outputs 0, s, 2s, ...
 """
 
 from __future__ import annotations
@@ -31,13 +31,14 @@ def windows(layer: Conv1DLayer, x: np.ndarray) -> np.ndarray:
     if layer.padding == "causal":
         pad = np.full((x.shape[0], layer.span - 1, x.shape[2]), layer.input_zero_point, np.int8)
         x = np.concatenate([pad, x], axis=1)
-    steps = max(x.shape[1] - layer.span + 1, 0)
-    taps = [x[:, j * layer.dilation: j * layer.dilation + steps] for j in range(layer.kernel_size)]
+    starts = np.arange(0, max(x.shape[1] - layer.span + 1, 0), layer.strides)
+    taps = [x[:, starts + j * layer.dilation] for j in range(layer.kernel_size)]
     return np.concatenate(taps, axis=2)
 
 
 def conv1d_s8(layer: Conv1DLayer, x) -> np.ndarray:
-    """x (B, T, I) int8 → (B, T', O) int8; T' = T (causal) or T − warmup (valid, at least 0)."""
+    """x (B, T, I) int8 → (B, T', O) int8; T' = ceil(T / strides) (causal) or
+    (T − span) // strides + 1 (valid, at least 0)."""
     w = layer.weights.reshape(layer.output_size, -1).astype(np.int64)
     acc = windows(layer, x).astype(np.int64) @ w.T + effective_bias(layer)
     y = requantize(acc, layer.multiplier, layer.shift) + layer.output_zero_point
