@@ -290,7 +290,8 @@ class TensorStats:
 def _tensor_specs(q) -> list:
     """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
     if q.kind in ONE_TENSOR:  # what the layer passes on: after its table, if it has one
-        relu = getattr(q, "activation", "") in ("relu", "relu6")  # pooling: its input's grid, either sign
+        # The low rail is no saturation after a relu, nor in pooling over a grid from 0 (it passes a relu's on).
+        relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind == "pool1d" and q.input_zero_point == -128)
         return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
                  (not relu, True))]
     if q.kind == "rnn":

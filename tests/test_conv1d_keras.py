@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden.model import dequantize_output, run_model, run_steps
+from tinyrnn.core.golden.model import dequantize_output, run_front, run_model, run_steps
 from tinyrnn.tfsupport import import_keras
 
 pytestmark = pytest.mark.tf
@@ -96,3 +96,33 @@ def test_refused_conv_options_named(tmp_path, make_layers, message):
     with pytest.raises(TinyrnnError, match=message) as err:
         load_keras(path)
     assert "\n" not in str(err.value)
+
+
+def test_report_numbers_for_conv_and_pool_layers(tmp_path):
+    """The quantization report on a Conv1D + pooling front end: figures recomputed here from the golden
+    front end and the float twin's layers."""
+    from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+    from tinyrnn.quantize.report import build_report
+    from tinyrnn.quantize.report_html import render_html
+
+    keras = import_keras()
+    rng = np.random.default_rng(6)
+    x = _data(rng, 120)
+    L = keras.layers
+    _save(tmp_path, [L.Conv1D(6, 3, padding="causal", activation="relu"), L.MaxPooling1D(2), L.LSTM(5), L.Dense(3)])
+    float_model = load_keras(tmp_path / "m.keras")
+    q = quantize_model(float_model, x[:80])
+    report = build_report(float_model, q, x, rng.integers(0, 3, len(x)), progress=False)
+    conv = q.layers[0]
+    assert report["model"]["layers"][0]["macs"] == 6 * 3 * 3 and report["model"]["layers"][1]["params"] == 0
+    got = (conv1d_s8(conv, q.input_quant.quantize(x)).astype(np.int64) - conv.output_zero_point) * conv.output_scale
+    ref = next(float_model.layer_outputs(x))
+    sqnr = 10 * np.log10(np.sum(ref**2) / np.sum((got - ref) ** 2))
+    out = report["fidelity"]["layers"][0]["tensors"][0]
+    assert out["tensor"] == "output" and out["sqnr_db"] == pytest.approx(sqnr, rel=1e-9)
+    pooled = run_front(q, q.input_quant.quantize(x))  # a relu's zeros (the low rail) are no saturation
+    assert np.mean(pooled == -128) > 0.1
+    assert report["fidelity"]["layers"][1]["tensors"][0]["saturated"] == np.count_nonzero(pooled == 127)
+    assert "max_pooling1d" in render_html(report, plots=True)
