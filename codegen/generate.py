@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinyrnn.codegen import layout, quant_io, rnn
+from tinyrnn.codegen import conv, layout, quant_io, rnn
 from tinyrnn.codegen.checks import as_int as _as_int
 from tinyrnn.codegen.checks import check_range as _check_range
 from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
@@ -25,8 +25,17 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_range, effective_bias
 from tinyrnn.core.golden.lut import sigmoid_table_uint16
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, Model, SimpleRNNLayer
-from tinyrnn.core.validate import check_table
+from tinyrnn.core.ir import (
+    DENSE_ACTIVATIONS,
+    FRONT_KINDS,
+    Conv1DLayer,
+    DenseLayer,
+    GRULayer,
+    LSTMLayer,
+    Model,
+    SimpleRNNLayer,
+)
+from tinyrnn.core.validate import check_front, check_table
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
@@ -58,15 +67,20 @@ def _check_structure(model: Model, name: str) -> None:
         raise TinyrnnError(f"model name {name!r} is not a C identifier (letters, digits, _)")
     if not model.layers:
         raise TinyrnnError("model has no layers")
-    seen_dense = False
+    seen_dense = seen_recurrent = False
     for k, layer in enumerate(model.layers):
         where = f"layer {k} ({layer.name})"
         if isinstance(layer, DenseLayer):
             seen_dense = True
+        elif layer.kind in FRONT_KINDS:
+            if seen_dense or seen_recurrent:
+                raise TinyrnnError(f"{where}: a Conv1D or pooling layer must come before the recurrent layers")
         elif not isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer)):
             raise TinyrnnError(f"{where}: layer kind {layer.kind!r} has no C kernel yet")
         elif seen_dense:
             raise TinyrnnError(f"{where}: recurrent layers must come before the Dense head")
+        else:
+            seen_recurrent = True
     width = model.input_size
     for k, layer in enumerate(model.layers):
         where = f"layer {k} ({layer.name})"
@@ -75,7 +89,8 @@ def _check_structure(model: Model, name: str) -> None:
         if min(layer.input_size, layer.output_size) < 1:
             raise TinyrnnError(f"{where}: empty layer")
         width = layer.output_size
-    recurrent = [layer for layer in model.layers if not isinstance(layer, DenseLayer)]
+    check_front(model)
+    recurrent = [layer for layer in model.layers if isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer))]
     if not recurrent:
         raise TinyrnnError("model has no recurrent layer")
     for layer in recurrent[:-1]:
@@ -253,12 +268,18 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     digest = model.content_hash()
     lut_name = f"tinyrnn_{name}_sigmoid_lut"
     arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
-    recurrent, head, members = [], [], []
+    recurrent, head, members, front = [], [], [], []
     dense_layers = [k for k, layer in enumerate(model.layers) if isinstance(layer, DenseLayer)]
     source = "x_t"
     for k, layer in enumerate(model.layers):
         prefix, where = f"tinyrnn_{name}_l{k}", f"layer {k} ({_comment(layer.name)})"
-        if not isinstance(layer, DenseLayer):
+        if layer.kind in FRONT_KINDS:  # the front end: streams, feeds the recurrent stack
+            build = conv.conv_entry if isinstance(layer, Conv1DLayer) else conv.pool_entry
+            entry, arrs = build(layer, k, prefix, where, source)
+            front.append(entry)
+            members.extend(entry["state"])
+            source = f"st->{entry['out']}"
+        elif not isinstance(layer, DenseLayer):
             entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source, path)
             recurrent.append(entry)
             members.extend(entry["state"])
@@ -308,6 +329,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
         "output_zero_point": int(model.output_zero_point),
         "output_activation": activation, "caller_activation": activation in ("sigmoid", "softmax"),
         "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
+        "front": front, "warmup": model.front_timing[0], "front_stride": model.front_timing[1],
         "state_fields": [f for t in ("int32_t", "int16_t", "int8_t") for f in fields_by_type[t]],
         "weights_bytes": sum(a["bytes"] for a in arrays), "step_stack_bytes": None, "stack_note": "", **io,
     }

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.quantize.float_model import FloatModel, sigmoid
+from tinyrnn.quantize.float_model import FEEDFORWARD, FloatModel, sigmoid
 from tinyrnn.quantize.layers import asymmetric
 
 METHODS = ("minmax", "percentile", "mse")
@@ -152,11 +152,11 @@ def calibrate(model: FloatModel, x: np.ndarray, method: str = "percentile", perc
         trace: dict = {}
         entry = {"input_mean": y.reshape(-1, y.shape[-1]).mean(axis=0)}
         last = k == len(model.layers) - 1
-        out = layer.run(y, trace, last=last) if layer.kind == "dense" else layer.run(y, trace, valid)
+        out = layer.run(y, trace, last=last) if layer.kind in FEEDFORWARD else layer.run(y, trace, valid)
         for key, steps in trace.items():
             values = _finite(f"layer '{layer.name}' ({key})", np.stack(steps))
             entry[key] = value_range(values, "minmax" if key in ("cell", "gates") else method, percentile)
-        if layer.kind != "dense":
+        if layer.kind not in FEEDFORWARD:
             entry.update(_recurrent_stats(layer, trace, percentile))
             out = out if layer.return_sequences else out[:, -1]
         y = out

@@ -166,6 +166,61 @@ class FloatDense:
 
 
 @dataclass
+class FloatConv1D(FloatDense):
+    """Keras Conv1D (channels_last): the Dense of a window of kernel_size taps, oldest first.
+
+    "causal" pads the front with zeros (the layer input's real 0); "valid" gives
+    ``span − 1`` fewer steps. ``run`` (Dense's) applies linear/relu/relu6 and traces
+    the pre-activation as "logits".
+    """
+
+    kernel: np.ndarray  # (kernel_size, I, O), Keras layout
+    dilation: int = 1
+    padding: str = "valid"
+    kind: str = "conv1d"
+    strides: int = 1
+
+    @property
+    def units(self) -> int:
+        return self.kernel.shape[2]
+
+    @property
+    def span(self) -> int:
+        return (self.kernel.shape[0] - 1) * self.dilation + 1
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if self.padding == "causal":
+            x = np.concatenate([np.zeros((x.shape[0], self.span - 1, x.shape[2])), x], axis=1)
+        starts = np.arange(0, max(x.shape[1] - self.span + 1, 0), self.strides)
+        return sum(x[:, starts + j * self.dilation] @ w for j, w in enumerate(self.kernel)) + self.bias
+
+
+@dataclass
+class FloatPool1D:
+    """Keras MaxPooling1D / AveragePooling1D, padding "valid"."""
+
+    name: str
+    pool: str  # max | average
+    pool_size: int
+    strides: int
+    kind: str = "pool1d"
+
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = False) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        starts = np.arange(0, max(x.shape[1] - self.pool_size + 1, 0), self.strides)
+        windows = np.stack([x[:, starts + j] for j in range(self.pool_size)])
+        y = windows.max(axis=0) if self.pool == "max" else windows.mean(axis=0)
+        if trace is not None:
+            trace.setdefault("output", []).append(y)
+        return y
+
+
+# Layers without state in the float whole-window pass: run(x, trace, last=...).
+FEEDFORWARD = ("dense", "conv1d", "pool1d")
+
+
+@dataclass
 class FloatModel:
     name: str
     input_shape: tuple  # (T, F); T may be None
@@ -187,7 +242,7 @@ class FloatModel:
         y, valid = self.normalize(x), self.valid_steps(x)
         for k, layer in enumerate(self.layers):
             trace = {} if traces is not None else None
-            if layer.kind == "dense":
+            if layer.kind in FEEDFORWARD:
                 y = layer.run(y, trace, last=k == len(self.layers) - 1)
             else:
                 seq = layer.run(y, trace, valid)

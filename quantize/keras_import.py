@@ -20,7 +20,7 @@ import zipfile
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, RNN_ACTIVATIONS
+from tinyrnn.core.ir import DENSE_ACTIVATIONS, FRONT_KINDS, RECURRENT_KINDS, RNN_ACTIVATIONS
 from tinyrnn.quantize import keras_graph
 from tinyrnn.quantize import keras_layers as kl
 from tinyrnn.quantize.float_model import FloatModel
@@ -38,6 +38,10 @@ SUPPORT = (
     ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs int8 "
               "pre-activation logits); per step on sequences", "other activations"),
     ("TimeDistributed(Dense)", "as Dense, per step", "any other wrapped layer"),
+    ("Conv1D", "before the recurrent layers: padding valid or causal, strides, dilation_rate, activation linear, "
+               "relu or relu6; streams in the step API", "padding same, groups > 1, channels_first, with Masking"),
+    ("MaxPooling1D, AveragePooling1D", "before the recurrent layers: pool_size, strides, padding valid; streams",
+     "padding same, channels_first, with Masking"),
     ("Activation, ReLU, Softmax", "merged into the Dense before them (ReLU: plain or max_value=6)",
      "after a recurrent layer; leaky/thresholded ReLU"),
     ("Normalization", "directly after the input: folded into the input quantization", "elsewhere; invert=True"),
@@ -137,6 +141,10 @@ def _convert(builder: _Builder, layer) -> None:
         builder.add(kl.simple_rnn(layer, cfg), layer)
     elif kind == "Dense":
         builder.add(kl.dense(layer, cfg), layer)
+    elif kind in ("Conv1D", "MaxPooling1D", "AveragePooling1D"):
+        if builder.mask_value is not None or any(t.kind not in FRONT_KINDS for t in builder.layers):
+            raise kl.refuse(layer, "is only supported before the recurrent layers, without Masking")
+        builder.add((kl.conv1d if kind == "Conv1D" else kl.pool1d)(layer, cfg), layer)
     elif kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
         builder.add(kl.dense(layer.layer, layer.layer.get_config(), name=layer.name), layer)
     elif kind == "TimeDistributed":
@@ -158,7 +166,7 @@ def import_model(model, where: str = "model", output: str | None = None) -> Floa
     builder = _Builder(int(shape[-1]))
     for layer in chain:
         _convert(builder, layer)
-    if not any(layer.kind != "dense" for layer in builder.layers):
+    if not any(layer.kind in RECURRENT_KINDS for layer in builder.layers):
         raise TinyrnnError(f"{where}: model has no LSTM, GRU or SimpleRNN layer")
     source = {"file": os.path.basename(where), "format": "keras", "skipped": builder.skipped}
     if output is not None:

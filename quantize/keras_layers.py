@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, RNN_ACTIVATIONS
-from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
+from tinyrnn.core.ir import CONV_ACTIVATIONS, CONV_PADDINGS, DENSE_ACTIVATIONS, RNN_ACTIVATIONS
+from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatPool1D, FloatSimpleRNN
 
 # (option, value that we support): anything else is refused with the option named.
 RECURRENT_FIXED = (
@@ -142,6 +142,41 @@ def dense(layer, cfg: dict, name: str | None = None) -> FloatDense:
     w = weights(layer)
     bias = w[1] if cfg.get("use_bias", True) else np.zeros(w[0].shape[1])
     return FloatDense(name or layer.name, w[0], bias, activation)
+
+
+def _single(value) -> int:
+    """A Keras 1-D size option, given as n or (n,)."""
+    return int(value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value)
+
+
+def _check_fixed(layer, fixed) -> None:
+    for option, allowed, value in fixed:
+        if value not in allowed:
+            raise refuse(layer, f"option {option}={value!r} is not supported (use {' or '.join(map(repr, allowed))})")
+
+
+def _channels_last(cfg: dict) -> tuple:
+    return "data_format", ("channels_last",), cfg.get("data_format") or "channels_last"
+
+
+def conv1d(layer, cfg: dict) -> FloatConv1D:
+    """Conv1D, channels_last, padding valid/causal, activation linear/relu/relu6, any strides and dilation_rate."""
+    fixed = (("padding", CONV_PADDINGS, cfg.get("padding", "valid")),
+             ("activation", CONV_ACTIVATIONS, _option(cfg.get("activation", "linear"))),
+             _channels_last(cfg), ("groups", (1,), int(cfg.get("groups", 1))))
+    _check_fixed(layer, fixed)
+    w = weights(layer)
+    bias = w[1] if cfg.get("use_bias", True) else np.zeros(w[0].shape[2])
+    return FloatConv1D(layer.name, w[0], bias, fixed[1][2], dilation=_single(cfg.get("dilation_rate", 1)),
+                       padding=fixed[0][2], strides=_single(cfg.get("strides", 1)))
+
+
+def pool1d(layer, cfg: dict) -> FloatPool1D:
+    """MaxPooling1D / AveragePooling1D, channels_last, padding valid (strides None = pool_size)."""
+    _check_fixed(layer, (("padding", ("valid",), cfg.get("padding", "valid")), _channels_last(cfg)))
+    size = _single(cfg.get("pool_size", 2))
+    strides = size if cfg.get("strides") is None else _single(cfg["strides"])
+    return FloatPool1D(layer.name, "max" if type(layer).__name__.startswith("Max") else "average", size, strides)
 
 
 def check_activation(layer, activation) -> str:

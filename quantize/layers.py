@@ -26,8 +26,8 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
-from tinyrnn.core.ir import TABLE_ACTIVATIONS, DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
-from tinyrnn.quantize.float_model import FloatDense, FloatGRU, FloatLSTM, FloatSimpleRNN
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
+from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatPool1D, FloatSimpleRNN
 
 GATE_FRAC_BITS = 12  # Q3.12
 Q15 = 2.0**-15
@@ -246,3 +246,27 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
         input_zero_point=in_zp, output_zero_point=out_zp, input_scale=in_scale, output_scale=out_scale,
         multiplier=mult, shift=shift, activation=layer.activation, **table,
     )  # fmt: skip
+
+
+def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dict, *,
+                    bias_correction: bool = False, weights: str = "max") -> Conv1DLayer:  # fmt: skip
+    """As the Dense over a window's kernel_size·I taps (per-filter weight scales, output grid
+    from the calibrated pre-activation); bias correction takes each tap's input mean as
+    the layer input's."""
+    k, i, o = layer.kernel.shape
+    flat = FloatDense(layer.name, layer.kernel.reshape(k * i, o), layer.bias, layer.activation)
+    window = {**ranges, "input_mean": np.tile(ranges["input_mean"], k)}
+    d = quantize_dense(flat, in_scale, in_zp, window, bias_correction=bias_correction, weights=weights)
+    return Conv1DLayer(
+        name=layer.name, input_size=i, output_size=o, kernel_size=k, dilation=int(layer.dilation),
+        padding=layer.padding, strides=int(layer.strides), weights=d.weights.reshape(o, k, i), bias=d.bias,
+        input_zero_point=in_zp, output_zero_point=d.output_zero_point, input_scale=in_scale,
+        output_scale=d.output_scale, multiplier=d.multiplier, shift=d.shift, activation=layer.activation,
+    )  # fmt: skip
+
+
+def quantize_pool1d(layer: FloatPool1D, in_scale: float, in_zp: int, ranges: dict) -> Pool1DLayer:
+    """Pooling keeps its input's quantization (as TFLite's int8 pooling requires)."""
+    return Pool1DLayer(name=layer.name, input_size=int(ranges["input_mean"].size), pool=layer.pool,
+                       pool_size=int(layer.pool_size), strides=int(layer.strides), input_scale=in_scale,
+                       input_zero_point=in_zp)

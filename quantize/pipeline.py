@@ -7,20 +7,23 @@ import dataclasses
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import InputQuant, Model
+from tinyrnn.core.ir import FRONT_KINDS, RECURRENT_KINDS, InputQuant, Model
 from tinyrnn.quantize.calibrate import Ranges, calibrate, check_options
-from tinyrnn.quantize.float_model import FloatModel
+from tinyrnn.quantize.float_model import FEEDFORWARD, FloatModel
 from tinyrnn.quantize.layers import (
     CELL_POWERS,
     WEIGHT_RULES,
     asymmetric,
+    quantize_conv1d,
     quantize_dense,
     quantize_gru,
     quantize_lstm,
+    quantize_pool1d,
     quantize_rnn,
 )
 
-QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "dense": quantize_dense}
+QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "dense": quantize_dense,
+              "conv1d": quantize_conv1d, "pool1d": quantize_pool1d}
 # quantize_model's lever defaults (the CLI shows the same), measured in results/har_accuracy.md:
 # bias correction is on (+1.4 to +3.3 dB hidden-state SQNR on HAR models without a Normalization
 # layer, no change with one, accuracy equal within noise); mse ranges, mse weight scales and the
@@ -32,12 +35,17 @@ DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True
 
 
 def _check_order(model: FloatModel) -> None:
-    seen_dense = False
+    seen_dense = seen_recurrent = False
     for layer in model.layers:
+        front = layer.kind in FRONT_KINDS
+        if front and (seen_dense or seen_recurrent):
+            raise TinyrnnError(f"layer '{layer.name}': a Conv1D or pooling layer is only supported before the "
+                               "recurrent layers")
         if layer.kind == "dense":
             seen_dense = True
-        elif seen_dense:
+        elif not front and seen_dense:
             raise TinyrnnError(f"layer '{layer.name}': a recurrent layer after a Dense layer is not supported")
+        seen_recurrent = seen_recurrent or layer.kind in RECURRENT_KINDS
 
 
 def check_levers(method: str, percentile: float, bias_correction, cell_power: str, weights: str,
@@ -93,14 +101,15 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
         offset=model.mean.astype(np.float32), scale=(model.std * in_scale).astype(np.float32), zero_point=in_zp
     )
     common = {"bias_correction": bool(bias_correction), "weights": weights}
-    options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "rnn": common, "dense": common}
+    options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "rnn": common, "dense": common,
+               "conv1d": common, "pool1d": {}}
     layers = []
     scale, zp = in_scale, in_zp
     for k, (layer, layer_ranges) in enumerate(zip(model.layers, ranges.layers)):
         position = {"last": k == len(model.layers) - 1} if layer.kind == "dense" else {}
         q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges, **options[layer.kind], **position)
         # The next layer reads what this one passes on: a Dense layer's after its table.
-        dense = layer.kind == "dense"
+        dense = layer.kind in FEEDFORWARD
         scale, zp = (q.result_scale, q.result_zero_point) if dense else (q.hidden_scale, q.hidden_zero_point)
         layers.append(q)
     meta = {

@@ -62,7 +62,7 @@ def _grid(fig, n: int, ncols: int):
 def weight_histograms(entry: dict) -> str:
     """One layer: float weights per gate (columns) and path (rows), int8 range marked."""
     panels = entry["panels"]
-    ncols = len(panels) // 2 if entry["kind"] != "dense" else 1
+    ncols = len(panels) // 2 if entry["kind"] not in ("dense", "conv1d") else 1
     fig = _figure(2.6 * ncols + 0.4, 1.9 * (len(panels) // ncols) + 0.3)
     for ax, panel in zip(_grid(fig, len(panels), ncols), panels):
         edges = np.asarray(panel["edges"])

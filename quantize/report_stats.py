@@ -16,7 +16,7 @@ import numpy as np
 
 from tinyrnn.core.activations import activate
 from tinyrnn.core.golden.dense_s8 import dense_s8
-from tinyrnn.core.golden.model import RECURRENT
+from tinyrnn.core.golden.model import FRONT, RECURRENT
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
 from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, TABLE_ACTIVATIONS, Model
 
@@ -30,6 +30,10 @@ INT8 = (-128, 127)
 GATE_SYMBOLS = {"input": "i", "forget": "f", "cell": "g", "output": "o", "update": "z", "reset": "r", "candidate": "h~",
                 "pre_activation": "a"}
 GATES = {"lstm": GATES_LSTM, "gru": GATES_GRU, "rnn": ("pre_activation",)}  # SimpleRNN: its one pre-activation
+# Layers with per-output-channel weights (a Conv1D is the Dense of a window); with pooling,
+# the layers whose one tensor is their output.
+PER_CHANNEL = ("dense", "conv1d")
+ONE_TENSOR = (*PER_CHANNEL, "pool1d")
 
 
 def _gate_params(q, g: int) -> tuple:
@@ -71,7 +75,9 @@ def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
     """(float parameters, int8 weight bytes, int32 bias bytes) of one layer."""
     arrays = ("kernel", "recurrent_kernel", "bias", "input_bias", "recurrent_bias")
     params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
-    if qlayer.kind == "dense":
+    if qlayer.kind == "pool1d":
+        return 0, 0, 0
+    if qlayer.kind in PER_CHANNEL:
         return params, int(qlayer.weights.size), 4 * int(qlayer.bias.size)
     biases = qlayer.bias.size if qlayer.kind in ("lstm", "rnn") else qlayer.bias_x.size + qlayer.bias_h.size
     return params, int(qlayer.w_x.size + qlayer.w_h.size), 4 * int(biases)
@@ -83,8 +89,8 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
     sequence = True  # does the tensor entering this layer have a time axis?
     for flayer, qlayer in zip(float_model.layers, model.layers):
         params, w_bytes, b_bytes = _layer_counts(flayer, qlayer)
-        if qlayer.kind == "dense":
-            macs = qlayer.input_size * qlayer.output_size
+        if qlayer.kind in ONE_TENSOR:
+            macs = getattr(qlayer, "weights", np.zeros(0)).size
         else:
             macs = len(GATES[qlayer.kind]) * qlayer.hidden_size * (qlayer.input_size + qlayer.hidden_size)
         runs_per_step = sequence
@@ -94,11 +100,11 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
             "name": qlayer.name, "kind": qlayer.kind, "input_size": int(qlayer.input_size),
             "output_size": int(qlayer.output_size), "units": int(qlayer.output_size),
             "return_sequences": bool(getattr(qlayer, "return_sequences", sequence)),
-            "activation": getattr(qlayer, "activation", "tanh"),
+            "activation": getattr(qlayer, "activation", getattr(qlayer, "pool", "tanh")),
             "params": params, "weight_bytes": w_bytes, "bias_bytes": b_bytes,
             "macs": int(macs), "runs": "every step" if runs_per_step else "once per sequence",
         })  # fmt: skip
-        if qlayer.kind != "dense":
+        if qlayer.kind not in ONE_TENSOR:
             sequence = bool(qlayer.return_sequences)
     return {
         "name": model.name, "hash": model.content_hash(), "source": dict(model.meta.get("source", {})),
@@ -162,7 +168,8 @@ def _dense_scheme(flayer, q) -> dict:
         "range": [float(-127 * w_scale.max()), float(127 * w_scale.max())],
         "multiplier": [int(q.multiplier.min()), int(q.multiplier.max())], "shift": [int(q.shift.min()), int(q.shift.max())],
         "real_multiplier": [float(real.min()), float(real.max())],
-        "weight_sqnr_db": _weight_sqnr(flayer.kernel.T, q.weights, w_scale[:, None]),
+        "weight_sqnr_db": _weight_sqnr(flayer.kernel.reshape(-1, q.output_size).T, q.weights.reshape(q.output_size, -1),
+                                       w_scale[:, None]),
     }]  # fmt: skip
     tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric"),
                _tensor_row("output", "int8", q.output_scale, q.output_zero_point, f"activation {q.activation}")]  # fmt: skip
@@ -170,8 +177,11 @@ def _dense_scheme(flayer, q) -> dict:
 
 
 def _layer_scheme(flayer, q) -> dict:
-    if q.kind == "dense":
+    if q.kind in PER_CHANNEL:
         return _dense_scheme(flayer, q)
+    if q.kind == "pool1d":
+        tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, f"{q.pool} pooling")]
+        return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
     tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric")]
     if q.kind == "rnn" and q.activation == "relu":
         tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0, "hidden scale / 64"))
@@ -210,7 +220,7 @@ def weight_histograms(report_scheme: dict, float_model) -> list:
     for flayer, scheme in zip(float_model.layers, report_scheme["layers"]):
         panels = []
         for row in scheme["gates"]:
-            if scheme["kind"] == "dense":
+            if scheme["kind"] in PER_CHANNEL:
                 w = flayer.kernel
             else:
                 g = GATES[scheme["kind"]].index(row["gate"])
@@ -218,9 +228,11 @@ def weight_histograms(report_scheme: dict, float_model) -> list:
             reach = max(abs(row["range"][1]), float(np.abs(w).max(initial=0.0)), 1e-12) * 1.08
             edges = np.linspace(-reach, reach, 41)
             counts, _ = np.histogram(np.clip(w, edges[0], edges[-1]), edges)
-            title = f"{row['gate']} ({GATE_SYMBOLS[row['gate']]}), {row['path']}" if scheme["kind"] != "dense" else "kernel"
+            title = ("kernel" if scheme["kind"] in PER_CHANNEL
+                     else f"{row['gate']} ({GATE_SYMBOLS[row['gate']]}), {row['path']}")
             panels.append({"title": title, "edges": edges.tolist(), "counts": counts.tolist(), "range": row["range"]})
-        out.append({"layer": scheme["name"], "kind": scheme["kind"], "panels": panels})
+        if panels:  # pooling has no weights
+            out.append({"layer": scheme["name"], "kind": scheme["kind"], "panels": panels})
     return out
 
 
@@ -277,8 +289,9 @@ class TensorStats:
 
 def _tensor_specs(q) -> list:
     """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
-    if q.kind == "dense":  # what the layer passes on: after its table, if it has one
-        relu = q.activation in ("relu", "relu6")
+    if q.kind in ONE_TENSOR:  # what the layer passes on: after its table, if it has one
+        # The low rail is no saturation after a relu, nor in pooling over a grid from 0 (it passes a relu's on).
+        relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind == "pool1d" and q.input_zero_point == -128)
         return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
                  (not relu, True))]
     if q.kind == "rnn":
@@ -300,7 +313,9 @@ def _tensor_specs(q) -> list:
 def _float_tensors(flayer, trace: dict, q) -> dict:
     """Float traces per probe name, each (N, T, H) (Dense: its output as it leaves the
     layer, i.e. as its int8 twin ``q``: the last layer's sigmoid/tanh/softmax not applied)."""
-    if flayer.kind == "dense":
+    if flayer.kind == "pool1d":
+        return {"output": trace["output"][0]}
+    if flayer.kind in PER_CHANNEL:
         z = trace["logits"][0]
         head = flayer.activation in TABLE_ACTIVATIONS and not q.has_table
         return {"output": z if head else activate(flayer.activation, z)}
@@ -324,8 +339,8 @@ def run_int_layers(model: Model, x_q: np.ndarray, valid: np.ndarray | None = Non
     y, probes = np.asarray(x_q, np.int8), []
     for layer in model.layers:
         record: dict = {}
-        if layer.kind == "dense":
-            y = dense_s8(layer, y)
+        if layer.kind in ONE_TENSOR:
+            y = {"dense": dense_s8, **FRONT}[layer.kind](layer, y)
             record["output"] = [y]
         else:
             seq, _ = RECURRENT[layer.kind](layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)),
@@ -353,16 +368,16 @@ class Fidelity:
                 q = np.stack(record[stats.name], axis=1) if stats.name != "output" else record["output"][0]
                 deq = self.dequant[i][stats.name](q.astype(np.float64))
                 stats.add(ref[stats.name], q, deq)
-                if stats.name == "hidden":  # (N, T, H): error per time step
-                    self.err_sq[i] += np.sum((deq - ref["hidden"]) ** 2, axis=(0, 2))
-                    self.ref_sq[i] += np.sum(ref["hidden"] ** 2, axis=(0, 2))
+                if stats.name == "hidden":  # (N, T, H): error per time step, a valid Conv1D's shorter T at the end
+                    self.err_sq[i][-q.shape[1]:] += np.sum((deq - ref["hidden"]) ** 2, axis=(0, 2))
+                    self.ref_sq[i][-q.shape[1]:] += np.sum(ref["hidden"] ** 2, axis=(0, 2))
                     self.count[i] += q.shape[0] * q.shape[2]
 
     def result(self) -> list:
         out = []
         for q, stats, err, ref, n in zip(self.model.layers, self.layers, self.err_sq, self.ref_sq, self.count):
             entry = {"name": q.name, "kind": q.kind, "tensors": [s.result() for s in stats], "histograms": [s.histogram() for s in stats]}
-            if q.kind != "dense":
+            if q.kind not in ONE_TENSOR:
                 entry["error_over_time"] = {"rms_error": np.sqrt(err / max(n, 1)).tolist(), "rms_float": np.sqrt(ref / max(n, 1)).tolist()}
             out.append(entry)
         return out

@@ -14,15 +14,25 @@ stays within int32).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
 from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier, shifted_fits
-from tinyrnn.core.golden.model import run_model
-from tinyrnn.core.ir import TABLE_ACTIVATIONS, DenseLayer, GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
+from tinyrnn.core.golden.model import run_steps
+from tinyrnn.core.ir import (
+    POOLS,
+    TABLE_ACTIVATIONS,
+    Conv1DLayer,
+    DenseLayer,
+    GRULayer,
+    InputQuant,
+    LSTMLayer,
+    Model,
+    Pool1DLayer,
+    SimpleRNNLayer,
+)
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 _EXTREME_MULTIPLIERS = (0, 2**30, INT32_MAX, INT32_MIN, -(2**30))
@@ -195,6 +205,19 @@ def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "li
     )
 
 
+def conv_layer(rng, input_size: int, filters: int, *, kernel_size: int = 3, dilation: int = 1,
+               padding: str = "causal", activation: str = "linear", extreme: float = 0.0,
+               name: str = "conv", strides: int = 1) -> Conv1DLayer:
+    """Random int8 Conv1D: a Dense over the kernel_size·input_size taps of a window, regrouped."""
+    d = dense_layer(rng, kernel_size * input_size, filters, activation=activation, extreme=extreme, name=name)
+    return Conv1DLayer(
+        name=name, input_size=input_size, output_size=filters, kernel_size=kernel_size, dilation=dilation,
+        padding=padding, weights=d.weights.reshape(filters, kernel_size, input_size), bias=d.bias,
+        input_zero_point=d.input_zero_point, output_zero_point=d.output_zero_point, input_scale=d.input_scale,
+        output_scale=d.output_scale, multiplier=d.multiplier, shift=d.shift, activation=activation, strides=strides,
+    )
+
+
 def identity_input_quant(features: int) -> InputQuant:
     """x_q = round(x): for models fed int8 data directly."""
     return InputQuant(offset=np.zeros(features, np.float32), scale=np.ones(features, np.float32), zero_point=0)
@@ -243,6 +266,27 @@ def random_model(rng, *, max_size: int = 40, extreme: float = 0.0, name: str = "
                        hidden_activation=hidden_activation)
 
 
+def conv_model(rng, features: int, convs, *, kinds=("lstm",), hidden=(7,), dense=(3,), returns_sequences=False,
+               extreme: float = 0.0, name: str = "convm") -> Model:
+    """``convs``: the front end, per layer (filters, kernel_size, dilation, padding, activation[, strides])
+    for a Conv1D or ("max" | "average", pool_size, strides) for a pooling layer; then the recurrent stack."""
+    layers, width = [], features
+    for k, spec in enumerate(convs):
+        if spec[0] in POOLS:
+            zp = layers[-1].output_zero_point if layers else 0
+            layers.append(Pool1DLayer(f"pool_{k}", width, spec[0], spec[1], spec[2], 1.0 / 16, zp))
+            continue
+        filters, size, dilation, padding, activation, *strides = spec
+        layers.append(conv_layer(rng, width, filters, kernel_size=size, dilation=dilation, padding=padding,
+                                 activation=activation, extreme=extreme, name=f"conv_{k}", strides=strides[0] if
+                                 strides else 1))
+        width = filters
+    rest = build_model(rng, width, list(hidden), list(dense), kinds=list(kinds), returns_sequences=returns_sequences,
+                       extreme=extreme)
+    return Model(name=name, input_size=features, input_quant=identity_input_quant(features),
+                 layers=[*layers, *rest.layers])
+
+
 def random_input(rng, model: Model, batch: int, steps: int, *, extreme: bool = False) -> np.ndarray:
     """(batch, steps, F) int8; extreme inputs sit at the rails (all −128, all 127, or mixed)."""
     shape = (batch, steps, model.input_size)
@@ -255,14 +299,5 @@ def random_input(rng, model: Model, batch: int, steps: int, *, extreme: bool = F
 
 
 def golden_step_outputs(model: Model, x: np.ndarray) -> np.ndarray:
-    """Golden output after every time step (what T calls of ``_step`` give): (N, T, O).
-
-    The same model with its last recurrent layer returning sequences, so the Dense head
-    sees every step's hidden state.
-    """
-    if model.returns_sequences:
-        return run_model(model, x)
-    layers = list(model.layers)
-    last = max(k for k, layer in enumerate(layers) if layer.kind != "dense")
-    layers[last] = dataclasses.replace(layers[last], return_sequences=True)
-    return run_model(dataclasses.replace(model, layers=layers), x)
+    """Golden output after every time step (what T calls of ``_step`` give): (N, T, O)."""
+    return run_steps(model, x)

@@ -295,11 +295,14 @@ def test_default_board_equals_golden(tmp_path):
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus"])
 def test_cross_compile_cortex_m_pedantic(cpu, tmp_path):
-    """The table kernel and the model calling it: warning-free for Cortex-M at -Wpedantic."""
+    """The table kernel, the Conv1D kernel and the models calling them: warning-free for Cortex-M at -Wpedantic."""
     from tinyrnn.core.boards import CORE_PATHS
 
     out = generate(_stack_model(np.random.default_rng(4)), tmp_path / "src", name="acts", path=CORE_PATHS[cpu])
-    for src in (f for f in out["files"] if f.endswith(".c")):
+    front = [(8, 3, 2, "valid", "relu6", 2), ("average", 3, 2)]  # and the Conv1D/pooling front end
+    conv = irgen.conv_model(np.random.default_rng(4), 5, front)
+    sources = out["files"] + generate(conv, tmp_path / "conv", name="conv", path=CORE_PATHS[cpu])["files"]
+    for src in (f for f in sources if f.endswith(".c")):
         cmd = ["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion",
                "-Werror", "-Wpedantic", "-Wshadow", "-c", src, "-o", str(tmp_path / "x.o")]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -127,6 +127,8 @@ def test_small_lstm_beats_chance_on_memory_task(name):
 @pytest.mark.parametrize("arch,layers,kinds", [
     ("lstm", None, ["lstm"]), ("gru", 2, ["gru", "gru"]), ("lstm,gru", None, ["lstm", "gru"]),
     ("GRU, lstm", 2, ["gru", "lstm"]), (["lstm", "lstm", "gru"], None, ["lstm", "lstm", "gru"]),
+    ("conv-lstm", None, ["conv-lstm"]), ("conv-gru", 2, ["conv-gru", "gru"]),
+    ("conv-gru,lstm", None, ["conv-gru", "lstm"]),
 ])
 def test_resolve_archs(arch, layers, kinds):
     assert M.resolve_archs(arch, layers) == kinds
@@ -135,6 +137,7 @@ def test_resolve_archs(arch, layers, kinds):
 @pytest.mark.parametrize("arch,layers,message", [
     ("lstm,gru", 3, "lists 2 layers but layers is 3"), ("lstm,tcn", None, "comma list"),
     ("", None, "architecture"), ("gru", 0, "layers must be 1..3"), ("lstm,gru,gru,lstm", None, "1..3"),
+    ("lstm,conv-gru", None, "conv-lstm: a Conv1D front end first"), ("conv-tcn", None, "architecture"),
 ])
 def test_resolve_archs_errors(arch, layers, message):
     with pytest.raises(TinyrnnError, match=message):
@@ -152,6 +155,30 @@ def test_mixed_stack_builds_and_quantizes(tmp_path):
     path = T.save_model(model, tmp_path / "mixed.keras")
     q = quantize_model(load_keras(path), ds.x)
     assert [layer.kind for layer in q.layers] == ["lstm", "gru", "dense"]
+
+
+def test_conv_front_trains_quantizes_streams_and_refuses_qat(tmp_path):
+    """conv-gru: Conv1D(16, 5, causal, relu) + MaxPooling1D(2) + GRU; its int8 C streams (host _step == golden)."""
+    import shutil
+
+    from tinyrnn.codegen.hostlib import HostModel
+    from tinyrnn.core.golden.model import run_steps
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    ds = synthetic.multitone(n=64, timesteps=10, seed=0)
+    model = M.build_model("conv-gru", 6, None, (10, 3), 4, normalization_data=ds.x)
+    assert [type(la).__name__ for la in model.layers[2:]] == ["Conv1D", "MaxPooling1D", "GRU", "Dense"]
+    assert model.layers[2].get_config()["padding"] == "causal" and model.layers[2].filters == 16
+    result = train_file(ds, "conv-lstm", 4, epochs=1, out_path=tmp_path / "c.keras", progress=False)
+    assert result["archs"] == ["conv-lstm"] and (tmp_path / "c.keras").is_file()
+    q = quantize_model(load_keras(tmp_path / "c.keras"), ds.x)
+    assert [la.kind for la in q.layers] == ["conv1d", "pool1d", "lstm", "dense"] and q.front_timing == (1, 2)
+    if shutil.which("gcc"):
+        x_q = q.input_quant.quantize(ds.x[:6])
+        np.testing.assert_array_equal(HostModel(q, tmp_path / "host").step(x_q), run_steps(q, x_q))
+    with pytest.raises(TinyrnnError, match="--qat does not support the Conv1D front end"):
+        train_file(ds, "conv-gru", 4, out_path=tmp_path / "q.keras", qat=True, progress=False)
 
 
 def test_simple_rnn_stack_builds_quantizes_and_refuses_qat(tmp_path):

@@ -7,7 +7,10 @@ activations and ``unroll=False`` (``return_sequences`` on all but the last) →
 
 Stacks: ``arch="lstm", layers=2`` is LSTM→LSTM; a comma list gives each layer
 its own kind, first layer first (``arch="lstm,gru"`` is LSTM→GRU, and sets the
-depth). Layer names are ``{kind}_{index}`` (``lstm_0``, ``gru_1``).
+depth). Layer names are ``{kind}_{index}`` (``lstm_0``, ``gru_1``). A ``conv-`` prefix
+on the first kind (``conv-lstm``, ``conv-gru``) puts the CNN front end before the stack:
+``Conv1D(16, 5, padding="causal", relu)`` (``conv_0``) and ``MaxPooling1D(2)`` (``pool_0``),
+which tinyrnn streams in the step API.
 
 Keras 3 by default. ``legacy_keras=True`` builds with ``tf_keras`` (Keras 2),
 which the TensorFlow Lite converter turns into a fused LSTM op; that path sets
@@ -29,6 +32,8 @@ ARCHS = ("lstm", "gru", "rnn", "rnn_relu")  # rnn: SimpleRNN (tanh); rnn_relu: S
 KERAS_LAYERS = {"lstm": ("LSTM", {}), "gru": ("GRU", {}), "rnn": ("SimpleRNN", {}),
                 "rnn_relu": ("SimpleRNN", {"activation": "relu"})}
 MAX_LAYERS = 3
+CONV_FRONT = "conv-"  # prefix of the first kind: the Conv1D + MaxPooling1D front end
+CONV_FILTERS, CONV_KERNEL, POOL_SIZE = 16, 5, 2
 
 
 def get_keras(legacy_keras: bool = False):
@@ -54,26 +59,29 @@ def get_keras(legacy_keras: bool = False):
 
 
 def resolve_archs(arch, layers: int | None = None) -> list[str]:
-    """Per-layer kinds from ``arch`` ("lstm", "gru", "rnn", "lstm,gru" or a list) and ``layers``.
+    """Per-layer kinds from ``arch`` ("lstm", "gru", "rnn", "lstm,gru", "conv-lstm" or a list) and ``layers``.
 
     One kind repeats ``layers`` times (default 1); a list sets the depth, and
-    ``layers``, if given, must agree with it.
+    ``layers``, if given, must agree with it. The first kind keeps a ``conv-`` prefix
+    (the CNN front end): ``conv-gru`` with 2 layers is ["conv-gru", "gru"].
     """
     kinds = [a.strip().lower() for a in (arch.split(",") if isinstance(arch, str) else arch)]
+    front = bool(kinds) and kinds[0].startswith(CONV_FRONT)
+    kinds[:1] = [kinds[0][len(CONV_FRONT):]] if front else kinds[:1]
     bad = [a for a in kinds if a not in ARCHS]
     if not kinds or bad:
         raise TinyrnnError(f"architecture must be one of {', '.join(ARCHS)} or a comma list of them "
-                           f"(one per layer, e.g. lstm,gru), got {arch!r}")
+                           f"(one per layer, e.g. lstm,gru; conv-lstm: a Conv1D front end first), got {arch!r}")
     if len(kinds) == 1:
         n = 1 if layers is None else int(layers)
         if not 1 <= n <= MAX_LAYERS:
             raise TinyrnnError(f"layers must be 1..{MAX_LAYERS}, got {layers}")
-        return kinds * n
-    if layers is not None and int(layers) != len(kinds):
+        kinds = kinds * n
+    elif layers is not None and int(layers) != len(kinds):
         raise TinyrnnError(f"architecture {arch!r} lists {len(kinds)} layers but layers is {layers}")
     if len(kinds) > MAX_LAYERS:
         raise TinyrnnError(f"layers must be 1..{MAX_LAYERS}, got {len(kinds)}")
-    return kinds
+    return [CONV_FRONT + kinds[0], *kinds[1:]] if front else kinds
 
 
 def arch_label(kinds: list[str]) -> str:
@@ -87,6 +95,8 @@ def _check_args(arch, units: int, layers: int | None, input_shape, n_classes: in
         raise TinyrnnError(f"units must be 1..1024, got {units}")
     if len(input_shape) != 2 or min(int(d) for d in input_shape) < 1:
         raise TinyrnnError(f"input shape must be (T, F) with T, F >= 1, got {tuple(input_shape)}")
+    if kinds[0].startswith(CONV_FRONT) and int(input_shape[0]) < POOL_SIZE:
+        raise TinyrnnError(f"{kinds[0]}: windows of {input_shape[0]} steps are shorter than the pooling ({POOL_SIZE})")
     if int(n_classes) < (1 if regression else 2):
         raise TinyrnnError(f"need at least {'1 target' if regression else '2 classes'}, got {n_classes}")
     return kinds
@@ -116,12 +126,15 @@ def build_model(arch, units: int, layers: int | None = 1, input_shape=(None, Non
         norm = keras.layers.Normalization(axis=-1, mean=np.zeros(F), variance=np.ones(F),
                                           name="normalization")
     h = norm(inputs)
-    for i, kind in enumerate(kinds):
+    if kinds[0].startswith(CONV_FRONT):
+        h = keras.layers.Conv1D(CONV_FILTERS, CONV_KERNEL, padding="causal", activation="relu", name="conv_0")(h)
+        h = keras.layers.MaxPooling1D(POOL_SIZE, name="pool_0")(h)
+    for i, kind in enumerate(k.removeprefix(CONV_FRONT) for k in kinds):
         cls, options = KERAS_LAYERS[kind]
         h = getattr(keras.layers, cls)(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
                                        name=f"{kind}_{i}", **options)(h)
     outputs = keras.layers.Dense(int(n_classes), activation="linear" if regression else "softmax", name="head")(h)
-    label = "_".join(kinds) if len(set(kinds)) > 1 else kinds[0]
+    label = ("_".join(kinds) if len(set(kinds)) > 1 else kinds[0]).replace("-", "_")
     return keras.Model(inputs, outputs, name=name or f"tinyrnn_{label}{units}x{len(kinds)}")
 
 

@@ -37,7 +37,7 @@ from tinyrnn.quantize.tflite_import import load_tflite
 from tinyrnn.train import trainer
 from tinyrnn.train.data import save_npz, split
 from tinyrnn.train.datasets import load_dataset
-from tinyrnn.train.model import resolve_archs
+from tinyrnn.train.model import CONV_FRONT, resolve_archs
 
 
 def is_artifact(path: str) -> bool:
@@ -90,6 +90,8 @@ def train_file(spec_or_dataset, arch="lstm", units: int = 32, layers: int | None
     qat_opts = qat_options(qat)
     if qat_opts is not None and {"rnn", "rnn_relu"} & set(resolve_archs(arch, layers)):
         raise TinyrnnError("--qat does not support SimpleRNN (rnn) layers yet")
+    if qat_opts is not None and resolve_archs(arch, layers)[0].startswith(CONV_FRONT):
+        raise TinyrnnError("--qat does not support the Conv1D front end (conv-lstm, conv-gru) yet")
     if qat_opts or tflite_out:  # both score int8 classes: refuse regression targets before training
         spec_or_dataset = load_dataset(spec_or_dataset, n=fit_options.get("n"), seed=seed)
         if spec_or_dataset.is_regression:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden import activation_s8, dense_s8, gru_s8, lstm_s8, rnn_s8
+from tinyrnn.core.golden import activation_s8, conv1d_s8, dense_s8, gru_s8, lstm_s8, rnn_s8
 from tinyrnn.core.golden.fixedpoint import INT32_MAX, shifted_fits
-from tinyrnn.core.ir import DenseLayer, GRULayer, LSTMLayer, SimpleRNNLayer
+from tinyrnn.core.ir import Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
 
 SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding divide by 2^31 at most; left shift below 2^31
 ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
@@ -90,6 +90,14 @@ def check_layer(layer, where: str) -> dict:
         if layer.activation == "softmax" and layer.has_table and layer.output_size > activation_s8.SOFTMAX_MAX_SIZE:
             raise TinyrnnError(f"{where}: output_size = {layer.output_size}: the softmax sum of exp values can "
                                f"overflow int32 (at most {activation_s8.SOFTMAX_MAX_SIZE} outputs)")
+        return {"bound": bound}
+    if isinstance(layer, Pool1DLayer):
+        return {}  # no arithmetic beyond a sum of at most 4096 int8 values
+    if isinstance(layer, Conv1DLayer):
+        w = layer.weights.reshape(layer.output_size, -1)
+        bound = acc_bound(w, _biases(where, conv1d_s8.effective_bias, layer))
+        _check_acc(where, "weights", bound)
+        check_requant(where, "shift", "convolution", bound, layer.shift)
         return {"bound": bound}
     if isinstance(layer, GRULayer):
         bound_x, bound_h = _gates(where, layer, *_biases(where, gru_s8.effective_biases, layer))

@@ -27,6 +27,11 @@ GATES_GRU = ("update", "reset", "candidate")
 DENSE_ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "tanh", "softmax")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax")
 RNN_ACTIVATIONS = ("tanh", "relu")
+CONV_ACTIVATIONS = ("linear", "relu", "relu6")
+CONV_PADDINGS = ("valid", "causal")
+POOLS = ("max", "average")
+RECURRENT_KINDS = ("lstm", "gru", "rnn")
+FRONT_KINDS = ("conv1d", "pool1d")  # before the recurrent stack, streaming: input steps in, fewer steps out
 
 
 @dataclass
@@ -209,7 +214,91 @@ class DenseLayer:
         return () if self.has_table else self.OPTIONAL_FIELDS
 
 
-LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer)}
+@dataclass
+class Conv1DLayer:
+    """int8 Conv1D front end (C twin: tinyrnn_conv1d_s8.c), before the recurrent stack.
+
+    TFLite Micro's int8 convolution over time: per output channel
+    ``acc = bias + Σ_j Σ_c w[o, j, c]·(x[t + j·dilation, c] − input_zp)``, requantized
+    with that channel's (multiplier, shift), ``+ output_zp``, clamped to the activation
+    range (as DenseLayer). "causal" padding prepends ``(kernel_size − 1)·dilation``
+    steps of the input zero point (real 0); ``strides`` keeps every strides-th output.
+    Streaming, output n is due at input step ``first + n·strides``.
+    """
+
+    kind: ClassVar[str] = "conv1d"
+    name: str
+    input_size: int  # input channels
+    output_size: int  # filters
+    kernel_size: int
+    dilation: int
+    padding: str  # one of CONV_PADDINGS
+    weights: np.ndarray  # (O, kernel_size, I) int8, tap 0 the oldest input
+    bias: np.ndarray  # (O,) int32, scale input_scale·w_scale[o]
+    input_zero_point: int
+    output_zero_point: int
+    input_scale: float
+    output_scale: float
+    multiplier: np.ndarray  # (O,) int32
+    shift: np.ndarray  # (O,) int32
+    activation: str  # one of CONV_ACTIVATIONS
+    strides: int = 1
+
+    @property
+    def span(self) -> int:
+        """Input steps one output reads: (kernel_size − 1)·dilation + 1."""
+        return (self.kernel_size - 1) * self.dilation + 1
+
+    @property
+    def first(self) -> int:
+        """The input step (from 0) at which the first output is due (0 for causal padding)."""
+        return self.span - 1 if self.padding == "valid" else 0
+
+    @property
+    def result_scale(self) -> float:
+        return self.output_scale
+
+    @property
+    def result_zero_point(self) -> int:
+        return self.output_zero_point
+
+
+@dataclass
+class Pool1DLayer:
+    """MaxPooling1D / AveragePooling1D, padding "valid" (C twin: tinyrnn_pool1d_s8.c).
+
+    Output n covers input steps [n·strides, n·strides + pool_size), per channel: the
+    maximum, or TFLite Micro's int8 average (the sum of the int8 codes divided by
+    pool_size, rounded half away from zero). The quantization passes through unchanged.
+    """
+
+    kind: ClassVar[str] = "pool1d"
+    name: str
+    input_size: int  # channels
+    pool: str  # one of POOLS
+    pool_size: int
+    strides: int
+    input_scale: float  # also the output's
+    input_zero_point: int
+
+    @property
+    def output_size(self) -> int:
+        return self.input_size
+
+    @property
+    def first(self) -> int:
+        return self.pool_size - 1
+
+    @property
+    def result_scale(self) -> float:
+        return self.input_scale
+
+    @property
+    def result_zero_point(self) -> int:
+        return self.input_zero_point
+
+
+LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer, Conv1DLayer, Pool1DLayer)}
 
 
 @dataclass
@@ -243,8 +332,22 @@ class Model:
 
     @property
     def returns_sequences(self) -> bool:
-        recurrent = [layer for layer in self.layers if layer.kind != "dense"]
+        recurrent = [layer for layer in self.layers if layer.kind in RECURRENT_KINDS]
         return bool(recurrent) and recurrent[-1].return_sequences
+
+    @property
+    def front_timing(self) -> tuple[int, int]:
+        """(warmup, stride): the Conv1D/pooling front end emits its n-th step, and the recurrent
+        stack steps, at input step warmup + n·stride ((0, 1) without a front end)."""
+        warmup, stride = 0, 1
+        for layer in self.layers:
+            if layer.kind in FRONT_KINDS:
+                warmup, stride = warmup + layer.first * stride, stride * layer.strides
+        return warmup, stride
+
+    @property
+    def warmup(self) -> int:
+        return self.front_timing[0]
 
     def content_hash(self) -> str:
         doc, arrays = to_document(self)

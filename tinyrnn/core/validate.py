@@ -15,15 +15,21 @@ from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import EXP_ONE, OUTPUT_QUANT, TABLE_SIZE
 from tinyrnn.core.ir import (
+    CONV_ACTIVATIONS,
+    CONV_PADDINGS,
     DENSE_ACTIVATIONS,
+    FRONT_KINDS,
+    POOLS,
     GATES_GRU,
     GATES_LSTM,
     RNN_ACTIVATIONS,
     TABLE_ACTIVATIONS,
+    Conv1DLayer,
     DenseLayer,
     GRULayer,
     LSTMLayer,
     Model,
+    Pool1DLayer,
     SimpleRNNLayer,
 )
 
@@ -64,6 +70,11 @@ def _array_specs(layer) -> dict:
     if isinstance(layer, DenseLayer):
         o, i = layer.output_size, layer.input_size
         return {"weights": ((o, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
+    if isinstance(layer, Conv1DLayer):
+        o, k, i = layer.output_size, layer.kernel_size, layer.input_size
+        return {"weights": ((o, k, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
+    if isinstance(layer, Pool1DLayer):
+        return {}
     if isinstance(layer, SimpleRNNLayer):
         h, i = layer.hidden_size, layer.input_size
         return {"w_x": ((h, i), 8), "w_h": ((h, h), 8), "bias": ((h,), 32)}
@@ -107,9 +118,30 @@ def _check_fields(obj, where: str) -> None:
             _check_scalar(where, f.name, getattr(obj, f.name), f.type)
 
 
+def check_front_layer(layer, where: str) -> None:
+    """The sizes and options of a Conv1D or pooling layer (its window at most 4096 steps)."""
+    sizes = ("kernel_size", "dilation", "strides") if isinstance(layer, Conv1DLayer) else ("pool_size", "strides")
+    for size in sizes:
+        if getattr(layer, size) < 1:
+            raise TinyrnnError(f"{where}: {size} must be at least 1")
+    if isinstance(layer, Pool1DLayer):
+        if layer.pool_size > 4096 or layer.pool not in POOLS:
+            raise TinyrnnError(f"{where}: pool {layer.pool!r} of size {layer.pool_size}: one of "
+                               f"{', '.join(POOLS)}, 4096 steps at most")
+        return
+    if layer.span > 4096:
+        raise TinyrnnError(f"{where}: (kernel_size - 1) * dilation + 1 = {layer.span} input steps, 4096 at most")
+    if layer.padding not in CONV_PADDINGS:
+        raise TinyrnnError(f"{where}: padding {layer.padding!r} unknown (one of {', '.join(CONV_PADDINGS)})")
+    if layer.activation not in CONV_ACTIVATIONS:
+        raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(CONV_ACTIVATIONS)})")
+
+
 def _check_layer(layer, where: str) -> None:
     _check_fields(layer, where)
-    sizes = ("input_size", "output_size" if isinstance(layer, DenseLayer) else "hidden_size")
+    if isinstance(layer, (Conv1DLayer, Pool1DLayer)):
+        check_front_layer(layer, where)  # before the array shapes, which depend on kernel_size
+    sizes = ("input_size", "hidden_size" if hasattr(layer, "hidden_size") else "output_size")
     for size in sizes:
         if getattr(layer, size) < 1:
             raise TinyrnnError(f"{where}: {size} must be at least 1")
@@ -123,13 +155,25 @@ def _check_layer(layer, where: str) -> None:
     pairs = {DenseLayer: (("bias", "weights", "input_zero_point"),),
              LSTMLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
              GRULayer: (("bias_x", "w_x", "input_zero_point"),),
-             SimpleRNNLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point"))}[type(layer)]  # fmt: skip
+             SimpleRNNLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
+             Conv1DLayer: (), Pool1DLayer: ()}[type(layer)]  # fmt: skip  (a Conv1D's: domain.check_layer)
     for bias, w, zp in pairs:
         folded = (0 if bias is None else getattr(layer, bias).astype(np.int64)) - getattr(layer, zp) * getattr(
             layer, w).astype(np.int64).sum(axis=-1)
         if folded.size and (folded.min() < _INT32[0] or folded.max() > _INT32[1]):
             raise TinyrnnError(f"{where}: {bias or w} with the {zp} folded in overflows int32")
     domain.check_layer(layer, where)  # no int32 overflow anywhere: golden == C
+
+
+def check_front(model: Model, where: str = "model") -> None:
+    """What a Conv1D/pooling front end cannot be combined with (one step in, at most one step out)."""
+    if not any(layer.kind in FRONT_KINDS for layer in model.layers):
+        return
+    if model.mask_value is not None:
+        raise TinyrnnError(f"{where}: Masking together with a Conv1D or pooling layer is not supported")
+    if model.front_timing != (0, 1) and model.returns_sequences:
+        raise TinyrnnError(f"{where}: a model returning sequences needs every Conv1D causal with strides 1 and no "
+                           "pooling (its output would be shorter than the input)")
 
 
 def validate(model: Model, where: str = "model") -> None:
@@ -162,11 +206,15 @@ def validate(model: Model, where: str = "model") -> None:
             raise TinyrnnError(f"{lwhere}: input size {layer.input_size} != previous output {width}")
         if isinstance(layer, DenseLayer):
             dense_seen = True
+        elif layer.kind in FRONT_KINDS:
+            if dense_seen or recurrent:
+                raise TinyrnnError(f"{lwhere}: a Conv1D or pooling layer must come before the recurrent layers")
         elif dense_seen:
             raise TinyrnnError(f"{lwhere}: a recurrent layer after a Dense layer")
         else:
             recurrent.append(layer)
         width = layer.output_size
+    check_front(model, where)
     if not recurrent:
         raise TinyrnnError(f"{where}: model has no recurrent (LSTM, GRU or SimpleRNN) layer")
     if any(not layer.return_sequences for layer in recurrent[:-1]):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
 from tinyrnn.core.golden.gru_s8 import gru_s8
 from tinyrnn.core.golden.lstm_s8 import lstm_s8
+from tinyrnn.core.golden.pool1d_s8 import pool1d_s8
 from tinyrnn.core.golden.rnn_s8 import rnn_s8
 from tinyrnn.core.ir import Model
 
 RECURRENT = {"lstm": lstm_s8, "gru": gru_s8, "rnn": rnn_s8}
+FRONT = {"conv1d": conv1d_s8, "pool1d": pool1d_s8}
 
 
 def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: np.ndarray | None = None) -> np.ndarray:
@@ -27,12 +32,52 @@ def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: 
         probe = (lambda name, v: record.setdefault(name, []).append(np.asarray(v))) if probes is not None else None
         if layer.kind == "dense":
             y = dense_s8(layer, y)
+        elif layer.kind in FRONT:
+            y = FRONT[layer.kind](layer, y)
+            if not y.shape[1]:
+                raise ValueError(f"layer {layer.name}: a window of {x_q.shape[1]} steps gives no output "
+                                 f"(the model needs more than {model.warmup})")
         else:
             seq, _ = RECURRENT[layer.kind](layer, y, probe=probe, valid=valid)
             y = seq if layer.return_sequences else seq[:, -1]
         if probes is not None:
             probes.append(record)
     return y
+
+
+def run_front(model: Model, x_q: np.ndarray) -> np.ndarray:
+    """The Conv1D/pooling front end on whole windows: (N, T, F) → (N, T', C) (x_q without one)."""
+    y = np.asarray(x_q, np.int8)
+    for layer in model.layers:
+        if layer.kind in FRONT:
+            y = FRONT[layer.kind](layer, y)
+    return y
+
+
+def run_steps(model: Model, x_q: np.ndarray) -> np.ndarray:
+    """What T calls of the generated ``_step`` write: (N, T, O), the output after every step.
+
+    The front end's n-th output step is due at input step warmup + n·stride
+    (``model.front_timing``); the recurrent stack steps only then. On every other step
+    it keeps its state and the output repeats (the head of the reset state before the
+    first), as on a masked step. So step t writes the whole-window output of
+    ``x_q[:, :t + 1]`` whenever the front end emits at t; without a front end this is
+    the model returning sequences.
+    """
+    front = run_front(model, x_q)
+    n, steps = x_q.shape[:2]
+    warmup, stride = model.front_timing
+    due = np.arange(warmup, steps, stride)
+    if due.size != front.shape[1]:  # the stream's timing and the whole-window lengths disagree
+        raise ValueError(f"front end: {front.shape[1]} output steps on {steps} inputs, the stream has {due.size}")
+    x = np.zeros((n, steps, front.shape[2]), np.int8)
+    x[:, due] = front
+    layers = [layer for layer in model.layers if layer.kind not in FRONT]
+    last = max(k for k, layer in enumerate(layers) if layer.kind != "dense")
+    layers[last] = dataclasses.replace(layers[last], return_sequences=True)
+    valid = np.zeros((n, steps), bool)
+    valid[:, due] = True
+    return run_model(dataclasses.replace(model, layers=layers), x, valid=None if (warmup, stride) == (0, 1) else valid)
 
 
 def dequantize_output(model: Model, y: np.ndarray) -> np.ndarray:
