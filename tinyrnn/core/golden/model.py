@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyrnn.core.golden.bidirectional_s8 import DIRECTIONS, bidirectional_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
-from tinyrnn.core.golden.gru_s8 import gru_s8
-from tinyrnn.core.golden.lstm_s8 import lstm_s8
-from tinyrnn.core.golden.rnn_s8 import rnn_s8
 from tinyrnn.core.ir import Model
 
-RECURRENT = {"lstm": lstm_s8, "gru": gru_s8, "rnn": rnn_s8}
+RECURRENT = {**DIRECTIONS, "bidirectional": bidirectional_s8}
 
 
 def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: np.ndarray | None = None) -> np.ndarray:
