@@ -252,15 +252,15 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
 def merge_grid(mode: str, s_f: float, s_b: float, merged: tuple) -> tuple:
     """(output scale, zero point, multipliers, shifts [forward, backward, output]) of a
     sum/ave/mul merge (golden ``bidirectional_s8.merge_s8``) covering the ``merged`` range;
-    sum/ave widen a range so narrow that the output requantization would shift its
-    accumulator (up to 2^28) left by more than 2."""
+    a range so narrow that the output multiplier would leave the domain
+    (``bidirectional_s8.merge_bounds``: sum/ave at most 1, mul at most 2^13) is widened."""
     lo, hi = min(merged[0], 0.0), max(merged[1], 0.0)
     top = 2.0 * max(s_f, s_b)
-    if mode != "mul":
-        hi = max(hi, lo + 255.0 * top * 2.0 ** -(LEFT_SHIFT + 2))
-    s_y, zp = asymmetric(lo, hi)
+    s_min = s_f * s_b * 2.0**-13 if mode == "mul" else top * 2.0**-LEFT_SHIFT
+    s_y, zp = asymmetric(lo, max(hi, lo + 255.0 * s_min))
     half = 0.5 if mode == "ave" else 1.0
-    reals = [0.0, 0.0, s_f * s_b / s_y] if mode == "mul" else [s_f / top, s_b / top, half * top / (2.0**LEFT_SHIFT * s_y)]
+    out = s_f * s_b / s_y if mode == "mul" else half * top / (2.0**LEFT_SHIFT * s_y)
+    reals = [0.0, 0.0, out] if mode == "mul" else [s_f / top, s_b / top, out]
     return (s_y, zp, *multipliers(reals))
 
 

@@ -1,8 +1,10 @@
 """Keras Bidirectional import: the float twin equals Keras (referee), the int8 model tracks
-the float one, the artifact round-trips, and the
+the float one, the artifact round-trips, the generated C equals the golden model, and the
 options the whole-window kernels cannot honour are refused by name."""
 
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pytest
@@ -45,6 +47,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bidirectional_twin_int8_and_c(case, tmp_path):
+    from tinyrnn.codegen.hostlib import HostModel
     from tinyrnn.quantize import referee
     from tinyrnn.quantize.keras_import import import_model
     from tinyrnn.quantize.pipeline import quantize_model
@@ -66,6 +69,8 @@ def test_bidirectional_twin_int8_and_c(case, tmp_path):
     y_q = run_model(loaded, x_q)
     sqnr = _sqnr(float_model.run(x[100:]), dequantize_output(q, y_q))
     assert sqnr > 15.0, f"{case}: int8 output SQNR {sqnr:.1f} dB"
+    if shutil.which("gcc"):
+        np.testing.assert_array_equal(HostModel(q, tmp_path / "c").run(x_q), y_q)
 
 
 @pytest.mark.parametrize("body, message", [
@@ -79,3 +84,4 @@ def test_refused_bidirectional_options_named(body, message):
 
     with pytest.raises(TinyrnnError, match=message):
         import_model(_keras(body(import_keras().layers)))
+

@@ -119,3 +119,6 @@ def check_merge(layer, where: str) -> None:
     for i, bound in enumerate(bidirectional_s8.merge_bounds(layer)):
         if bound:
             check_requant(where, f"merge_shift[{i}]", "merge", bound, layer.merge_shift[i])
+    if layer.merge_mode in ("sum", "ave") and max(int(v) for v in layer.merge_shift[:2]) > 0:
+        raise TinyrnnError(f"{where}: merge_shift[:2] = {[int(v) for v in layer.merge_shift[:2]]}: a merge input "
+                           "shift > 0 can overflow the int32 sum")

@@ -26,12 +26,16 @@ DIRECTIONS = {"lstm": lstm_s8, "gru": gru_s8, "rnn": rnn_s8}
 # Index of the (multiplier, shift) pairs: C TINYRNN_BIDIR_RQ_FORWARD, _BACKWARD, _OUTPUT.
 RQ_FORWARD, RQ_BACKWARD, RQ_OUTPUT = range(3)
 LEFT_SHIFT = 20  # |int8 - zp| < 2^8: the shifted difference stays below 2^28
-SUM_BOUND = 2**28  # the largest |rq_f + rq_b| (each input multiplier is at most 1/2)
-MUL_BOUND = 255 * 255  # the largest |(f - zp_f) · (b - zp_b)|
+# The largest |accumulator| of each requantization (``merge_bounds``, checked by
+# tinyrnn.core.domain.check_merge, which also keeps the input shifts <= 0: each input's
+# real multiplier is below 1, so |rq_f + rq_b| < 2^29 cannot overflow int32). mul's is
+# doubled so that the requantized product plus the zero point stays within int32.
+SUM_BOUND = 2**29
+MUL_BOUND = 2 * 255 * 255
 
 
 def merge_bounds(layer: BidirectionalLayer) -> tuple:
-    """The largest |accumulator| each requantization sees (for the domain check)."""
+    """The largest |accumulator| each requantization sees, [forward, backward, output]."""
     if layer.merge_mode == "mul":
         return (0, 0, MUL_BOUND)
     if layer.merge_mode in ("sum", "ave"):
