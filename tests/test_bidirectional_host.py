@@ -20,7 +20,7 @@ from tinyrnn.core import tnr
 from tinyrnn.core.boards import qemu_boards
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import run_model
-from tinyrnn.core.ir import MERGE_MODES, Model
+from tinyrnn.core.ir import MERGE_MODES, BidirectionalLayer, Model
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 _have_arm = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
@@ -85,6 +85,27 @@ def test_whole_window_api_and_limits(tmp_path):
     np.testing.assert_array_equal(host.run(x), run_model(model, x))
     with pytest.raises(TinyrnnError, match="exit 6"):
         host.run(_inputs(np.random.default_rng(1), model, 6))
+
+
+@pytest.mark.parametrize("mode", ["sum", "ave", "mul"])
+def test_integer_merge_tracks_the_real_merge(mode):
+    """The merge's integer spec against the real-valued merge of the dequantized inputs,
+    with the quantizer's grid and multipliers: within one output step (plus rounding)."""
+    from types import SimpleNamespace
+
+    from tinyrnn.core.golden.bidirectional_s8 import merge_s8
+    from tinyrnn.quantize.float_model import MERGES
+    from tinyrnn.quantize.layers import merge_grid
+
+    rng = np.random.default_rng(2)
+    f, b = (rng.integers(-128, 128, size=(2000, 3)) for _ in range(2))
+    (s_f, zp_f), (s_b, zp_b) = (0.01, -5), (0.023, 17)
+    real = MERGES[mode]((f - zp_f) * s_f, (b - zp_b) * s_b)
+    s_y, zp_y, m, s = merge_grid(mode, s_f, s_b, (float(real.min()), float(real.max())))
+    directions = (SimpleNamespace(hidden_zero_point=zp_f), SimpleNamespace(hidden_zero_point=zp_b))
+    layer = BidirectionalLayer("b", mode, *directions, s_y, zp_y, m, s, 1)
+    got = (merge_s8(layer, f.astype(np.int8), b.astype(np.int8)).astype(float) - zp_y) * s_y
+    assert np.abs(got - real).max() <= 0.51 * s_y + 1e-9
 
 
 @pytest.mark.qemu

@@ -74,7 +74,8 @@ def test_bidirectional_twin_int8_and_c(case, tmp_path):
 
 
 @pytest.mark.parametrize("body, message", [
-    (lambda L: [L.Bidirectional(L.LSTM(4), merge_mode=None, name="b")], "'b' \\(Bidirectional\\): option merge_mode=None"),
+    (lambda L: [L.Bidirectional(L.LSTM(4), merge_mode=None, name="b")],
+     "'b' \\(Bidirectional\\): option merge_mode=None"),
     (lambda L: [L.Masking(0.0), L.Bidirectional(L.GRU(4), name="b")], "'b' \\(Bidirectional\\): a Masking layer"),
     (lambda L: [L.Bidirectional(L.LSTM(4, unroll=True, name="f"), name="b")], "option unroll=True"),
     (lambda L: [L.Bidirectional(L.SimpleRNN(4, activation="sigmoid"), name="b")], "option activation='sigmoid'"),
