@@ -91,7 +91,8 @@ def main() -> None:
     _, train_ds, test, calib = load_data(args.data, args.seed)
     with tempfile.TemporaryDirectory(prefix="tinyrnn-bidir-") as tmp:
         row = measure(args, train_ds, test, calib, Path(tmp))
-    meta = {**run_meta("har_bidirectional.py", args, (train_ds, test, calib), t0), "device_windows": args.device_windows}
+    meta = run_meta("har_bidirectional.py", args, (train_ds, test, calib), t0)
+    meta["device_windows"] = args.device_windows
     results = {"meta": meta, "model": row}
     write_results(args.out / "bidirectional", results, render)
 
