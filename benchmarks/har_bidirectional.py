@@ -8,8 +8,9 @@ held-out recording sessions never trained or calibrated on, Normalization layer,
 1e-3, batch 64, training seed 0, 30 epochs), with ``--arch bilstm`` (merge concat, 32
 units per direction). Keras float accuracy, the float twin's agreement with Keras (the
 referee), tinyrnn int8 accuracy (quantize defaults + golden model) and the paired
-difference; then the int8 model's whole-window ``_run`` on a QEMU board over the first
-``--device-windows`` held-out windows, every output compared with the golden model.
+difference; then the int8 model's whole-window ``_run`` over the first
+``--device-windows`` held-out windows on QEMU boards (M4, M0, M55), every output compared
+with the golden model.
 """
 
 from __future__ import annotations
@@ -24,13 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from har_accuracy import DEFAULT_DATA, REPO, load_data, log, train
-from har_architectures import _pct, _sqnr, run_meta, write_results
+from har_architectures import BOARDS, _pct, _sqnr, device_check, run_meta, write_results
 
 
 def measure(args, train_ds, test, calib, tmp: Path) -> dict:
-    from tinyrnn.app.targets import connect
     from tinyrnn.core.golden.model import dequantize_output, run_model
-    from tinyrnn.harness.verify import verify_device
     from tinyrnn.quantize import referee
     from tinyrnn.quantize.keras_import import load_keras
     from tinyrnn.quantize.pipeline import quantize_model
@@ -54,17 +53,14 @@ def measure(args, train_ds, test, calib, tmp: Path) -> dict:
            "int8_logits_sqnr_db": _sqnr(float_model.run(test.x), int8_logits), "max_steps": q.layers[0].max_steps}
     log(f"  float {row['float_accuracy']:.4f}, int8 {row['int8_accuracy']:.4f} "
         f"({row['int8_minus_float_pp']:+.2f} ± {row['paired_se_pp']:.2f} pp)")
-    t0 = time.perf_counter()
-    with connect(f"qemu:{args.board}", q, tmp / "fw") as (device, _):
-        r = verify_device(device, q, x_q[:args.device_windows], progress=False)
-    row["device"] = {"board": args.board, **r.summary(), "seconds": round(time.perf_counter() - t0, 1)}
-    log(f"  {args.board}: {r.sequences} windows, {r.mismatched_elements} mismatched elements, error {r.error}")
+    row["device"] = device_check(q, x_q[:args.device_windows], tmp / "fw")
     return row
 
 
 def render(results: dict) -> str:
     m, r = results["meta"], results["model"]
-    d = r["device"]
+    devices = ", ".join(f"{b} {d['sequences']} windows / {d['mismatched_elements']}"
+                        + ("" if d["error"] is None else f" (error: {d['error']})") for b, d in r["device"].items())
     return "\n".join([
         "# Bidirectional(LSTM(32)) on HAR (issue 13)", "",
         (f"Regenerate: `{m['command']}` ({m['runtime_minutes']} min). HAR (`../shared/data/har_train.npz`), split by "
@@ -77,10 +73,10 @@ def render(results: dict) -> str:
         (f"| Bidirectional(LSTM(32)) | {_pct(r['float_accuracy'])} | {_pct(r['int8_accuracy'])} "
          f"| {r['int8_minus_float_pp']:+.2f} ± {r['paired_se_pp']:.2f} pp | {r['int8_logits_sqnr_db']:.1f} dB "
          f"| {r['keras_agreement_max_rel_diff']:.1g} (relative) |"), "",
-        (f"Device: the generated whole-window `_run` (MAX_STEPS {r['max_steps']}) on QEMU {d['board']} (Cortex-M4, DSP "
-         f"path), the first {d['sequences']} held-out windows, each sent in several RUN chunks and run at the last: "
-         f"{d['mismatched_elements']} mismatched output elements against the golden model"
-         f"{'' if d['error'] is None else ', error ' + d['error']}; {d['ticks_per_inference']} ticks per window."), ""])
+        (f"Devices: the generated whole-window `_run` (MAX_STEPS {r['max_steps']}) on QEMU ({', '.join(BOARDS)}: M4 "
+         f"DSP, M0 plain C, M55 Helium paths) over the first {m['device_windows']} held-out windows, each sent in "
+         f"several RUN chunks and run at the last; windows / mismatched output elements against the golden model: "
+         f"{devices}."), ""])
 
 
 def main() -> None:
@@ -89,14 +85,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device-windows", type=int, default=50)
-    ap.add_argument("--board", default="mps2-an386")
     ap.add_argument("--out", type=Path, default=REPO / "results")
     args = ap.parse_args()
     t0 = time.perf_counter()
     _, train_ds, test, calib = load_data(args.data, args.seed)
     with tempfile.TemporaryDirectory(prefix="tinyrnn-bidir-") as tmp:
         row = measure(args, train_ds, test, calib, Path(tmp))
-    results = {"meta": run_meta("har_bidirectional.py", args, (train_ds, test, calib), t0), "model": row}
+    meta = run_meta("har_bidirectional.py", args, (train_ds, test, calib), t0)
+    meta["device_windows"] = args.device_windows
+    results = {"meta": meta, "model": row}
     write_results(args.out / "bidirectional", results, render)
 
 
