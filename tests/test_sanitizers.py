@@ -20,7 +20,8 @@ import pytest
 from tinyrnn.codegen.firmware import arch_flags
 from tinyrnn.codegen.generate import generate
 from tinyrnn.codegen.hostlib import HostModel
-from tinyrnn.core.boards import board_names, get_board, kernel_path
+from tinyrnn.codegen.layout import PATH_IDS
+from tinyrnn.core.boards import board_names, get_board, kernel_path, weight_layouts
 from tinyrnn.core.golden.lstm_s8 import lstm_s8
 from tinyrnn.core.golden.model import run_model
 
@@ -106,14 +107,15 @@ def test_generated_c_is_warning_free_on_every_board(tmp_path):
     model = _max_magnitude_model(np.random.default_rng(5))
     boards = board_names()
     assert len(boards) >= 7
-    for board in boards:
-        out = tmp_path / board
-        gen = generate(model, out / "src", name="har", path=kernel_path(board))
+    for board, weights in ((b, w) for b in boards for w in weight_layouts(b)):  # every layout the board has
+        out = tmp_path / board / weights
+        path = kernel_path(board, weights=weights)
+        gen = generate(model, out / "src", name="har", path=path)
         sources = [f for f in gen["files"] if f.endswith(".c")]
-        cmd = ["arm-none-eabi-gcc", *arch_flags(get_board(board)), "-O2", "-std=c99", "-Wall", "-Wextra",
-               "-Wconversion", "-Werror", "-Wpedantic", "-Wshadow", "-c", *sources]  # fmt: skip
+        cmd = ["arm-none-eabi-gcc", *arch_flags(get_board(board)), f"-DTINYRNN_PATH={PATH_IDS[path]}", "-O2", "-std=c99",
+               "-Wall", "-Wextra", "-Wconversion", "-Werror", "-Wpedantic", "-Wshadow", "-c", *sources]  # fmt: skip
         proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
-        assert proc.returncode == 0, f"{board}: {' '.join(cmd[:8])}\n{proc.stderr}"
+        assert proc.returncode == 0, f"{board} {weights}: {' '.join(cmd[:9])}\n{proc.stderr}"
         assert len(list(out.glob("*.o"))) == len(sources)
 
 
