@@ -190,16 +190,26 @@ def main() -> None:
         _, train_ds, test, calib = load_data(args.data, args.seed)
         with tempfile.TemporaryDirectory(prefix="tinyrnn-arch-") as tmp:
             rows = [one(arch, args, train_ds, test, calib, Path(tmp)) for arch in ARCHS]
-        meta = {"command": " ".join(["benchmarks/har_architectures.py", *sys.argv[1:]]), "epochs": args.epochs,
-                "seed": args.seed, "train_windows": len(train_ds), "test_windows": len(test),
-                "calibration_windows": len(calib), "runtime_minutes": round((time.perf_counter() - t0) / 60, 1)}
-        results = {"meta": meta, "models": rows}
+        results = {"meta": run_meta("har_architectures.py", args, (train_ds, test, calib), t0), "models": rows}
     if args.bench:
         results["bench"] = _bench_rows(args.bench)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "architectures.json").write_text(json.dumps(results, indent=1) + "\n")
-    (args.out / "architectures.md").write_text(render(results))
-    print(render(results))
+    write_results(args.out / "architectures", results, render)
+
+
+def run_meta(script: str, args, data: tuple, t0: float) -> dict:
+    """The meta block of a HAR results file: command, recipe, split sizes, runtime."""
+    train_ds, test, calib = data
+    return {"command": " ".join([f"benchmarks/{script}", *sys.argv[1:]]), "epochs": args.epochs, "seed": args.seed,
+            "train_windows": len(train_ds), "test_windows": len(test), "calibration_windows": len(calib),
+            "runtime_minutes": round((time.perf_counter() - t0) / 60, 1)}
+
+
+def write_results(stem: Path, results: dict, render_md) -> None:
+    """STEM.json and STEM.md (``render_md(results)``), which is also printed."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(render_md(results))
+    print(render_md(results))
 
 
 if __name__ == "__main__":

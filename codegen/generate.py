@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinyrnn.codegen import conv, layout, quant_io, rnn
+from tinyrnn.codegen import conv, layout, quant_io, rnn, window
 from tinyrnn.codegen.checks import as_int as _as_int
 from tinyrnn.codegen.checks import check_range as _check_range
 from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
@@ -28,6 +28,7 @@ from tinyrnn.core.golden.lut import sigmoid_table_uint16
 from tinyrnn.core.ir import (
     DENSE_ACTIVATIONS,
     FRONT_KINDS,
+    RECURRENT_KINDS,
     Conv1DLayer,
     DenseLayer,
     GRULayer,
@@ -40,7 +41,9 @@ from tinyrnn.core.validate import check_front, check_table
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
 # 4: tinyrnn_activation_s8 (hidden Dense sigmoid/tanh/softmax tables), relu6.
-KERNEL_ABI_VERSION = 4
+# 5: tinyrnn_bidirectional_s8 (the Bidirectional merge); the device glue's run_chunk gets "last";
+#    tinyrnn_conv1d_s8 and tinyrnn_pool1d_s8 (the streaming front end).
+KERNEL_ABI_VERSION = 5
 # A hidden Dense layer's table activation: its kernel and the C type of its table.
 TABLE_KERNELS = {"sigmoid": ("tinyrnn_table_s8", np.int8), "tanh": ("tinyrnn_table_s8", np.int8),
                  "softmax": ("tinyrnn_softmax_s8", np.uint16)}
@@ -75,7 +78,7 @@ def _check_structure(model: Model, name: str) -> None:
         elif layer.kind in FRONT_KINDS:
             if seen_dense or seen_recurrent:
                 raise TinyrnnError(f"{where}: a Conv1D or pooling layer must come before the recurrent layers")
-        elif not isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer)):
+        elif not isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer)) and layer.kind != "bidirectional":
             raise TinyrnnError(f"{where}: layer kind {layer.kind!r} has no C kernel yet")
         elif seen_dense:
             raise TinyrnnError(f"{where}: recurrent layers must come before the Dense head")
@@ -90,7 +93,7 @@ def _check_structure(model: Model, name: str) -> None:
             raise TinyrnnError(f"{where}: empty layer")
         width = layer.output_size
     check_front(model)
-    recurrent = [layer for layer in model.layers if isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer))]
+    recurrent = [layer for layer in model.layers if layer.kind in RECURRENT_KINDS]
     if not recurrent:
         raise TinyrnnError("model has no recurrent layer")
     for layer in recurrent[:-1]:
@@ -226,11 +229,13 @@ def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
 
 
 # --------------------------------------------------------------------------- context
-def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: str, path: str) -> tuple[dict, list]:
+def _recurrent(layer, k: int, prefix: str, where: str, lut_name: str, source: str, path: str,
+               tag: str = "") -> tuple[dict, list]:
     """Template entry of one recurrent layer, its arrays; entry["state"] lists its state
     members (ctype, field, length, reset value, comment) and entry["scratch"] the
-    (int32 work, int16, int8) workspace lengths its kernel needs."""
-    H, h = layer.hidden_size, f"l{k}_h"
+    (int32 work, int16, int8) workspace lengths its kernel needs. ``tag`` names a
+    Bidirectional layer's direction (its state members are l{k}{tag}_...)."""
+    H, h, k = layer.hidden_size, f"l{k}{tag}_h", f"{k}{tag}"
     work = layout.stage_words(layer.input_size) + layout.stage_words(H)  # x and h staged (tinyrnn_dot.h)
     entry = {"index": k, "kind": layer.kind, "params": f"{prefix}_params", "input": source, "h": h, "size": H,
              "comment": where}
@@ -268,7 +273,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     digest = model.content_hash()
     lut_name = f"tinyrnn_{name}_sigmoid_lut"
     arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
-    recurrent, head, members, front = [], [], [], []
+    recurrent, head, members, front, plan = [], [], [], [], []
     dense_layers = [k for k, layer in enumerate(model.layers) if isinstance(layer, DenseLayer)]
     source = "x_t"
     for k, layer in enumerate(model.layers):
@@ -279,12 +284,19 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
             front.append(entry)
             members.extend(entry["state"])
             source = f"st->{entry['out']}"
+        elif layer.kind == "bidirectional":  # two directions and the merge (codegen/window.py)
+            entries = [_recurrent(getattr(layer, d), k, f"{prefix}{d[0]}", f"{where} {d}", lut_name, source, path, d[0])
+                       for d in ("forward", "backward")]
+            arrs = [a for _, direction in entries for a in direction]
+            plan.append(window.step(layer, where, [e for e, _ in entries], window.merge(layer, prefix, where)))
         elif not isinstance(layer, DenseLayer):
             entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source, path)
-            recurrent.append(entry)
-            members.extend(entry["state"])
-            source = f"st->{entry['h']}"
-        else:
+            plan.append(window.step(layer, where, [entry]))
+        if layer.kind in RECURRENT_KINDS:
+            recurrent.extend(plan[-1]["dirs"])
+            members.extend(f for e in plan[-1]["dirs"] for f in e["state"])
+            source = f"st->{recurrent[-1]['h']}"
+        elif isinstance(layer, DenseLayer):
             fields, arrs = _dense(layer, prefix, where)
             last = k == dense_layers[-1]
             check_table(layer, where, last)  # a table only in a hidden sigmoid/tanh/softmax layer
@@ -297,6 +309,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
                          "output": "y" if last else f"st->{out}", "comment": where, "table": table})
             source = f"st->{out}"
         arrays.extend(arrs)
+    whole = window.context(model, plan, head, members)
     # One workspace shared by all layers (they run one after another); C has no
     # zero-length arrays, so a member exists only when some kernel uses it.
     work, scratch16, scratch8 = (max(r["scratch"][i] for r in recurrent) for i in (0, 1, 2))
@@ -317,7 +330,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     arrays.extend(io_arrays)
     # Kernels by what the layers need: their kinds, and the table activations if any layer has one.
     tables = {"activation"} if any(h["table"] for h in head) else set()
-    kinds = sorted({layer.kind for layer in model.layers} | tables)
+    kinds = sorted({layer.kind for layer in model.layers} | tables | window.inner_kinds(model))
     return {
         "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
         "model_name": _comment(model.name), "path": path, "PATH": path.upper(),
@@ -331,7 +344,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
         "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
         "front": front, "warmup": model.front_timing[0], "front_stride": model.front_timing[1],
         "state_fields": [f for t in ("int32_t", "int16_t", "int8_t") for f in fields_by_type[t]],
-        "weights_bytes": sum(a["bytes"] for a in arrays), "step_stack_bytes": None, "stack_note": "", **io,
+        "weights_bytes": sum(a["bytes"] for a in arrays), "step_stack_bytes": None, "stack_note": "", **io, **whole,
     }
 
 

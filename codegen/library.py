@@ -75,7 +75,7 @@ def library_target(board: str | None = None, core: str | None = None, path: str 
 
 
 def _entry_points(context: dict) -> list[str]:
-    fns = ["reset", "step", "run", "quantize_input", "dequantize_output"]
+    fns = ["reset", "run", "quantize_input", "dequantize_output"] + ([] if context["whole_window"] else ["step"])
     fns += ["argmax"] if context["argmax"] else []
     fns += ["probabilities"] if context["classifier"] else []
     return [f"tinyrnn_{context['name']}_{fn}" for fn in fns]

@@ -150,15 +150,23 @@ def calibrate(model: FloatModel, x: np.ndarray, method: str = "percentile", perc
     ranges = Ranges(input=value_range(y, method, percentile))
     for k, layer in enumerate(model.layers):
         trace: dict = {}
-        entry = {"input_mean": y.reshape(-1, y.shape[-1]).mean(axis=0)}
         last = k == len(model.layers) - 1
         out = layer.run(y, trace, last=last) if layer.kind in FEEDFORWARD else layer.run(y, trace, valid)
-        for key, steps in trace.items():
-            values = _finite(f"layer '{layer.name}' ({key})", np.stack(steps))
-            entry[key] = value_range(values, "minmax" if key in ("cell", "gates") else method, percentile)
-        if layer.kind not in FEEDFORWARD:
-            entry.update(_recurrent_stats(layer, trace, percentile))
-            out = out if layer.return_sequences else out[:, -1]
-        y = out
-        ranges.layers.append(entry)
+        ranges.layers.append(_entry(layer, trace, y.reshape(-1, y.shape[-1]).mean(axis=0), method, percentile))
+        y = out if layer.kind in FEEDFORWARD or layer.return_sequences else out[:, -1]
     return ranges
+
+
+def _entry(layer, trace: dict, input_mean: np.ndarray, method: str, percentile: float) -> dict:
+    """One layer's ranges and statistics from its trace; a Bidirectional's "forward" and
+    "backward" entries are its directions' own (the reversed window has the same input mean)."""
+    entry = {"input_mean": input_mean}
+    for key, steps in trace.items():
+        if isinstance(steps, dict):
+            entry[key] = _entry(getattr(layer, key), steps, input_mean, method, percentile)
+            continue
+        values = _finite(f"layer '{layer.name}' ({key})", np.stack(steps))
+        entry[key] = value_range(values, "minmax" if key in ("cell", "gates") else method, percentile)
+    if layer.kind in ("lstm", "gru", "rnn"):
+        entry.update(_recurrent_stats(layer, trace, percentile))
+    return entry

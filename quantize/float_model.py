@@ -137,6 +137,44 @@ class FloatSimpleRNN:
         return out
 
 
+MERGES = {"concat": lambda f, b: np.concatenate([f, b], axis=-1), "sum": np.add,
+          "ave": lambda f, b: (f + b) / 2.0, "mul": np.multiply}
+
+
+@dataclass
+class FloatBidirectional:
+    """Keras Bidirectional over two recurrent twins (``backward`` runs on the reversed window).
+
+    ``run`` gives (N, T, W) aligned with time when the layer returns sequences, else
+    (N, 1, W): the merge of both final states (``[:, -1]`` is the output either way).
+    ``trace`` gets "forward" and "backward" (each direction's own trace) and "merged".
+    """
+
+    name: str
+    forward: object  # FloatLSTM | FloatGRU | FloatSimpleRNN
+    backward: object
+    merge_mode: str
+    kind: str = "bidirectional"
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward.return_sequences
+
+    @property
+    def units(self) -> int:
+        return self.forward.units * (2 if self.merge_mode == "concat" else 1)
+
+    def run(self, x: np.ndarray, trace: dict | None = None, valid: np.ndarray | None = None) -> np.ndarray:
+        traces = ({}, {}) if trace is not None else (None, None)
+        fwd = self.forward.run(x, traces[0], valid)
+        bwd = self.backward.run(x[:, ::-1], traces[1], None if valid is None else valid[:, ::-1])
+        f, b = (fwd, bwd[:, ::-1]) if self.return_sequences else (fwd[:, -1:], bwd[:, -1:])
+        out = MERGES[self.merge_mode](f, b)
+        if trace is not None:
+            trace.update(forward=traces[0], backward=traces[1], merged=[out])
+        return out
+
+
 @dataclass
 class FloatDense:
     name: str

@@ -20,7 +20,7 @@ import zipfile
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import DENSE_ACTIVATIONS, FRONT_KINDS, RECURRENT_KINDS, RNN_ACTIVATIONS
+from tinyrnn.core.ir import DENSE_ACTIVATIONS, FRONT_KINDS, MERGE_MODES, RECURRENT_KINDS, RNN_ACTIVATIONS
 from tinyrnn.quantize import keras_graph
 from tinyrnn.quantize import keras_layers as kl
 from tinyrnn.quantize.float_model import FloatModel
@@ -35,6 +35,8 @@ SUPPORT = (
     ("LSTM, GRU", "activation tanh, recurrent_activation sigmoid, use_bias, return_sequences, GRU reset_after "
                   "True/False", "stateful, go_backwards, unroll, return_state, time_major, custom activations"),
     ("SimpleRNN", f"activation {' or '.join(RNN_ACTIVATIONS)}, use_bias, return_sequences", "as LSTM"),
+    ("Bidirectional", f"of LSTM, GRU or SimpleRNN (as those), merge_mode {', '.join(MERGE_MODES)}; whole-window "
+                      "C API (_run, no _step)", "merge_mode None, after Masking, other wrapped layers"),
     ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs int8 "
               "pre-activation logits); per step on sequences", "other activations"),
     ("TimeDistributed(Dense)", "as Dense, per step", "any other wrapped layer"),
@@ -139,6 +141,8 @@ def _convert(builder: _Builder, layer) -> None:
         builder.add(kl.recurrent(layer, cfg), layer)
     elif kind == "SimpleRNN":
         builder.add(kl.simple_rnn(layer, cfg), layer)
+    elif kind == "Bidirectional":
+        builder.add(kl.bidirectional(layer, builder.mask_value is not None), layer)
     elif kind == "Dense":
         builder.add(kl.dense(layer, cfg), layer)
     elif kind in ("Conv1D", "MaxPooling1D", "AveragePooling1D"):
@@ -156,6 +160,9 @@ def _convert(builder: _Builder, layer) -> None:
 
 def import_model(model, where: str = "model", output: str | None = None) -> FloatModel:
     """The float twin of an in-memory Keras model (``output``: the output layer's name)."""
+    for layer in model.layers:  # merge_mode=None has two outputs: say so before the graph walk does
+        if type(layer).__name__ == "Bidirectional":
+            kl.check_merge_mode(layer)
     chain = keras_graph.chain(model, output, where)
     for layer in chain:  # before the input check: an Embedding's input is (time,)
         if layer.get_config().get("mask_zero"):

@@ -8,8 +8,16 @@ import dataclasses
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import CONV_ACTIVATIONS, CONV_PADDINGS, DENSE_ACTIVATIONS, RNN_ACTIVATIONS
-from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatPool1D, FloatSimpleRNN
+from tinyrnn.core.ir import CONV_ACTIVATIONS, CONV_PADDINGS, DENSE_ACTIVATIONS, MERGE_MODES, RNN_ACTIVATIONS
+from tinyrnn.quantize.float_model import (
+    FloatBidirectional,
+    FloatConv1D,
+    FloatDense,
+    FloatGRU,
+    FloatLSTM,
+    FloatPool1D,
+    FloatSimpleRNN,
+)
 
 # (option, value that we support): anything else is refused with the option named.
 RECURRENT_FIXED = (
@@ -134,6 +142,31 @@ def simple_rnn(layer, cfg: dict) -> FloatSimpleRNN:
     w = weights(layer)
     bias = w[2] if cfg.get("use_bias", True) else np.zeros(w[1].shape[0])
     return FloatSimpleRNN(layer.name, w[0], w[1], bias, activation, bool(cfg.get("return_sequences")))
+
+
+def check_merge_mode(layer) -> str:
+    mode = layer.get_config().get("merge_mode")
+    if mode not in MERGE_MODES:
+        raise refuse(layer, f"option merge_mode={mode!r} is not supported (use one of {', '.join(MERGE_MODES)})")
+    return mode
+
+
+def bidirectional(layer, masked: bool) -> FloatBidirectional:
+    """Bidirectional(LSTM|GRU|SimpleRNN): each direction checked as the layer alone, the
+    backward one with the go_backwards=True that Bidirectional gives it."""
+    mode = check_merge_mode(layer)
+    if masked:
+        raise refuse(layer, "a Masking layer before Bidirectional is not supported")
+    twins = []
+    for inner, backwards in ((layer.forward_layer, False), (layer.backward_layer, True)):
+        kind, inner_cfg = type(inner).__name__, inner.get_config()
+        if kind not in ("LSTM", "GRU", "SimpleRNN") or kind != type(layer.forward_layer).__name__:
+            raise refuse(layer, f"wraps {kind}: only Bidirectional(LSTM|GRU|SimpleRNN), one kind both ways")
+        if bool(inner_cfg.get("go_backwards")) != backwards:
+            raise refuse(inner, f"option go_backwards={not backwards} inside Bidirectional is not supported")
+        inner_cfg = {**inner_cfg, "go_backwards": False}
+        twins.append(simple_rnn(inner, inner_cfg) if kind == "SimpleRNN" else recurrent(inner, inner_cfg))
+    return FloatBidirectional(layer.name, twins[0], twins[1], mode)
 
 
 def dense(layer, cfg: dict, name: str | None = None) -> FloatDense:

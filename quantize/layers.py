@@ -24,10 +24,28 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import build_table
+from tinyrnn.core.golden.bidirectional_s8 import LEFT_SHIFT
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
-from tinyrnn.core.ir import TABLE_ACTIVATIONS, Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
-from tinyrnn.quantize.float_model import FloatConv1D, FloatDense, FloatGRU, FloatLSTM, FloatPool1D, FloatSimpleRNN
+from tinyrnn.core.ir import (
+    TABLE_ACTIVATIONS,
+    BidirectionalLayer,
+    Conv1DLayer,
+    DenseLayer,
+    GRULayer,
+    LSTMLayer,
+    Pool1DLayer,
+    SimpleRNNLayer,
+)
+from tinyrnn.quantize.float_model import (
+    FloatBidirectional,
+    FloatConv1D,
+    FloatDense,
+    FloatGRU,
+    FloatLSTM,
+    FloatPool1D,
+    FloatSimpleRNN,
+)
 
 GATE_FRAC_BITS = 12  # Q3.12
 Q15 = 2.0**-15
@@ -270,3 +288,43 @@ def quantize_pool1d(layer: FloatPool1D, in_scale: float, in_zp: int, ranges: dic
     return Pool1DLayer(name=layer.name, input_size=int(ranges["input_mean"].size), pool=layer.pool,
                        pool_size=int(layer.pool_size), strides=int(layer.strides), input_scale=in_scale,
                        input_zero_point=in_zp)
+
+
+def merge_grid(mode: str, s_f: float, s_b: float, merged: tuple) -> tuple:
+    """(output scale, zero point, multipliers, shifts [forward, backward, output]) of a
+    sum/ave/mul merge (golden ``bidirectional_s8.merge_s8``) covering the ``merged`` range;
+    a range so narrow that the output multiplier would leave the domain
+    (``bidirectional_s8.merge_bounds``: sum/ave at most 1, mul at most 2^13) is widened."""
+    lo, hi = min(merged[0], 0.0), max(merged[1], 0.0)
+    top = 2.0 * max(s_f, s_b)
+    s_min = s_f * s_b * 2.0**-13 if mode == "mul" else top * 2.0**-LEFT_SHIFT
+    s_y, zp = asymmetric(lo, max(hi, lo + 255.0 * s_min))
+    half = 0.5 if mode == "ave" else 1.0
+    out = s_f * s_b / s_y if mode == "mul" else half * top / (2.0**LEFT_SHIFT * s_y)
+    reals = [0.0, 0.0, out] if mode == "mul" else [s_f / top, s_b / top, out]
+    return (s_y, zp, *multipliers(reals))
+
+
+def quantize_bidirectional(layer: FloatBidirectional, in_scale: float, in_zp: int, ranges: dict, *,
+                           max_steps: int, **options) -> BidirectionalLayer:  # fmt: skip
+    """Each direction by its own quantizer; concat calibrates both hidden states together
+    (the union range: one int8 grid, the output's), sum/ave/mul requantize the merge to
+    the calibrated range of the merged output."""
+    inner = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn}[layer.forward.kind]
+    if layer.forward.kind != "lstm":
+        options.pop("cell_power", None)
+    parts = {d: dict(ranges[d]) for d in ("forward", "backward")}
+    if layer.merge_mode == "concat":
+        lo = min(parts[d]["hidden"][0] for d in parts)
+        hi = max(parts[d]["hidden"][1] for d in parts)
+        for d in parts:
+            parts[d]["hidden"] = (lo, hi)
+    fwd, bwd = (inner(getattr(layer, d), in_scale, in_zp, parts[d], **options) for d in ("forward", "backward"))
+    if layer.merge_mode == "concat":
+        out_scale, out_zp, m, s = fwd.hidden_scale, fwd.hidden_zero_point, np.zeros(3, np.int32), np.zeros(3, np.int32)
+    else:
+        out_scale, out_zp, m, s = merge_grid(layer.merge_mode, fwd.hidden_scale, bwd.hidden_scale, ranges["merged"])
+    return BidirectionalLayer(
+        name=layer.name, merge_mode=layer.merge_mode, forward=fwd, backward=bwd, output_scale=float(out_scale),
+        output_zero_point=int(out_zp), merge_multiplier=m, merge_shift=s, max_steps=int(max_steps),
+    )  # fmt: skip

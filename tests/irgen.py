@@ -14,16 +14,19 @@ stays within int32).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
 from tinyrnn.core.golden.activation_s8 import build_table
+from tinyrnn.core.golden.bidirectional_s8 import merge_bounds
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier, shifted_fits
 from tinyrnn.core.golden.model import run_steps
 from tinyrnn.core.ir import (
     POOLS,
     TABLE_ACTIVATIONS,
+    BidirectionalLayer,
     Conv1DLayer,
     DenseLayer,
     GRULayer,
@@ -182,6 +185,38 @@ def recurrent_layer(rng, kind: str, input_size: int, hidden_size: int, **kwargs)
     if kind in RNN_KINDS:
         return rnn_layer(rng, input_size, hidden_size, activation="relu" if kind == "rnn_relu" else "tanh", **kwargs)
     return gru_layer(rng, input_size, hidden_size, reset_after=kind == "gru", **kwargs)
+
+
+def bidirectional_layer(rng, kind: str, input_size: int, hidden_size: int, *, merge_mode: str = "concat",
+                        return_sequences: bool = True, max_steps: int = 16, extreme: float = 0.0,
+                        name: str = "bidir") -> BidirectionalLayer:
+    """Two random directions of ``kind`` (``recurrent_layer``). concat: the backward one is
+    the forward one with its weight columns reversed, on the same hidden grid (as concat
+    needs; the accumulator bounds are the same). sum/ave/mul: independent directions and
+    merge requantizations near the real ones (anything in the domain when extreme)."""
+    fwd = recurrent_layer(rng, kind, input_size, hidden_size, return_sequences=return_sequences, extreme=extreme,
+                          name=f"{name}_forward")
+    if merge_mode == "concat":
+        bwd = dataclasses.replace(fwd, name=f"{name}_backward", w_x=np.ascontiguousarray(fwd.w_x[..., ::-1]),
+                                  w_h=np.ascontiguousarray(fwd.w_h[..., ::-1]))
+        grid, mult, shift = (fwd.hidden_scale, fwd.hidden_zero_point), np.zeros(3, np.int32), np.zeros(3, np.int32)
+    else:
+        bwd = recurrent_layer(rng, kind, input_size, hidden_size, return_sequences=return_sequences, extreme=extreme,
+                              name=f"{name}_backward")
+        s_f, s_b = fwd.hidden_scale, bwd.hidden_scale
+        top = 2.0 * max(s_f, s_b)
+        s_y = (s_f * s_b * 64.0 if merge_mode == "mul" else top / 2.0) * 2.0 ** rng.uniform(-1.0, 1.0)
+        half = 0.5 if merge_mode == "ave" else 1.0
+        out = s_f * s_b / s_y if merge_mode == "mul" else half * top / 2.0**20 / s_y
+        reals = (0.0, 0.0, out) if merge_mode == "mul" else (s_f / top, s_b / top, out)
+        grid = (s_y, _zero_point(rng, extreme))
+        layer = BidirectionalLayer(name, merge_mode, fwd, bwd, *grid, np.zeros(3, np.int32), np.zeros(3, np.int32), 1)
+        pairs = [_mult_shift(rng, r, extreme, int(b)) if b else (0, 0) for r, b in zip(reals, merge_bounds(layer))]
+        for i in range(2):  # sum/ave inputs: a real multiplier below 1 (the int32 sum cannot overflow)
+            pairs[i] = (pairs[i][0], min(pairs[i][1], 0))
+        mult, shift = (np.array(v, np.int32) for v in zip(*pairs))
+    return BidirectionalLayer(name=name, merge_mode=merge_mode, forward=fwd, backward=bwd, output_scale=grid[0],
+                              output_zero_point=grid[1], merge_multiplier=mult, merge_shift=shift, max_steps=max_steps)
 
 
 def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "linear",

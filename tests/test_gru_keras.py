@@ -86,7 +86,8 @@ def test_gru_float_twin_int8_and_c(stack, tmp_path):
 
 
 @pytest.mark.parametrize("make_layer, message", [
-    (lambda k: k.layers.Bidirectional(k.layers.GRU(4), name="bi"), "'bi' \\(Bidirectional\\): unsupported layer type"),
+    (lambda k: k.layers.Bidirectional(k.layers.GRU(4, unroll=True, name="g"), name="bi"),
+     "'forward_g' \\(GRU\\): option unroll=True"),
     (lambda k: k.layers.GRU(4, go_backwards=True, name="g"), "'g' \\(GRU\\): option go_backwards=True"),
     (lambda k: k.layers.GRU(4, unroll=True, name="g"), "'g' \\(GRU\\): option unroll=True"),
     (lambda k: k.layers.GRU(4, recurrent_activation="hard_sigmoid", name="g"),

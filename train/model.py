@@ -3,7 +3,9 @@
 Graph: ``Input(shape=(T, F))`` (fixed T) → ``Normalization`` (adapted on the
 training windows, per feature) → 1..3 ``LSTM``/``GRU``/``SimpleRNN`` layers with default
 activations and ``unroll=False`` (``return_sequences`` on all but the last) →
-``Dense(n_classes, softmax)``. No masking, no Bidirectional, no dropout.
+``Dense(n_classes, softmax)``. No masking, no dropout. ``bilstm``/``bigru`` wrap their
+layer in ``Bidirectional`` (merge_mode concat, ``units`` per direction): the generated
+C then has the whole-window ``_run`` only.
 
 Stacks: ``arch="lstm", layers=2`` is LSTM→LSTM; a comma list gives each layer
 its own kind, first layer first (``arch="lstm,gru"`` is LSTM→GRU, and sets the
@@ -28,9 +30,11 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 
-ARCHS = ("lstm", "gru", "rnn", "rnn_relu")  # rnn: SimpleRNN (tanh); rnn_relu: SimpleRNN(activation="relu")
+# rnn: SimpleRNN (tanh); rnn_relu: SimpleRNN(activation="relu"); bilstm, bigru: Bidirectional(LSTM|GRU)
+ARCHS = ("lstm", "gru", "rnn", "rnn_relu", "bilstm", "bigru")
 KERAS_LAYERS = {"lstm": ("LSTM", {}), "gru": ("GRU", {}), "rnn": ("SimpleRNN", {}),
-                "rnn_relu": ("SimpleRNN", {"activation": "relu"})}
+                "rnn_relu": ("SimpleRNN", {"activation": "relu"}), "bilstm": ("LSTM", {}), "bigru": ("GRU", {})}
+BIDIRECTIONAL = ("bilstm", "bigru")
 MAX_LAYERS = 3
 CONV_FRONT = "conv-"  # prefix of the first kind: the Conv1D + MaxPooling1D front end
 CONV_FILTERS, CONV_KERNEL, POOL_SIZE = 16, 5, 2
@@ -131,8 +135,9 @@ def build_model(arch, units: int, layers: int | None = 1, input_shape=(None, Non
         h = keras.layers.MaxPooling1D(POOL_SIZE, name="pool_0")(h)
     for i, kind in enumerate(k.removeprefix(CONV_FRONT) for k in kinds):
         cls, options = KERAS_LAYERS[kind]
-        h = getattr(keras.layers, cls)(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
-                                       name=f"{kind}_{i}", **options)(h)
+        layer = getattr(keras.layers, cls)(int(units), return_sequences=i < len(kinds) - 1, unroll=False,
+                                           name=f"{kind}_{i}", **options)
+        h = (keras.layers.Bidirectional(layer, name=f"{kind}_{i}_bidirectional") if kind in BIDIRECTIONAL else layer)(h)
     outputs = keras.layers.Dense(int(n_classes), activation="linear" if regression else "softmax", name="head")(h)
     label = ("_".join(kinds) if len(set(kinds)) > 1 else kinds[0]).replace("-", "_")
     return keras.Model(inputs, outputs, name=name or f"tinyrnn_{label}{units}x{len(kinds)}")

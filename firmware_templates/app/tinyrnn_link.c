@@ -223,8 +223,12 @@ static int32_t do_run(tinyrnn_link_t *l, const char **why)
     }
     valid = (flags & TRP_RUN_MASKED) ? l->rx + TRP_RUN_REQUEST_X : 0;
     t0 = l->board->ticks();
-    m->run_chunk((const int8_t *)(l->rx + TRP_RUN_REQUEST_X + (valid ? n : 0u)), valid, (uint16_t)n,
-                 (int8_t *)(l->tx + TRP_TICKS_REPLY_Y), all);
+    if (m->run_chunk((const int8_t *)(l->rx + TRP_RUN_REQUEST_X + (valid ? n : 0u)), valid, (uint16_t)n,
+                     (int8_t *)(l->tx + TRP_TICKS_REPLY_Y), all, (flags & TRP_RUN_LAST) != 0) != 0) {
+        l->run_active = 0;
+        *why = "whole-window model: window too long or masked, or sequence outputs split over chunks";
+        return -(int32_t)TRP_E_BAD_ARG;
+    }
     l->run_ticks += l->board->ticks() - t0;
     put_u32(l->tx + TRP_TICKS_REPLY_TICKS, l->run_ticks);
     if (flags & TRP_RUN_LAST)
@@ -272,6 +276,9 @@ static void dispatch(tinyrnn_link_t *l)
         l->run_active = 0; /* anything else touching the state ends a RUN window */
     if (uses_model && !l->config_ok) {
         why = "model sizes exceed max payload";
+        r = -(int32_t)TRP_E_CONFIG;
+    } else if ((t == TRP_T_STEP || t == TRP_T_BENCH) && !l->model->step) {
+        why = "whole-window model: no STEP or BENCH, use RUN";
         r = -(int32_t)TRP_E_CONFIG;
     } else if (t == TRP_T_INFO) {
         r = do_info(l, &why);

@@ -30,11 +30,13 @@ typedef struct tinyrnn_model_if {
     uint16_t kernel_abi;       /* kernel ABI version the model was generated for */
     const char *hash_hex;      /* 64 hex chars: SHA-256 of the IR artifact */
     void (*reset)(void);
-    void (*step)(const int8_t *x_t, int8_t *y);
+    void (*step)(const int8_t *x_t, int8_t *y); /* NULL: a whole-window model (STEP, BENCH refused) */
     /* Feed n steps continuing the current state. all_outputs: write n*O bytes (one
      * output per step), else write only the last step's O bytes. valid: NULL, or n
-     * flags (0 = a masked step: state kept, output repeated). */
-    void (*run_chunk)(const int8_t *x, const uint8_t *valid, uint16_t n, int8_t *y, int all_outputs);
+     * flags (0 = a masked step: state kept, output repeated). last: the window's last
+     * chunk (a whole-window model computes then). Returns 0, or nonzero if refused
+     * (a whole-window model: window too long, or sequence outputs over several chunks). */
+    int (*run_chunk)(const int8_t *x, const uint8_t *valid, uint16_t n, int8_t *y, int all_outputs, int last);
 } tinyrnn_model_if_t;
 
 /* The one model this firmware serves (defined by model_glue.c). */

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden import activation_s8, conv1d_s8, dense_s8, gru_s8, lstm_s8, rnn_s8
+from tinyrnn.core.golden import activation_s8, bidirectional_s8, conv1d_s8, dense_s8, gru_s8, lstm_s8, rnn_s8
 from tinyrnn.core.golden.fixedpoint import INT32_MAX, shifted_fits
 from tinyrnn.core.ir import Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
 
@@ -120,3 +120,13 @@ def check_layer(layer, where: str) -> dict:
         raise TinyrnnError(f"{where}: cell_scale_power = {int(layer.cell_scale_power)} outside "
                            f"[{ACT_SHIFT_MIN - 12}, {ACT_SHIFT_MAX - 12}] (tanh of the cell state)")
     return {"bound_x": bound_x, "bound_h": bound_h}
+
+
+def check_merge(layer, where: str) -> None:
+    """A Bidirectional merge's requantizations (``bidirectional_s8.merge_bounds``)."""
+    for i, bound in enumerate(bidirectional_s8.merge_bounds(layer)):
+        if bound:
+            check_requant(where, f"merge_shift[{i}]", "merge", bound, layer.merge_shift[i])
+    if layer.merge_mode in ("sum", "ave") and max(int(v) for v in layer.merge_shift[:2]) > 0:
+        raise TinyrnnError(f"{where}: merge_shift[:2] = {[int(v) for v in layer.merge_shift[:2]]}: a merge input "
+                           "shift > 0 can overflow the int32 sum")

@@ -30,8 +30,9 @@ RNN_ACTIVATIONS = ("tanh", "relu")
 CONV_ACTIVATIONS = ("linear", "relu", "relu6")
 CONV_PADDINGS = ("valid", "causal")
 POOLS = ("max", "average")
-RECURRENT_KINDS = ("lstm", "gru", "rnn")
+RECURRENT_KINDS = ("lstm", "gru", "rnn", "bidirectional")
 FRONT_KINDS = ("conv1d", "pool1d")  # before the recurrent stack, streaming: input steps in, fewer steps out
+MERGE_MODES = ("concat", "sum", "ave", "mul")  # Keras Bidirectional's, except None
 
 
 @dataclass
@@ -298,7 +299,59 @@ class Pool1DLayer:
         return self.input_zero_point
 
 
-LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer, Conv1DLayer, Pool1DLayer)}
+@dataclass
+class BidirectionalLayer:
+    """Keras Bidirectional: ``forward`` runs over the window, ``backward`` over it reversed
+    (both LSTM, GRU or SimpleRNN IR layers of one kind, from real zero state), then the
+    two are merged per step (golden ``bidirectional_s8.py``, C ``tinyrnn_bidirectional_s8.c``).
+
+    return_sequences: step t merges forward h_t with the backward output for x_t (its
+    outputs re-reversed); else forward's final h with backward's (after x[0]). concat
+    needs both directions on one int8 grid, which is the output's; sum/ave/mul requantize
+    to ``output_scale``/``output_zero_point`` with ``merge_multiplier``/``merge_shift``
+    [forward input, backward input, output] (mul uses the output pair only, concat none).
+    The backward pass needs the whole window: the generated C has ``_run`` only, with
+    static buffers for ``max_steps`` steps.
+    """
+
+    kind: ClassVar[str] = "bidirectional"
+    name: str
+    merge_mode: str  # one of MERGE_MODES
+    forward: Any  # LSTMLayer | GRULayer | SimpleRNNLayer
+    backward: Any  # the same kind and sizes
+    output_scale: float
+    output_zero_point: int
+    merge_multiplier: np.ndarray  # (3,) int32
+    merge_shift: np.ndarray  # (3,) int32
+    max_steps: int  # the longest window the C's buffers hold
+
+    @property
+    def input_size(self) -> int:
+        return self.forward.input_size
+
+    @property
+    def hidden_size(self) -> int:
+        return self.forward.hidden_size
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward.return_sequences
+
+    @property
+    def output_size(self) -> int:
+        return 2 * self.hidden_size if self.merge_mode == "concat" else self.hidden_size
+
+    @property
+    def hidden_scale(self) -> float:  # what the next layer reads, as a recurrent layer's h
+        return self.output_scale
+
+    @property
+    def hidden_zero_point(self) -> int:
+        return self.output_zero_point
+
+
+LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer, Conv1DLayer, Pool1DLayer,
+                                          BidirectionalLayer)}
 
 
 @dataclass
@@ -348,6 +401,11 @@ class Model:
     @property
     def warmup(self) -> int:
         return self.front_timing[0]
+
+    @property
+    def whole_window(self) -> bool:
+        """A Bidirectional layer needs the whole window: no step API (see BidirectionalLayer)."""
+        return any(layer.kind == "bidirectional" for layer in self.layers)
 
     def content_hash(self) -> str:
         doc, arrays = to_document(self)

@@ -57,6 +57,8 @@ def _build(cls, doc: dict, arrays: dict, where: str):
             if not isinstance(value["array"], str) or value["array"] not in arrays:
                 raise TinyrnnError(f"{where}: array {value['array']!r} missing")
             value = arrays[value["array"]]
+        elif isinstance(value, dict) and value.get("kind") in LAYER_TYPES:  # a wrapped layer (Bidirectional)
+            value = _build(LAYER_TYPES[value["kind"]], value, arrays, f"{where} {f.name}")
         kwargs[f.name] = value
     return cls(**kwargs)
 

@@ -22,8 +22,10 @@ from tinyrnn.core.ir import (
     POOLS,
     GATES_GRU,
     GATES_LSTM,
+    MERGE_MODES,
     RNN_ACTIVATIONS,
     TABLE_ACTIVATIONS,
+    BidirectionalLayer,
     Conv1DLayer,
     DenseLayer,
     GRULayer,
@@ -137,7 +139,34 @@ def check_front_layer(layer, where: str) -> None:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(CONV_ACTIVATIONS)})")
 
 
+def _check_bidirectional(layer: BidirectionalLayer, where: str) -> None:
+    """Two directions of one recurrent kind and shape; concat's on the output grid."""
+    _check_fields(layer, where)
+    if layer.merge_mode not in MERGE_MODES:
+        raise TinyrnnError(f"{where}: merge_mode {layer.merge_mode!r} unknown (one of {', '.join(MERGE_MODES)})")
+    kinds = (LSTMLayer, GRULayer, SimpleRNNLayer)
+    for name in ("forward", "backward"):
+        inner = getattr(layer, name)
+        if not isinstance(inner, kinds):
+            raise TinyrnnError(f"{where}: {name} must be an LSTM, GRU or SimpleRNN layer")
+        _check_layer(inner, f"{where} {name}")
+    f, b = layer.forward, layer.backward
+    shape = (type(f), f.input_size, f.hidden_size, f.return_sequences)
+    if (type(b), b.input_size, b.hidden_size, b.return_sequences) != shape:
+        raise TinyrnnError(f"{where}: forward and backward differ in kind, sizes or return_sequences")
+    grid = (float(layer.output_scale), int(layer.output_zero_point))
+    if layer.merge_mode == "concat" and any((float(d.hidden_scale), int(d.hidden_zero_point)) != grid for d in (f, b)):
+        raise TinyrnnError(f"{where}: concat needs both directions' hidden grid equal to the output's")
+    if layer.max_steps < 1:
+        raise TinyrnnError(f"{where}: max_steps must be at least 1")
+    for name in ("merge_multiplier", "merge_shift"):
+        _check_array(where, name, getattr(layer, name), (3,), 32)
+    domain.check_merge(layer, where)
+
+
 def _check_layer(layer, where: str) -> None:
+    if isinstance(layer, BidirectionalLayer):
+        return _check_bidirectional(layer, where)
     _check_fields(layer, where)
     if isinstance(layer, (Conv1DLayer, Pool1DLayer)):
         check_front_layer(layer, where)  # before the array shapes, which depend on kernel_size
@@ -217,5 +246,9 @@ def validate(model: Model, where: str = "model") -> None:
     check_front(model, where)
     if not recurrent:
         raise TinyrnnError(f"{where}: model has no recurrent (LSTM, GRU or SimpleRNN) layer")
+    if model.whole_window and model.mask_value is not None:
+        raise TinyrnnError(f"{where}: a Bidirectional layer does not support masking (mask_value)")
+    if model.whole_window and any(layer.kind in FRONT_KINDS for layer in model.layers):
+        raise TinyrnnError(f"{where}: a Conv1D or pooling front end before a Bidirectional layer is not supported yet")
     if any(not layer.return_sequences for layer in recurrent[:-1]):
         raise TinyrnnError(f"{where}: a stacked recurrent layer must return sequences")

@@ -188,7 +188,11 @@ class Device:
             flags = (RUN_FIRST if start == 0 else 0) | (RUN_LAST if end == T else 0)
             head = b"" if valid is None else valid[start:end].tobytes()
             flags |= 0 if valid is None else RUN_MASKED
-            f = self.link.request(FrameType.RUN, bytes([flags]) + head + x[start:end].tobytes(), retries=0)
+            # A whole-window model (Bidirectional) computes the window at its last chunk: wait
+            # for it as for all the chunks together.
+            wait = self.link.timeout_s * -(-T // per) if end == T else None
+            f = self.link.request(FrameType.RUN, bytes([flags]) + head + x[start:end].tobytes(), retries=0,
+                                  timeout_s=wait)
             d = TICKS_REPLY.unpack(f.payload)
             want = (end - start) * info.output_size if info.returns_sequences else (info.output_size if end == T else 0)
             self._expect_len(d["y"], want, f"RUN chunk {start}:{end}", f.offset)

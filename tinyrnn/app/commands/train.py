@@ -12,7 +12,8 @@ def configure(p) -> None:
     p.add_argument("--data", required=True, help="NPZ file, UCI HAR folder or synthetic:NAME; float y (N,) or (N, K) "
                    "trains a regressor (linear Dense head, MSE loss)")
     p.add_argument("--arch", default="lstm",
-                   help="lstm, gru, rnn (SimpleRNN, tanh), rnn_relu, or one kind per layer for a mixed stack, first layer first (lstm,gru); "
+                   help="lstm, gru, rnn (SimpleRNN, tanh), rnn_relu, bilstm, bigru (Bidirectional: whole-window C "
+                        "API), or one kind per layer for a mixed stack, first layer first (lstm,gru); "
                         "conv-lstm, conv-gru: Conv1D(16, 5, causal, relu) + MaxPooling1D(2) first")
     p.add_argument("--units", type=int, default=32)
     p.add_argument("--layers", type=int, help="stack depth, 1..3 (default 1, or the length of an --arch list)")

@@ -6,15 +6,13 @@ import dataclasses
 
 import numpy as np
 
+from tinyrnn.core.golden.bidirectional_s8 import DIRECTIONS, bidirectional_s8
 from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
-from tinyrnn.core.golden.gru_s8 import gru_s8
-from tinyrnn.core.golden.lstm_s8 import lstm_s8
 from tinyrnn.core.golden.pool1d_s8 import pool1d_s8
-from tinyrnn.core.golden.rnn_s8 import rnn_s8
 from tinyrnn.core.ir import Model
 
-RECURRENT = {"lstm": lstm_s8, "gru": gru_s8, "rnn": rnn_s8}
+RECURRENT = {**DIRECTIONS, "bidirectional": bidirectional_s8}
 FRONT = {"conv1d": conv1d_s8, "pool1d": pool1d_s8}
 
 
