@@ -161,3 +161,13 @@ def test_committed_results_cover_every_board_and_model():
         ref = CMSIS_NN.get(r["board"], {}).get(r["model"])
         if ref and r["weights"] == "int16" and r["board"] in INT16_BOUND:
             assert r["instructions_per_step"] <= INT16_BOUND[r["board"]] * ref, r
+
+
+def test_readme_conv_lstm_row_is_the_committed_results():
+    rows = {(r["board"], r["model"], r["weights"]): r for r in json.loads((RESULTS / "bench.json").read_text())["results"]}
+    readme = (RESULTS.parent / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith("| conv_lstm_i9_h32 "))
+    columns = [("microbit", "int8"), ("mps2-an385", "int8"), ("mps2-an385", "int16"), ("mps2-an386", "int8"),
+               ("mps2-an386", "int16"), ("mps3-an547", "int8")]  # M0, M3 ×2, M4 ×2, M55
+    figures = [f"{rows[(b, 'conv_lstm_i9_h32', w)]['instructions_per_step']:,}" for b, w in columns]
+    assert line.split("|")[3:-1] == [f" {f} " for f in figures]
