@@ -3,6 +3,7 @@ figures), its targets, the linker-map sizes, and the committed results it regene
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -10,12 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinyrnn.app.commands import bench
 from tinyrnn.codegen.build import map_sizes
 from tinyrnn.codegen.generate import build_context
 from tinyrnn.core.boards import qemu_boards, weight_layouts
+from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 CODE_BUDGET = 3072  # one LSTM layer: kernels + generated runtime, weights excluded (issue #5)
@@ -65,10 +68,40 @@ def test_models_are_fixed_and_take_the_fast_path():
     for name, (kind, inputs, hidden, _) in bench.MODELS.items():
         model, again = bench.bench_model(name), bench.bench_model(name)
         assert model.content_hash() == again.content_hash()
-        assert (model.layers[0].kind, model.input_size, model.layers[0].hidden_size) == (kind, inputs, hidden)
-        assert bench.macs_per_step(name) == {"lstm": 4, "gru": 3, "rnn": 1}[kind] * hidden * (inputs + hidden)
+        cell = model.layers[-1]
+        assert (cell.kind, model.input_size, cell.hidden_size) == (kind.removeprefix("conv_"), inputs, hidden)
+        if kind != "conv_lstm":
+            assert bench.macs_per_step(name) == {"lstm": 4, "gru": 3, "rnn": 1}[kind] * hidden * (inputs + hidden)
         context = build_context(model, "model")
         assert context["recurrent"][0]["fields"]["reference"] == 0, f"{name} would measure the reference path"
+
+
+def test_conv_lstm_is_the_har_cnn_lstm_on_its_twins_lstm():
+    """Conv1D(16, k=5, causal, relu) + MaxPooling1D(2) + LSTM(32) on 9 channels; its LSTM is
+    lstm_i16_h32's, stepping at half the calls, so MACs per call = conv + LSTM / 2."""
+    model = bench.bench_model("conv_lstm_i9_h32")
+    conv, pool, lstm = model.layers
+    assert (conv.kind, conv.input_size, conv.output_size, conv.kernel_size, conv.padding, conv.activation) == \
+        ("conv1d", 9, 16, 5, "causal", "relu")
+    assert (pool.kind, pool.pool, pool.pool_size, pool.strides) == ("pool1d", "max", 2, 2)
+    twin = bench.bench_model("lstm_i16_h32")
+    assert dataclasses.replace(twin, layers=[lstm]).content_hash() == twin.content_hash()
+    # The LSTM steps at calls 1, 3, ..., so a bench run's calls hold exactly half as many LSTM steps.
+    assert model.front_timing == (1, 2) and bench.DEFAULT_STEPS % 2 == 0
+    assert bench.conv_macs("conv_lstm_i9_h32") == 16 * 5 * 9 == 720
+    assert bench.macs_per_step("conv_lstm_i9_h32") == 720 + 4 * 32 * (16 + 32) // 2
+    # Relu outputs spread over the int8 range (realistic multipliers), neither all clamped nor all saturated.
+    codes = conv1d_s8(conv, np.random.default_rng(0).integers(-128, 128, (4, 64, 9), dtype=np.int8))
+    assert 0.2 < np.mean(codes == conv.output_zero_point) < 0.8 and np.mean(codes == 127) < 0.1
+
+
+def test_kernel_table_takes_the_front_end_as_a_difference():
+    rows = [{"board": "mps2-an386", "model": m, "weights": "int8", "instructions_per_step": n}
+            for m, n in (("lstm_i9_h32", 10496), ("lstm_i16_h32", 12000), ("conv_lstm_i9_h32", 7440))]
+    table = bench.render_kernels(rows).splitlines()
+    assert len(table) == 3
+    # LSTM 10,496 / 5,248 MACs; front end (7,440 - 12,000 / 2) / 720 MACs = 1,440 / 720
+    assert table[2] == "| mps2-an386 | M4 | int8 | 2.00 | – | – | 2.00 (1,440 per input step) |"
 
 
 def test_unknown_board_or_model_is_a_user_error():
@@ -120,6 +153,7 @@ def test_committed_results_cover_every_board_and_model():
     assert runs == {(b, m, w) for b in qemu_boards() for m in bench.MODELS for w in weight_layouts(b)}
     table = (RESULTS / "bench.md").read_text()
     assert bench.render_markdown(data["results"], data["steps"], data["baseline"]) in table
+    assert bench.render_kernels(data["results"]) in table
     for r in data["results"]:
         assert r["instructions_per_step"] > 0 and r["flash_code_bytes"] > 0
         if r["model"].startswith("lstm"):
@@ -127,3 +161,13 @@ def test_committed_results_cover_every_board_and_model():
         ref = CMSIS_NN.get(r["board"], {}).get(r["model"])
         if ref and r["weights"] == "int16" and r["board"] in INT16_BOUND:
             assert r["instructions_per_step"] <= INT16_BOUND[r["board"]] * ref, r
+
+
+def test_readme_conv_lstm_row_is_the_committed_results():
+    rows = {(r["board"], r["model"], r["weights"]): r for r in json.loads((RESULTS / "bench.json").read_text())["results"]}
+    readme = (RESULTS.parent / "README.md").read_text()
+    line = next(x for x in readme.splitlines() if x.startswith("| conv_lstm_i9_h32 "))
+    columns = [("microbit", "int8"), ("mps2-an385", "int8"), ("mps2-an385", "int16"), ("mps2-an386", "int8"),
+               ("mps2-an386", "int16"), ("mps3-an547", "int8")]  # M0, M3 ×2, M4 ×2, M55
+    figures = [f"{rows[(b, 'conv_lstm_i9_h32', w)]['instructions_per_step']:,}" for b, w in columns]
+    assert line.split("|")[3:-1] == [f" {f} " for f in figures]

@@ -12,6 +12,8 @@ code = the model's C (kernels and generated model functions, not the protocol ap
 weights = the generated constant data, RAM = the model state, all read from the build.
 The models are int8 with random weights from fixed seeds, so every run measures the
 same thing; the dual-MAC floor is MACs/step / 2 (one two-MAC instruction per cycle).
+A step is one ``_step`` call (one input sample), also for the streaming CNN-LSTM, whose LSTM
+steps at every other call; its front end's cost is its row less its LSTM twin's half.
 """
 
 from __future__ import annotations
@@ -37,14 +39,15 @@ from tinyrnn.core.boards import (
 )
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
-from tinyrnn.core.ir import GRULayer, InputQuant, LSTMLayer, Model, SimpleRNNLayer
+from tinyrnn.core.ir import Conv1DLayer, GRULayer, InputQuant, LSTMLayer, Model, Pool1DLayer, SimpleRNNLayer
 from tinyrnn.harness import trace
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.qemu import Qemu
 
 HELP = "instructions per step, flash, RAM and stack of a fixed model set on each QEMU board"
 
-# name: (kind, inputs, hidden units, seed)
+# name: (kind, inputs, hidden units, seed); conv_lstm: the HAR-shaped CNN-LSTM (FRONT below)
+# on lstm_i16_h32's very LSTM layer, so their difference is the front end's cost.
 MODELS = {
     "lstm_i9_h32": ("lstm", 9, 32, 1),
     "lstm_i32_h64": ("lstm", 32, 64, 2),
@@ -52,8 +55,13 @@ MODELS = {
     "gru_i9_h32": ("gru", 9, 32, 4),
     "gru_i64_h128": ("gru", 64, 128, 5),
     "rnn_i9_h32": ("rnn", 9, 32, 6),
+    "lstm_i16_h32": ("lstm", 16, 32, 7),
+    "conv_lstm_i9_h32": ("conv_lstm", 9, 32, 7),
 }
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight rows per hidden unit
+# The CNN-LSTM's front end: Conv1D(filters, kernel_size, causal, relu) + MaxPooling1D(pool, pool),
+# so its LSTM steps at every pool-th input step; its LSTM twin and its weights' seed.
+FRONT = {"filters": 16, "kernel_size": 5, "pool": 2, "twin": "lstm_i16_h32", "seed": 107}
 # Issue #15's goals, tinyrnn / CMSIS-NN instructions per step: (board, weight layout, model
 # or None for every LSTM model) -> ratio; the table prints each beside its figure.
 GOALS = {("mps2-an386", "int8", None): 0.45, ("mps2-an385", "int8", None): 0.6,
@@ -96,8 +104,11 @@ def _gate_requant(rng, gates: int, fan_in: int):
 
 
 def bench_model(name: str):
-    """The benchmark model ``name``: one recurrent layer, int8, random weights (fixed seed)."""
+    """The benchmark model ``name``: one recurrent layer (after the FRONT end for conv_lstm), int8,
+    random weights (fixed seed)."""
     kind, inputs, hidden, seed = MODELS[name]
+    if kind == "conv_lstm":
+        return _conv_lstm(name, inputs)
     rng = np.random.default_rng(seed)
     gates = GATES[kind]
     w_x = rng.integers(-127, 128, (gates, hidden, inputs), dtype=np.int8)
@@ -129,12 +140,41 @@ def bench_model(name: str):
     return Model(name=name, input_size=inputs, input_quant=quant, layers=[layer])
 
 
+def _conv_lstm(name: str, inputs: int) -> Model:
+    """FRONT's Conv1D + MaxPooling1D on ``inputs`` channels, then the LSTM of FRONT's twin; the
+    conv's per-channel multipliers put its relu outputs around ±64 codes, as a trained layer's."""
+    lstm = bench_model(FRONT["twin"]).layers[0]
+    rng = np.random.default_rng(FRONT["seed"])
+    filters, size = FRONT["filters"], FRONT["kernel_size"]
+    pairs = [_multiplier(64.0 / (74.0 * 74.0 * np.sqrt(size * inputs)) * 2.0 ** rng.uniform(-1, 1))
+             for _ in range(filters)]
+    grid = dict(input_scale=lstm.input_scale, input_zero_point=lstm.input_zero_point)
+    conv = Conv1DLayer(name="conv", input_size=inputs, output_size=filters, kernel_size=size, dilation=1,
+                       padding="causal", weights=rng.integers(-127, 128, (filters, size, inputs), dtype=np.int8),
+                       bias=rng.integers(-3000, 3000, filters).astype(np.int32), input_zero_point=0,
+                       output_zero_point=grid["input_zero_point"], input_scale=1.0, output_scale=grid["input_scale"],
+                       multiplier=np.array([m for m, _ in pairs], np.int32),
+                       shift=np.array([s for _, s in pairs], np.int32), activation="relu")
+    pool = Pool1DLayer("pool", filters, "max", FRONT["pool"], FRONT["pool"], **grid)
+    quant = InputQuant(offset=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), zero_point=0)
+    return Model(name=name, input_size=inputs, input_quant=quant, layers=[conv, pool, lstm])
+
+
 def bench_input(name: str):
     return np.random.default_rng(1000 + MODELS[name][3]).integers(-128, 128, MODELS[name][1], dtype=np.int8)
 
 
+def conv_macs(name: str) -> int:
+    """The Conv1D's MACs per input step (0 without a front end)."""
+    return FRONT["filters"] * FRONT["kernel_size"] * MODELS[name][1] if MODELS[name][0] == "conv_lstm" else 0
+
+
 def macs_per_step(name: str) -> int:
+    """MACs per _step call, i.e. per input sample: a conv_lstm's conv at every one, its LSTM
+    (the twin's MACs) at every FRONT["pool"]-th."""
     kind, inputs, hidden, _ = MODELS[name]
+    if kind == "conv_lstm":
+        return conv_macs(name) + macs_per_step(FRONT["twin"]) // FRONT["pool"]
     return GATES[kind] * hidden * (inputs + hidden)
 
 
@@ -232,6 +272,36 @@ def render_markdown(results: list, steps: int = DEFAULT_STEPS, baseline: dict | 
     return "\n".join(lines)
 
 
+# Per-kernel instructions per MAC: (column, model whose whole step it divides).
+KERNELS = (("LSTM", "lstm_i9_h32"), ("GRU", "gru_i9_h32"), ("SimpleRNN", "rnn_i9_h32"))
+CONV_MODEL = "conv_lstm_i9_h32"
+
+
+def front_instructions(rows: dict) -> float | None:
+    """The Conv1D + pooling front end's instructions per input step from {model: row} of one board
+    and layout: conv_lstm's less its LSTM twin's at the same LSTM step rate (once per
+    FRONT["pool"] input steps); None if either is missing."""
+    conv, twin = rows.get(CONV_MODEL), rows.get(FRONT["twin"])
+    return conv["instructions_per_step"] - twin["instructions_per_step"] / FRONT["pool"] if conv and twin else None
+
+
+def render_kernels(results: list) -> str:
+    """Instructions per MAC of each kernel, per board and layout, where the run has its rows."""
+    lines = ["| board | core | weights | " + " | ".join(f"{k} ({m})" for k, m in KERNELS)
+             + f" | Conv1D front end ({CONV_MODEL} − {FRONT['twin']} ÷ {FRONT['pool']}) |",
+             "|---|---|---|" + "---:|" * (len(KERNELS) + 1)]
+    for board in dict.fromkeys(r["board"] for r in results):
+        for weights in dict.fromkeys(r["weights"] for r in results if r["board"] == board):
+            rows = {r["model"]: r for r in results if r["board"] == board and r["weights"] == weights}
+            cells = [_ratio(rows[m]["instructions_per_step"], macs_per_step(m)) if m in rows else "–"
+                     for _, m in KERNELS]
+            front = front_instructions(rows)
+            cells.append(f"{front / conv_macs(CONV_MODEL):.2f} ({front:,.0f} per input step)" if front else "–")
+            lines.append(f"| {board} | {get_board(board)['cpu'].replace('cortex-', '').upper()} | {weights} | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_results(result: dict, out_dir) -> list:
     """OUT/bench.json (the command's JSON) and OUT/bench.md (the table with its context)."""
     out = Path(out_dir)
@@ -241,8 +311,16 @@ def write_results(result: dict, out_dir) -> list:
            f"Regenerate: `{REGENERATE}` (all QEMU boards; {result['steps']} steps per measurement, "
            "`-icount shift=0`, instructions = SysTick ticks × the board's calibrated factor).", "",
            "Models: int8, one recurrent layer (`lstm_iI_hH`: LSTM, I inputs, H units; `gru_…`: GRU with "
-           "reset_after), random weights from fixed seeds (`tinyrnn/app/commands/bench.py`). Floor = MACs/step ÷ 2 (one "
-           "dual MAC per instruction). × CMSIS-NN = tinyrnn / CMSIS-NN *instructions* per step, CMSIS-NN's "
+           "reset_after; `rnn_…`: SimpleRNN, tanh), random weights from fixed seeds (`tinyrnn/app/commands/bench.py`). "
+           f"`{CONV_MODEL}` is the HAR-shaped CNN-LSTM: Conv1D({FRONT['filters']} filters, kernel "
+           f"{FRONT['kernel_size']}, causal, relu) + MaxPooling1D({FRONT['pool']}) + LSTM(32) on 9 channels, streamed "
+           f"by `_step`, whose LSTM steps once per {FRONT['pool']} input steps; its LSTM layer is `{FRONT['twin']}`'s. "
+           "A step is one `_step` call, i.e. one input sample for every model: for the CNN-LSTM, instructions and "
+           f"MACs/step are per input sample (the conv's {conv_macs(CONV_MODEL):,} MACs every sample + the LSTM's "
+           f"{macs_per_step(FRONT['twin']):,} once per {FRONT['pool']} samples, averaged over the run; "
+           f"{DEFAULT_STEPS} samples = {DEFAULT_STEPS // FRONT['pool']} LSTM steps), and the floor uses the same "
+           "MACs. Bidirectional models are not benched: they have no `_step` (the backward pass needs the whole "
+           "window). Floor = MACs/step ÷ 2 (one dual MAC per instruction). × CMSIS-NN = tinyrnn / CMSIS-NN *instructions* per step, CMSIS-NN's "
            "`arm_lstm_unidirectional_s8` (int8 weights) measured on the same weights, inputs and QEMU counting by "
            "`benchmarks/cmsis_nn.py` (`results/cmsis_nn.md`: commit, and its outputs checked equal to golden). "
            "Est. cycles = a static estimate, not a measurement: the model code's executed instructions (QEMU "
@@ -255,7 +333,15 @@ def write_results(result: dict, out_dir) -> list:
            "(`dsp8`), M55 Helium VMLADAVA; **int16** (opt-in, two bytes per weight): M3 two gate rows packed "
            "per word, one SMLAL = two MACs (`wide`), M4/M7/M33 SMLAD on pre-widened weights (`dsp`). M0 and M55 "
            "have the int8 layout only.", "",
-           render_markdown(result["results"], result["steps"], result.get("baseline")), ""]
+           render_markdown(result["results"], result["steps"], result.get("baseline")), "",
+           "## Instructions per MAC, per kernel", "",
+           "LSTM, GRU, SimpleRNN: the model's instructions/step ÷ MACs/step (the whole step: dots, requantization, "
+           f"activations, state update). Conv1D front end: `{CONV_MODEL}`'s instructions per input sample less "
+           f"`{FRONT['twin']}`'s (the same LSTM layer, measured in the same run) ÷ {FRONT['pool']}, the LSTM's "
+           "share at the CNN-LSTM's step rate; what is left is the conv, the pooling, their ring buffers and the "
+           f"calls where the LSTM does not step, divided by the conv's {conv_macs(CONV_MODEL):,} MACs per sample. "
+           "The front-end kernels are portable C on every path (no DSP/MVE code yet).", "",
+           render_kernels(result["results"]), ""]
     (out / "bench.md").write_text("\n".join(doc))
     return [str(out / "bench.json"), str(out / "bench.md")]
 
