@@ -130,7 +130,8 @@ def write_library(model: Model, out_dir, name: str = "model", *, board: str | No
     manifest = {
         "schema": 1, "name": name, "model_hash": model.content_hash(), "model_name": model.name,
         "kernel_abi": context["kernel_abi"], "board": target["board"], "core": target["core"],
-        "path": target["path"], "weights": target["weights"], "path_id": context["path_id"], "files": [*files, LIBRARY_MANIFEST],
+        "path": target["path"], "weights": target["weights"], "path_id": context["path_id"],
+        "files": [*files, LIBRARY_MANIFEST],
         "sources": sources, "headers": [f for f in source_files if f.endswith(".h")], "api_header": f"{SRC}/{name}.h",
         "include_dirs": [SRC], "defines": {"TINYRNN_PATH": context["path_id"]}, "flags": ["-std=c99"],
         "cpu_flags": target["cpu_flags"], "input_size": model.input_size, "output_size": model.output_size,

@@ -27,12 +27,13 @@ CORE_PATHS = {"cortex-m0": "plain", "cortex-m0plus": "plain", "cortex-m1": "plai
 KERNEL_PATHS = ("plain", "wide", "dsp", "mve", "dsp8")
 # The weight layout is the user's flash/speed trade (codegen --weights): int8 keeps one
 # byte per weight on every core; int16 pre-widens them where a core family has a faster
-# path for that (M3 packed pairs, M4/M7/M33 SMLAD). PATH_WEIGHTS: what each path stores.
+# path for that (M3 packed pairs, M4/M7/M33 SMLAD). _FAMILY_PATHS: a core family's path per
+# layout; PATH_WEIGHTS (derived): the layout each path stores.
 WEIGHT_LAYOUTS = ("int8", "int16")
 DEFAULT_WEIGHTS = "int8"
-PATH_WEIGHTS = {"plain": "int8", "dsp8": "int8", "mve": "int8", "wide": "int16", "dsp": "int16"}
 _FAMILY_PATHS = {"plain": {"int8": "plain"}, "wide": {"int8": "plain", "int16": "wide"},
                  "dsp": {"int8": "dsp8", "int16": "dsp"}, "mve": {"int8": "mve"}}
+PATH_WEIGHTS = {path: weights for paths in _FAMILY_PATHS.values() for weights, path in paths.items()}
 
 
 def parse_int(value: int | str) -> int:

@@ -68,8 +68,8 @@ GOALS = {("mps2-an386", "int8", None): 0.45, ("mps2-an385", "int8", None): 0.6,
          ("mps3-an547", "int8", "lstm_i9_h32"): 0.7, ("mps3-an547", "int8", "lstm_i64_h128"): 0.6,
          ("mps2-an386", "int16", "lstm_i9_h32"): 0.38}
 DEFAULT_STEPS = 32
-FIELDS = ("board", "model", "weights", "path", "instructions_per_step", "est_cycles_per_step", "macs_per_step", "flash_code_bytes",
-          "flash_weights_bytes", "ram_bytes", "stack_peak_bytes")
+FIELDS = ("board", "model", "weights", "path", "instructions_per_step", "est_cycles_per_step", "macs_per_step",
+          "flash_code_bytes", "flash_weights_bytes", "ram_bytes", "stack_peak_bytes")
 REGENERATE = "tinyrnn bench --out results --cycles --baseline results/cmsis_nn.json"
 
 
