@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyrnn.app import cmsis_nn
 from tinyrnn.app.commands import bench
 from tinyrnn.codegen.build import map_sizes
 from tinyrnn.codegen.generate import build_context
@@ -22,8 +23,8 @@ from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 CODE_BUDGET = 3072  # one LSTM layer: kernels + generated runtime, weights excluded (issue #5)
-# Measured by benchmarks/cmsis_nn.py on the same weights (results/cmsis_nn.md names the CMSIS-NN commit).
-CMSIS_NN = bench.load_baseline(RESULTS / "cmsis_nn.json")
+# Measured by `tinyrnn bench --cmsis-nn` on the same weights (results/bench.md names the CMSIS-NN commit).
+CMSIS_NN = bench.baseline_of(bench.load_cmsis(RESULTS / "bench.json"))
 # Issue #5's bounds (tinyrnn / CMSIS-NN instructions), met by the int16 layout and kept as a
 # regression guard; issue #15's goals (bench.GOALS) are reported in the table, met or not.
 INT16_BOUND = {"mps2-an386": 0.5, "mps2-an385": 0.6}
@@ -104,10 +105,13 @@ def test_kernel_table_takes_the_front_end_as_a_difference():
     assert table[2] == "| mps2-an386 | M4 | int8 | 2.00 | – | – | 2.00 (1,440 per input step) |"
 
 
-def test_unknown_board_or_model_is_a_user_error():
+def test_unknown_board_or_model_is_a_user_error(tmp_path):
     for args, fragment in ((["--boards", "mps2-an386,nope"], "unknown board nope"),
                            (["--models", "lstm_i1_h1"], "unknown model lstm_i1_h1"),
-                           (["--steps", "0"], "--steps")):
+                           (["--steps", "0"], "--steps"),
+                           (["--cmsis-nn", str(tmp_path)], "not a CMSIS-NN checkout"),
+                           (["--cmsis-nn", str(tmp_path), "--baseline", str(RESULTS / "bench.json")], "give one"),
+                           (["--baseline", str(RESULTS / "README.md")], "no CMSIS-NN figures")):
         proc = run_cli(*args, "--json")
         assert proc.returncode == 2 and proc.stdout == "", proc.stderr
         errors = [line for line in proc.stderr.splitlines() if line.startswith("tinyrnn: error:")]
@@ -119,7 +123,7 @@ def test_unknown_board_or_model_is_a_user_error():
 @pytest.mark.skipif(not _have_tools, reason="needs arm-none-eabi-gcc and qemu-system-arm")
 def test_bench_subset_meets_targets_and_matches_committed_results(tmp_path):
     proc = run_cli("--boards", "mps2-an386,mps2-an385", "--models", "lstm_i9_h32", "--json", "--out", tmp_path,
-                   "--baseline", RESULTS / "cmsis_nn.json")
+                   "--baseline", RESULTS / "bench.json")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -154,6 +158,10 @@ def test_committed_results_cover_every_board_and_model():
     table = (RESULTS / "bench.md").read_text()
     assert bench.render_markdown(data["results"], data["steps"], data["baseline"]) in table
     assert bench.render_kernels(data["results"]) in table
+    # every LSTM row has its CMSIS-NN figure, measured equal to golden, rendered in bench.md
+    assert {(r["board"], r["model"]) for r in data["cmsis_nn"]["rows"] if r["mismatches_vs_golden"] == 0} == \
+        {(b, m) for b in qemu_boards() for m in bench.MODELS if m.startswith("lstm")}
+    assert cmsis_nn.render(data["cmsis_nn"], data["results"]) in table
     for r in data["results"]:
         assert r["instructions_per_step"] > 0 and r["flash_code_bytes"] > 0
         if r["model"].startswith("lstm"):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyrnn.app import cycles
+from tinyrnn.app import cmsis_nn, cycles
 from tinyrnn.codegen.build import build, map_code_ranges
 from tinyrnn.codegen.project import model_objects, model_sizes, render_project
 from tinyrnn.core.boards import (
@@ -70,7 +70,7 @@ GOALS = {("mps2-an386", "int8", None): 0.45, ("mps2-an385", "int8", None): 0.6,
 DEFAULT_STEPS = 32
 FIELDS = ("board", "model", "weights", "path", "instructions_per_step", "est_cycles_per_step", "macs_per_step",
           "flash_code_bytes", "flash_weights_bytes", "ram_bytes", "stack_peak_bytes")
-REGENERATE = "tinyrnn bench --out results --cycles --baseline results/cmsis_nn.json"
+REGENERATE = "tinyrnn bench --out results --cycles --cmsis-nn PATH"
 
 
 def configure(parser) -> None:
@@ -86,8 +86,10 @@ def configure(parser) -> None:
                              f"(default: {','.join(WEIGHT_LAYOUTS)})")
     parser.add_argument("--cycles", action="store_true",
                         help="also estimate cycles/step from a traced run (cores with a modelled pipeline)")
-    parser.add_argument("--baseline", help="CMSIS-NN figures measured by benchmarks/cmsis_nn.py (its JSON) for the "
-                                           "x CMSIS-NN column")
+    parser.add_argument("--cmsis-nn", metavar="PATH", help="also build CMSIS-NN's int8 LSTM from this checkout and "
+                                                            "measure it on the same boards, weights and inputs")
+    parser.add_argument("--baseline", help="reuse the CMSIS-NN figures of an earlier `bench --cmsis-nn` (its bench.json) "
+                                           "for the x CMSIS-NN column")
 
 
 # --------------------------------------------------------------------------- models
@@ -236,14 +238,35 @@ def _ratio(num, den) -> str:
     return f"{num / den:.2f}" if num and den else "–"
 
 
-def load_baseline(path) -> dict:
-    """{board: {model: CMSIS-NN instructions/step}} from benchmarks/cmsis_nn.py's JSON (rows equal to golden only)."""
+def baseline_of(section: dict) -> dict:
+    """{board: {model: CMSIS-NN instructions/step}} from a CMSIS-NN section, rows equal to golden only."""
+    rows = section["rows"]
+    return {b: {r["model"]: r["instructions_per_step"] for r in rows
+                if r["board"] == b and r["mismatches_vs_golden"] == 0} for b in {r["board"] for r in rows}}
+
+
+def load_cmsis(path) -> dict:
+    """The CMSIS-NN section of an earlier ``bench --cmsis-nn`` run's bench.json."""
     try:
-        rows = json.loads(Path(path).read_text())["rows"]
-        return {b: {r["model"]: r["cmsis_nn_instructions_per_step"] for r in rows
-                    if r["board"] == b and r["mismatches_vs_golden"] == 0} for b in {r["board"] for r in rows}}
+        section = json.loads(Path(path).read_text())["cmsis_nn"]
+        baseline_of(section)
+        return section
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise TinyrnnError(f"{path}: not a CMSIS-NN baseline from benchmarks/cmsis_nn.py ({exc})") from None
+        raise TinyrnnError(f"{path}: no CMSIS-NN figures of `tinyrnn bench --cmsis-nn` in it ({exc})") from None
+
+
+def measure_cmsis(checkout, boards, models, workdir, steps: int, with_cycles: bool) -> dict:
+    """CMSIS-NN on every (board, LSTM model) of the run: the bench.json section."""
+    commit = cmsis_nn.checkout_commit(checkout)
+    rows = []
+    for board in boards:
+        for name in (m for m in models if MODELS[m][0] == "lstm"):
+            x = np.tile(bench_input(name), (steps, 1))
+            timeout = 60.0 + steps * macs_per_step(name) / 2e4
+            row = cmsis_nn.measure(Path(checkout), board, bench_model(name).layers[0], x,
+                                   Path(workdir) / f"cmsis-nn-{board}-{name}", timeout, with_cycles)
+            rows.append({"board": board, "model": name, **row})
+    return {"commit": commit, "steps": steps, "rows": rows}
 
 
 def goal(board: str, weights: str, model: str) -> float | None:
@@ -321,8 +344,8 @@ def write_results(result: dict, out_dir) -> list:
            f"{DEFAULT_STEPS} samples = {DEFAULT_STEPS // FRONT['pool']} LSTM steps), and the floor uses the same "
            "MACs. Bidirectional models are not benched: they have no `_step` (the backward pass needs the whole "
            "window). Floor = MACs/step ÷ 2 (one dual MAC per instruction). × CMSIS-NN = tinyrnn / CMSIS-NN *instructions* per step, CMSIS-NN's "
-           "`arm_lstm_unidirectional_s8` (int8 weights) measured on the same weights, inputs and QEMU counting by "
-           "`benchmarks/cmsis_nn.py` (`results/cmsis_nn.md`: commit, and its outputs checked equal to golden). "
+           "`arm_lstm_unidirectional_s8` (int8 weights) built from a CMSIS-NN checkout and measured in the same run on "
+           "the same weights, inputs and QEMU counting, its outputs checked equal to golden (section below). "
            "Est. cycles = a static estimate, not a measurement: the model code's executed instructions (QEMU "
            "execution trace) priced with the core's published single-issue timings, zero wait states "
            "(`tinyrnn/app/cycles.py` lists them); M7 and M55 (dual issue) are not modelled. Code = kernels + "
@@ -342,6 +365,8 @@ def write_results(result: dict, out_dir) -> list:
            f"calls where the LSTM does not step, divided by the conv's {conv_macs(CONV_MODEL):,} MACs per sample. "
            "The front-end kernels are portable C on every path (no DSP/MVE code yet).", "",
            render_kernels(result["results"]), ""]
+    if "cmsis_nn" in result:
+        doc += ["## CMSIS-NN, measured in the same run", "", cmsis_nn.render(result["cmsis_nn"], result["results"]), ""]
     (out / "bench.md").write_text("\n".join(doc))
     return [str(out / "bench.json"), str(out / "bench.md")]
 
@@ -361,13 +386,21 @@ def run(args):
     models = _parse_list(args.models, list(MODELS), "model")
     if args.steps < 1 or args.jobs < 1:
         raise TinyrnnError(f"--steps and --jobs must be at least 1 (got {args.steps}, {args.jobs})")
+    if args.cmsis_nn and args.baseline:
+        raise TinyrnnError("--cmsis-nn measures the baseline and --baseline reuses one: give one of them")
+    section = load_cmsis(args.baseline) if args.baseline else None
+    if args.cmsis_nn:
+        cmsis_nn.checkout_commit(args.cmsis_nn)  # a wrong path fails now, not after the tinyrnn runs
     with contextlib.ExitStack() as stack:
         workdir = args.build_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyrnn-bench-"))
         results = bench_all(boards, models, workdir, steps=args.steps, jobs=args.jobs, with_cycles=args.cycles,
                             weights=_parse_list(args.weights, list(WEIGHT_LAYOUTS), "weight layout"))
+        if args.cmsis_nn:
+            section = measure_cmsis(args.cmsis_nn, boards, models, workdir, args.steps, args.cycles)
     result = {"results": results, "steps": args.steps}
-    if args.baseline:
-        result["baseline"] = load_baseline(args.baseline)
+    if section:
+        result["cmsis_nn"] = section
+        result["baseline"] = baseline_of(section)
     if args.out:
         result["written"] = write_results(result, args.out)
     return result, render_markdown(results, args.steps, result.get("baseline"))
