@@ -47,9 +47,6 @@ COST_KEYS = ("flash_code", "flash_weights", "ram_state", "ram_scratch", "stack_p
 
 
 def _check_data(float_model: FloatModel, model: Model, x, y):
-    if model.whole_window:
-        raise TinyrnnError("report: Bidirectional layers are not covered by the quantization report yet "
-                           "(tinyrnn eval and verify work)")
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[0] == 0:
         raise TinyrnnError(f"report: evaluation data must be (N, T, F) with N > 0, got shape {x.shape}")
@@ -272,7 +269,7 @@ def build_report(float_model: FloatModel, model: Model, x: np.ndarray, y: np.nda
                   "skipped": list(model.meta.get("source", {}).get("skipped", []))},
         "quantization": scheme,
         "fidelity": fid, "accuracy": acc, "regression": reg, "cost": cost_n,
-        "histograms": {"weights": weight_histograms(scheme, float_model),
+        "histograms": {"weights": weight_histograms(scheme, float_model, model),
                        "activations": [{"layer": e["name"], "kind": e["kind"], "panels": e.pop("histograms")} for e in layers]},
     }  # fmt: skip
     return jsonable(report)

@@ -10,6 +10,7 @@ numbers do not depend on the chunk size.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -77,6 +78,9 @@ def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
     params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
     if qlayer.kind == "pool1d":
         return 0, 0, 0
+    if qlayer.kind == "bidirectional":
+        both = [_layer_counts(f, q) for f, q in ((flayer.forward, qlayer.forward), (flayer.backward, qlayer.backward))]
+        return tuple(sum(column) for column in zip(*both))
     if qlayer.kind in PER_CHANNEL:
         return params, int(qlayer.weights.size), 4 * int(qlayer.bias.size)
     biases = qlayer.bias.size if qlayer.kind in ("lstm", "rnn") else qlayer.bias_x.size + qlayer.bias_h.size
@@ -92,7 +96,9 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
         if qlayer.kind in ONE_TENSOR:
             macs = getattr(qlayer, "weights", np.zeros(0)).size
         else:
-            macs = len(GATES[qlayer.kind]) * qlayer.hidden_size * (qlayer.input_size + qlayer.hidden_size)
+            inner = qlayer.forward if qlayer.kind == "bidirectional" else qlayer
+            macs = len(GATES[inner.kind]) * qlayer.hidden_size * (qlayer.input_size + qlayer.hidden_size)
+            macs *= 2 if qlayer.kind == "bidirectional" else 1
         runs_per_step = sequence
         per_step += macs if runs_per_step else 0
         per_inference += macs * (steps if runs_per_step else 1)
@@ -100,7 +106,7 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
             "name": qlayer.name, "kind": qlayer.kind, "input_size": int(qlayer.input_size),
             "output_size": int(qlayer.output_size), "units": int(qlayer.output_size),
             "return_sequences": bool(getattr(qlayer, "return_sequences", sequence)),
-            "activation": getattr(qlayer, "activation", getattr(qlayer, "pool", "tanh")),
+            "activation": getattr(qlayer, "activation", getattr(qlayer, "pool", getattr(qlayer, "merge_mode", "tanh"))),
             "params": params, "weight_bytes": w_bytes, "bias_bytes": b_bytes,
             "macs": int(macs), "runs": "every step" if runs_per_step else "once per sequence",
         })  # fmt: skip
@@ -179,6 +185,13 @@ def _dense_scheme(flayer, q) -> dict:
 def _layer_scheme(flayer, q) -> dict:
     if q.kind in PER_CHANNEL:
         return _dense_scheme(flayer, q)
+    if q.kind == "bidirectional":  # its directions have rows of their own (scheme_pairs); here the merge
+        tensors = [_tensor_row("output", "int8", q.output_scale, q.output_zero_point, f"merge {q.merge_mode}")]
+        rescales = [] if q.merge_mode == "concat" else [
+            {"name": name, "multiplier": int(m), "shift": int(s), "real_multiplier": float(real_multiplier(m, s))}
+            for name, m, s in zip(("forward → sum", "backward → sum", "merge → output"), q.merge_multiplier,
+                                  q.merge_shift) if q.merge_mode != "mul" or name.startswith("merge")]
+        return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": rescales}
     if q.kind == "pool1d":
         tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, f"{q.pool} pooling")]
         return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
@@ -205,19 +218,31 @@ def _has_normalization(float_model) -> bool:
     return bool(np.any(np.asarray(float_model.mean) != 0) or np.any(np.asarray(float_model.std) != 1))
 
 
+def scheme_pairs(float_model, model: Model) -> list:
+    """(float layer, int8 layer) per scheme row: a Bidirectional layer gives its forward and
+    backward directions (named ``layer.forward``, ``layer.backward``), then its merge."""
+    pairs = []
+    for f, q in zip(float_model.layers, model.layers):
+        if q.kind == "bidirectional":
+            pairs += [(getattr(f, d), dataclasses.replace(getattr(q, d), name=f"{q.name}.{d}"))
+                      for d in ("forward", "backward")]
+        pairs.append((f, q))
+    return pairs
+
+
 def quant_scheme(float_model, model: Model) -> dict:
     iq = model.input_quant
     scale = np.asarray(iq.scale, np.float64)
     inp = {"dtype": "int8", "zero_point": int(iq.zero_point), "scale": scale.tolist(), "offset": np.asarray(iq.offset, np.float64).tolist(),
            "note": "per-channel offset and scale (the Keras Normalization layer folded in)" if _has_normalization(float_model)
            else "per-channel offset and scale (calibrated ranges; the model has no Normalization layer)"}  # fmt: skip
-    return {"input": inp, "layers": [_layer_scheme(f, q) for f, q in zip(float_model.layers, model.layers)]}
+    return {"input": inp, "layers": [_layer_scheme(f, q) for f, q in scheme_pairs(float_model, model)]}
 
 
-def weight_histograms(report_scheme: dict, float_model) -> list:
+def weight_histograms(report_scheme: dict, float_model, model: Model) -> list:
     """Float weights per layer/gate/path on bins covering the int8 range (±127·scale)."""
     out = []
-    for flayer, scheme in zip(float_model.layers, report_scheme["layers"]):
+    for (flayer, _), scheme in zip(scheme_pairs(float_model, model), report_scheme["layers"]):
         panels = []
         for row in scheme["gates"]:
             if scheme["kind"] in PER_CHANNEL:
@@ -231,7 +256,7 @@ def weight_histograms(report_scheme: dict, float_model) -> list:
             title = ("kernel" if scheme["kind"] in PER_CHANNEL
                      else f"{row['gate']} ({GATE_SYMBOLS[row['gate']]}), {row['path']}")
             panels.append({"title": title, "edges": edges.tolist(), "counts": counts.tolist(), "range": row["range"]})
-        if panels:  # pooling has no weights
+        if panels:  # pooling and a Bidirectional's merge have no weights
             out.append({"layer": scheme["name"], "kind": scheme["kind"], "panels": panels})
     return out
 
@@ -294,6 +319,8 @@ def _tensor_specs(q) -> list:
         relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind == "pool1d" and q.input_zero_point == -128)
         return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
                  (not relu, True))]
+    if q.kind == "bidirectional":  # the merged output; its directions' states are not probed
+        return [("output", "output", "int8", INT8, lambda v: (v - q.output_zero_point) * q.output_scale)]
     if q.kind == "rnn":
         relu, unit = q.activation == "relu", pre_scale(q)
         return [("pre_activation", "pre-activation (a)", "int16" if relu else "Q3.12", INT16, lambda v: v * unit),
@@ -315,6 +342,8 @@ def _float_tensors(flayer, trace: dict, q) -> dict:
     layer, i.e. as its int8 twin ``q``: the last layer's sigmoid/tanh/softmax not applied)."""
     if flayer.kind == "pool1d":
         return {"output": trace["output"][0]}
+    if flayer.kind == "bidirectional":
+        return {"output": trace["merged"][0]}
     if flayer.kind in PER_CHANNEL:
         z = trace["logits"][0]
         head = flayer.activation in TABLE_ACTIVATIONS and not q.has_table
@@ -342,6 +371,10 @@ def run_int_layers(model: Model, x_q: np.ndarray, valid: np.ndarray | None = Non
         if layer.kind in ONE_TENSOR:
             y = {"dense": dense_s8, **FRONT}[layer.kind](layer, y)
             record["output"] = [y]
+        elif layer.kind == "bidirectional":  # (N, T, W), or (N, 1, W) as the float twin traces it
+            seq, _ = RECURRENT[layer.kind](layer, y, valid=valid)
+            record["output"] = [seq]
+            y = seq if layer.return_sequences else seq[:, -1]
         else:
             seq, _ = RECURRENT[layer.kind](layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)),
                                            valid=valid)
@@ -377,7 +410,7 @@ class Fidelity:
         out = []
         for q, stats, err, ref, n in zip(self.model.layers, self.layers, self.err_sq, self.ref_sq, self.count):
             entry = {"name": q.name, "kind": q.kind, "tensors": [s.result() for s in stats], "histograms": [s.histogram() for s in stats]}
-            if q.kind not in ONE_TENSOR:
+            if any(s.name == "hidden" for s in stats):
                 entry["error_over_time"] = {"rms_error": np.sqrt(err / max(n, 1)).tolist(), "rms_float": np.sqrt(ref / max(n, 1)).tolist()}
             out.append(entry)
         return out

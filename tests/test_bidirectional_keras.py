@@ -106,3 +106,28 @@ def test_train_arch_bidirectional_through_quantize_and_c(arch, tmp_path, capsys)
     assert model.meta["keras_agreement"]["max_rel_diff"] <= 1e-4
     x_q = model.input_quant.quantize(ds.x[:6])
     np.testing.assert_array_equal(HostModel(model, tmp_path / "c").run(x_q), run_model(model, x_q))
+
+
+def test_quantization_report_covers_bidirectional(tmp_path):
+    """The report's output SQNR is the golden-vs-twin one computed here; each direction gets its
+    own scheme rows and the merge its output tensor."""
+    from tinyrnn.quantize import report
+    from tinyrnn.quantize.keras_import import import_model
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    float_model = import_model(_keras(CASES["gru_sum_seq_stacked"](import_keras().layers)))
+    x = _data()
+    q = quantize_model(float_model, x[:100])
+    r = report.build_report(float_model, q, x[100:], np.arange(40) % 2, progress=False)
+    y_q = dequantize_output(q, run_model(q, q.input_quant.quantize(x[100:])))
+    assert r["fidelity"]["output"]["sqnr_db"] == pytest.approx(_sqnr(float_model.run(x[100:]), y_q), abs=1e-6)
+    name = q.layers[0].name
+    assert [s["name"] for s in r["quantization"]["layers"]][:3] == [f"{name}.forward", f"{name}.backward", name]
+    assert [s["gates"] for s in r["quantization"]["layers"]][2] == []
+    merged = r["fidelity"]["layers"][0]
+    assert merged["kind"] == "bidirectional" and [t["tensor"] for t in merged["tensors"]] == ["output"]
+    assert merged["tensors"][0]["sqnr_db"] > 15.0
+    # 2 directions x 3 GRU gates x 5 units x (3 inputs + 5 units)
+    assert r["model"]["layers"][0]["macs"] == 2 * 3 * 5 * 8
+    report.write_html(r, tmp_path / "r.html")
+    assert f"{name}.backward" in (tmp_path / "r.html").read_text()
