@@ -1,7 +1,8 @@
 """16x8 LSTM (int16 activations, int8 weights, int64 biases): the golden model against
 CMSIS-NN's s16 test vectors (expected outputs from the TFLM reference interpreter), and
-the portable C kernel (host, ASan+UBSan) against the golden model on those cases and on
-random layers with extreme int16 inputs.
+the C kernel against the golden model on those cases and on random layers with extreme
+int16 inputs: on the host (ASan+UBSan) its portable and DSP paths (the DSP instructions
+modelled in C), under QEMU each core's own path (M0 portable, M4 SMLALD, M55 Helium).
 
 The C kernel is driven directly (parameters streamed in from Python, computed by the
 functions below); codegen does not emit 16x8 models yet.
@@ -93,8 +94,9 @@ int main(void)
 """
 
 
-def params(layer) -> bytes:
-    """The kernel's parameters of a 16x8 LSTMLayer, computed here once (tinyrnn_lstm_s16.h)."""
+def param_arrays(layer) -> dict:
+    """The kernel's parameters of a 16x8 LSTMLayer, computed here once (tinyrnn_lstm_s16.h):
+    w_x, w_h as [H][4][K] rows, bias [H][4], q: the int32 fields in DRIVER's order."""
     mults = np.stack([layer.gate_x_multiplier, layer.gate_h_multiplier], 1).reshape(-1)  # [2g] x, [2g+1] h
     shifts = np.stack([layer.gate_x_shift, layer.gate_h_shift], 1).reshape(-1)
     cell = [layout.requant(getattr(layer, f"{stem}_multiplier"), getattr(layer, f"{stem}_shift"),
@@ -103,19 +105,28 @@ def params(layer) -> bytes:
     clip_range = [max(-clip, -32768), min(clip, 32767)] if clip > 0 else [-32768, 32767]
     q = [*reduced_multiplier(mults), *(15 - shifts), *sum(cell, []), *clip_range,
          *layout.tanh_prescale(int(layer.cell_scale_power) + 12)]  # fmt: skip
-    rows = lambda w: np.ascontiguousarray(np.asarray(w).transpose(1, 0, 2)).astype(np.int8).tobytes()  # noqa: E731
-    return (rows(layer.w_x) + rows(layer.w_h) + np.ascontiguousarray(layer.bias.T).astype("<i8").tobytes()
-            + np.array(q, "<i4").tobytes() + sigmoid_table_uint16().astype("<u2").tobytes())  # fmt: skip
+    rows = lambda w: np.ascontiguousarray(np.asarray(w).transpose(1, 0, 2)).astype(np.int8)  # noqa: E731
+    return {"w_x": rows(layer.w_x), "w_h": rows(layer.w_h), "bias": np.ascontiguousarray(layer.bias.T).astype(np.int64),
+            "q": np.array(q, np.int32)}
 
 
-@pytest.fixture(scope="module")
-def run_c(tmp_path_factory):
+def params(layer) -> bytes:
+    """param_arrays() and the sigmoid table as DRIVER reads them."""
+    a = param_arrays(layer)
+    return (a["w_x"].tobytes() + a["w_h"].tobytes() + a["bias"].astype("<i8").tobytes() + a["q"].astype("<i4").tobytes()
+            + sigmoid_table_uint16().astype("<u2").tobytes())  # fmt: skip
+
+
+# The portable loop, and the DSP one with its instructions modelled in C (tinyrnn_arch.h).
+@pytest.fixture(scope="module", params=[0, 4], ids=["plain", "dsp"])
+def run_c(tmp_path_factory, request):
     work = tmp_path_factory.mktemp("lstm16")
     for f in kernel_files():
         (work / f.name).write_bytes(f.read_bytes())
     (work / "driver.c").write_text(DRIVER)
     sources = [work / "driver.c", work / "tinyrnn_lstm_s16.c", *(work / s for s in SUPPORT_SOURCES)]
-    exe = compile_host(sources, work / "driver", include_dirs=[work], sanitize=True)
+    exe = compile_host(sources, work / "driver", include_dirs=[work], sanitize=True,
+                       extra_flags=[f"-DTINYRNN_PATH={request.param}"])
 
     def run(layer, x: np.ndarray) -> np.ndarray:
         b, t, i = x.shape
@@ -179,3 +190,100 @@ def test_kernel_cross_compiles_warning_free(tmp_path, cpu):
            "-Werror", "-Wpedantic", "-Wshadow", "-c", str(tmp_path / "tinyrnn_lstm_s16.c"), "-o", str(tmp_path / "k.o")]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+APP = r"""
+#include "board.h"
+#include "data.h"
+#include "tinyrnn_lstm_s16.h"
+
+static int16_t h[H], c[H], work[H];
+
+static void put_hex(uint32_t v, int digits)
+{
+    for (int i = digits - 1; i >= 0; --i) {
+        board_putc((uint8_t)"0123456789abcdef"[(v >> (4 * i)) & 0xFu]);
+    }
+}
+
+int main(void)
+{
+    board_init();
+    tinyrnn_lstm_s16_params p = {I, H, w_x, w_h, bias, {0}, {0},
+                                 {0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0}, 0, 0, 0, 0, 0, lut};
+    for (int k = 0; k < 8; ++k) {
+        p.gate_mul[k] = q[k];
+        p.gate_rshift[k] = q[8 + k];
+    }
+    tinyrnn_requant_t *rq[3] = {&p.forget_to_cell, &p.input_to_cell, &p.hidden};
+    for (int k = 0; k < 3; ++k) {
+        const tinyrnn_requant_t r = {q[16 + 6 * k], q[17 + 6 * k], q[18 + 6 * k], q[19 + 6 * k], q[20 + 6 * k],
+                                     q[21 + 6 * k]};
+        *rq[k] = r;
+    }
+    p.cell_min = q[34];
+    p.cell_max = q[35];
+    p.tanh_cell_mul = q[36];
+    p.tanh_cell_round = q[37];
+    p.tanh_cell_shift = q[38];
+    uint32_t ticks = 0;
+    for (int t = 0; t < T; ++t) {
+        const uint32_t t0 = board_ticks();
+        tinyrnn_lstm_s16_step(&p, x + t * I, h, c, work);
+        ticks += board_ticks() - t0;
+        for (int j = 0; j < H; ++j) {
+            put_hex((uint16_t)h[j], 4);
+        }
+    }
+    board_putc('\n');
+    put_hex(ticks, 8);
+    board_putc('\n');
+    for (;;) {
+    }
+}
+"""
+
+
+def _c_array(name: str, a: np.ndarray, ctype: str) -> str:
+    return f"static const {ctype} {name}[{a.size}] = {{{', '.join(str(int(v)) for v in a.ravel())}}};\n"
+
+
+def _firmware_header(layer, x: np.ndarray) -> str:
+    a = param_arrays(layer)
+    return ("#include <stdint.h>\n" + f"#define I {layer.input_size}\n#define H {layer.hidden_size}\n#define T {len(x)}\n"
+            + _c_array("w_x", a["w_x"], "int8_t") + _c_array("w_h", a["w_h"], "int8_t")
+            + _c_array("bias", a["bias"], "int64_t") + _c_array("q", a["q"], "int32_t")
+            + _c_array("lut", sigmoid_table_uint16(), "uint16_t") + _c_array("x", x, "int16_t"))  # fmt: skip
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="needs arm-none-eabi-gcc and qemu-system-arm")
+@pytest.mark.parametrize("board", ["microbit", "mps2-an386", "mps3-an547"])  # portable, DSP (SMLALD), Helium
+def test_each_core_path_equals_golden_on_qemu(s16_cases, board, tmp_path):
+    """The kernel as its board's build compiles it (the path from the core), 20 steps of a
+    random layer with odd sizes (every loop tail) and the lstm_1_s16 vector's 10."""
+    import serial
+
+    from tinyrnn.codegen.build import build
+    from tinyrnn.codegen.firmware import render_firmware
+    from tinyrnn.harness.qemu import Qemu
+
+    rng = np.random.default_rng(55)
+    layers = [(_random_layer(rng, s16_cases[0].layer, 9, 13, False), rng.integers(-32768, 32768, (20, 9), np.int16)),
+              (s16_cases[0].layer, s16_cases[0].x[0])]
+    kernels = [str(f) for f in kernel_files() if f.suffix == ".h" or f.name in ("tinyrnn_lstm_s16.c", *SUPPORT_SOURCES)]
+    for n, (layer, x) in enumerate(layers):
+        (tmp_path / f"app{n}").mkdir()
+        (tmp_path / f"app{n}" / "main.c").write_text(APP)
+        (tmp_path / f"app{n}" / "data.h").write_text(_firmware_header(layer, x))
+        project = render_firmware(tmp_path / f"fw{n}", board, [str(tmp_path / f"app{n}" / f) for f in ("main.c", "data.h")],
+                                  extra_sources=kernels)
+        elf = build(project["project_dir"])["elf"]
+        with Qemu(board, elf, timeout_s=60) as qemu:
+            port = serial.serial_for_url(qemu.url, timeout=30)
+            lines = [port.readline().decode().strip() for _ in range(2)]
+            port.close()
+        got = np.frombuffer(bytes.fromhex(lines[0]), ">u2").astype(np.int16).reshape(len(x), layer.hidden_size)
+        np.testing.assert_array_equal(got, lstm_s16(layer, x[None])[0][0], err_msg=f"{board} layer {n}")
+        assert int(lines[1], 16) > 0

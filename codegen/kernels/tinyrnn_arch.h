@@ -87,7 +87,7 @@ static inline int32_t tinyrnn_s32_from_u32(uint32_t u)
 }
 
 #if TINYRNN_DSP_FAMILY
-/* tinyrnn_smlad(a, b, acc) = acc + lo16(a) * lo16(b) + hi16(a) * hi16(b);
+/* tinyrnn_smlad(a, b, acc) = acc + lo16(a) * lo16(b) + hi16(a) * hi16(b) (tinyrnn_smlald: in 64 bits);
  * tinyrnn_sxtb16(x) = (int16)(int8)byte0 | (int16)(int8)byte2 << 16. */
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
@@ -100,6 +100,31 @@ static inline int32_t tinyrnn_sxtb16(uint32_t x)
 {
     return __sxtb16(tinyrnn_s32_from_u32(x));
 }
+
+static inline int64_t tinyrnn_smlald(int32_t a, int32_t b, int64_t acc)
+{
+    return __smlald(a, b, acc);
+}
+
+/* ACLE has no PKHBT/PKHTB and GCC spells them as 2 instructions more each. */
+static inline int32_t tinyrnn_pack_lo16(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline int32_t tinyrnn_pack_hi16(uint32_t a, uint32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+static inline uint32_t tinyrnn_ror8(uint32_t x)
+{
+    return x >> 8 | x << 24;
+}
 #else
 /* C models of the two DSP instructions, for host tests of this path. */
 static inline int32_t tinyrnn_lo16(uint32_t a)
@@ -111,6 +136,30 @@ static inline int32_t tinyrnn_smlad(int32_t a, int32_t b, int32_t acc)
 {
     const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
     return acc + tinyrnn_lo16(ua) * tinyrnn_lo16(ub) + tinyrnn_lo16(ua >> 16) * tinyrnn_lo16(ub >> 16);
+}
+
+/* tinyrnn_smlald: tinyrnn_smlad with a 64-bit accumulator. */
+static inline int64_t tinyrnn_smlald(int32_t a, int32_t b, int64_t acc)
+{
+    const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+    return acc + tinyrnn_lo16(ua) * tinyrnn_lo16(ub) + tinyrnn_lo16(ua >> 16) * tinyrnn_lo16(ub >> 16);
+}
+
+/* tinyrnn_pack_lo16(a, b) = lo16(a) | lo16(b) << 16, tinyrnn_pack_hi16(a, b) = hi16(a) | hi16(b) << 16. */
+static inline int32_t tinyrnn_pack_lo16(uint32_t a, uint32_t b)
+{
+    return tinyrnn_s32_from_u32((a & 0xFFFFu) | b << 16);
+}
+
+static inline int32_t tinyrnn_pack_hi16(uint32_t a, uint32_t b)
+{
+    return tinyrnn_s32_from_u32(a >> 16 | (b & 0xFFFF0000u));
+}
+
+/* Only the low bytes of each half reach tinyrnn_sxtb16, so a shift is as good as a rotate. */
+static inline uint32_t tinyrnn_ror8(uint32_t x)
+{
+    return x >> 8;
 }
 
 static inline int32_t tinyrnn_sxtb16(uint32_t x)

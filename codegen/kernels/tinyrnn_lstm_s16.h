@@ -3,8 +3,8 @@
  * 16x8 LSTM: int16 x/h (zero points 0), int8 weights, int64 biases, int16 gates and cell,
  * bit-exact with TFLite Micro's integer LSTM with int16 activations (CMSIS-NN
  * arm_lstm_unidirectional_s16). Golden twin: tinyrnn/core/golden/lstm_s16.py (the spec).
- * Portable C only (no DSP/MVE path yet). Every integer in the params struct is computed
- * in Python; the matmul accumulators are int64 and must stay within +-2^47.
+ * The dot products have DSP (SMLALD) and Helium (VMLALDAVA) paths. Every integer in the
+ * params struct is computed in Python; the matmul accumulators are int64 and must stay within +-2^47.
  */
 #ifndef TINYRNN_LSTM_S16_H
 #define TINYRNN_LSTM_S16_H
