@@ -116,7 +116,8 @@ def test_har_m4_library_holds_only_what_the_model_uses(har):
     sources = sorted(p.name for p in (lib_dir / "src").iterdir())
     assert sources == ["har.c", "har.h", "har_weights.c", "har_weights.h", "tinyrnn_activation_s16.h",
                        "tinyrnn_arch.h", "tinyrnn_dense_s8.c", "tinyrnn_dense_s8.h", "tinyrnn_dot.h",
-                       "tinyrnn_fixedpoint.h", "tinyrnn_lstm_s8.c", "tinyrnn_lstm_s8.h"] + \
+                       "tinyrnn_fixedpoint.h", "tinyrnn_lstm_s8.c", "tinyrnn_lstm_s8.h",
+                       "tinyrnn_mve.h"] + \
         (["tinyrnn_support.c"] if "tinyrnn_support.c" in sources else [])
     weights = (lib_dir / "src" / "har_weights.c").read_text()
     assert "#if" not in weights and weights.count("const tinyrnn_weight_t") == 2  # w_x, w_h: one layout
