@@ -1,7 +1,7 @@
-"""Whole-window models (a Bidirectional layer): the merge's params and the plan of ``_run``.
+"""Whole-window models (a Bidirectional or Flatten layer): the merge's params, the plan of ``_run``.
 
-A Bidirectional layer's backward direction starts at the window's last step, so such a
-model has no step API: ``_run`` (``templates/model_window.c.j2``) runs one layer after
+A Bidirectional layer's backward direction starts at the window's last step, and a
+Flatten reads every step at once, so such a model has no step API: ``_run`` (``templates/model_window.c.j2``) runs one layer after
 another over the whole window, through sequence buffers for ``max_steps`` steps that
 live in the state struct (no heap, no other static memory). The directions are the
 LSTM/GRU/SimpleRNN kernels unchanged; ``tinyrnn_bidirectional_s8`` merges them per step.
@@ -15,7 +15,7 @@ from tinyrnn.codegen.checks import as_int, check_range
 from tinyrnn.codegen.layout import c_int
 from tinyrnn.core import domain
 from tinyrnn.core.golden.bidirectional_s8 import LEFT_SHIFT
-from tinyrnn.core.ir import BidirectionalLayer, Model
+from tinyrnn.core.ir import BidirectionalLayer, FlattenLayer, Model
 
 # IR merge mode → the kernel's (tinyrnn_bidirectional_s8.h): ave is a sum whose output
 # multiplier holds the 1/2.
@@ -52,12 +52,15 @@ def step(layer, where: str, dirs: list, merge_entry: dict | None = None) -> dict
             "width": layer.output_size, "in_width": layer.input_size, "comment": where}
 
 
-def context(model: Model, plan: list, head: list, members: list) -> dict:
+def context(model: Model, plan: list, head: list, members: list, tails: list) -> dict:
     """The whole-window part of the template context; appends the sequence buffers to
-    ``members`` (the state struct). Streaming models get {"whole_window": False}."""
+    ``members`` (the state struct). Streaming models get {"whole_window": False}. A
+    global pool (``tails``) pools the last layer's rows; a Flatten's head reads them all
+    as one row, and ``_run`` then takes exactly its steps."""
     if not model.whole_window:
         return {"whole_window": False, "merges": []}
-    steps = min(layer.max_steps for layer in model.layers if isinstance(layer, BidirectionalLayer))
+    flat = [layer.steps for layer in model.layers if isinstance(layer, FlattenLayer)]
+    steps = min([layer.max_steps for layer in model.layers if isinstance(layer, BidirectionalLayer)] + flat)
     buffers: dict = {}
     for k, entry in enumerate(plan):
         entry["input"] = "x" if k == 0 else plan[k - 1]["output"]
@@ -74,5 +77,6 @@ def context(model: Model, plan: list, head: list, members: list) -> dict:
         members.append(("int8_t", "dir", steps * max(merged_rows), 0, "whole window: backward outputs to merge"))
     window_head = [dict(d, input="in") if i == 0 else d for i, d in enumerate(head)]
     return {"whole_window": True, "max_steps": steps, "window_layers": plan, "window_head": window_head,
+            "window_pool": tails[0] if tails else None, "window_exact": bool(flat),
             "merges": [e["merge"] for e in plan if e["merge"]], "window_out": plan[-1]["output"],
             "window_width": plan[-1]["width"], "window_rows": "T" if model.returns_sequences else "1"}

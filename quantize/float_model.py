@@ -234,6 +234,13 @@ class FloatConv1D(FloatDense):
         return sum(x[:, starts + j * self.dilation] @ w for j, w in enumerate(self.kernel)) + self.bias
 
 
+def traced(y: np.ndarray, trace: dict | None) -> np.ndarray:
+    """``y``, also appended to ``trace["output"]`` (a layer whose one tensor is its output)."""
+    if trace is not None:
+        trace.setdefault("output", []).append(y)
+    return y
+
+
 @dataclass
 class FloatPool1D:
     """Keras MaxPooling1D / AveragePooling1D, padding "valid"."""
@@ -248,14 +255,36 @@ class FloatPool1D:
         x = np.asarray(x, np.float64)
         starts = np.arange(0, max(x.shape[1] - self.pool_size + 1, 0), self.strides)
         windows = np.stack([x[:, starts + j] for j in range(self.pool_size)])
-        y = windows.max(axis=0) if self.pool == "max" else windows.mean(axis=0)
-        if trace is not None:
-            trace.setdefault("output", []).append(y)
-        return y
+        return traced(windows.max(axis=0) if self.pool == "max" else windows.mean(axis=0), trace)
+
+
+@dataclass
+class FloatGlobalPool1D:
+    """Keras GlobalMaxPooling1D / GlobalAveragePooling1D (keepdims False): (N, T, C) → (N, C)."""
+
+    name: str
+    pool: str  # max | average
+    kind: str = "global_pool1d"
+
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = False) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        return traced(x.max(axis=1) if self.pool == "max" else x.mean(axis=1), trace)
+
+
+@dataclass
+class FloatFlatten:
+    """Keras Flatten of a (steps, C) sequence: (N, steps, C) → (N, steps·C), time-major."""
+
+    name: str
+    steps: int
+    kind: str = "flatten"
+
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = False) -> np.ndarray:
+        return traced(np.asarray(x, np.float64).reshape(x.shape[0], -1), trace)
 
 
 # Layers without state in the float whole-window pass: run(x, trace, last=...).
-FEEDFORWARD = ("dense", "conv1d", "pool1d")
+FEEDFORWARD = ("dense", "conv1d", "pool1d", "global_pool1d", "flatten")
 
 
 @dataclass

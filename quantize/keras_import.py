@@ -44,6 +44,12 @@ SUPPORT = (
                "relu or relu6; streams in the step API", "padding same, groups > 1, channels_first, with Masking"),
     ("MaxPooling1D, AveragePooling1D", "before the recurrent layers: pool_size, strides, padding valid; streams",
      "padding same, channels_first, with Masking"),
+    ("GlobalAveragePooling1D, GlobalMaxPooling1D", "directly after a recurrent layer with return_sequences=True "
+     "(after a Conv1D/pooling front end too): pools the steps so far, streams in the step API",
+     "keepdims=True, channels_first, with Masking"),
+    ("Flatten", "directly after a recurrent layer with return_sequences=True, fixed input length T: "
+                "whole-window C API (_run takes exactly T steps, no _step)",
+     "time dimension None, after a Conv1D/pooling front end, with Masking"),
     ("Activation, ReLU, Softmax", "merged into the Dense before them (ReLU: plain or max_value=6)",
      "after a recurrent layer; leaky/thresholded ReLU"),
     ("Normalization", "directly after the input: folded into the input quantization", "elsewhere; invert=True"),
@@ -149,6 +155,12 @@ def _convert(builder: _Builder, layer) -> None:
         if builder.mask_value is not None or any(t.kind not in FRONT_KINDS for t in builder.layers):
             raise kl.refuse(layer, "is only supported before the recurrent layers, without Masking")
         builder.add((kl.conv1d if kind == "Conv1D" else kl.pool1d)(layer, cfg), layer)
+    elif kind in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+        builder.add(kl.global_pool1d(layer, cfg, builder.layers[-1] if builder.layers else None,
+                                     builder.mask_value is not None), layer)
+    elif kind == "Flatten":
+        builder.add(kl.flatten(layer, builder.layers[-1] if builder.layers else None, builder.mask_value is not None,
+                               any(t.kind in FRONT_KINDS for t in builder.layers)), layer)
     elif kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
         builder.add(kl.dense(layer.layer, layer.layer.get_config(), name=layer.name), layer)
     elif kind == "TimeDistributed":

@@ -13,6 +13,8 @@ from tinyrnn.quantize.float_model import (
     FloatBidirectional,
     FloatConv1D,
     FloatDense,
+    FloatFlatten,
+    FloatGlobalPool1D,
     FloatGRU,
     FloatLSTM,
     FloatPool1D,
@@ -210,6 +212,32 @@ def pool1d(layer, cfg: dict) -> FloatPool1D:
     size = _single(cfg.get("pool_size", 2))
     strides = size if cfg.get("strides") is None else _single(cfg["strides"])
     return FloatPool1D(layer.name, "max" if type(layer).__name__.startswith("Max") else "average", size, strides)
+
+
+def global_pool1d(layer, cfg: dict, before, masked: bool) -> FloatGlobalPool1D:
+    """GlobalMaxPooling1D / GlobalAveragePooling1D over time, channels_last, keepdims False,
+    directly after a recurrent layer returning sequences (``before``: the twin's last layer)."""
+    _check_fixed(layer, (_channels_last(cfg), ("keepdims", (False,), bool(cfg.get("keepdims", False)))))
+    _check_tail(layer, before, masked)
+    return FloatGlobalPool1D(layer.name, "max" if type(layer).__name__.startswith("GlobalMax") else "average")
+
+
+def flatten(layer, before, masked: bool, front: bool) -> FloatFlatten:
+    """Flatten of a recurrent layer's sequence: needs the input's fixed length (Keras's shape)."""
+    _check_tail(layer, before, masked)
+    if front:
+        raise refuse(layer, "Flatten after a Conv1D or pooling front end is not supported yet")
+    steps = tuple(layer.input.shape)[1]
+    if steps is None:
+        raise refuse(layer, "needs a fixed number of time steps (the model input's time dimension is None)")
+    return FloatFlatten(layer.name, int(steps))
+
+
+def _check_tail(layer, before, masked: bool) -> None:
+    if before is None or before.kind not in ("lstm", "gru", "rnn", "bidirectional") or not before.return_sequences:
+        raise refuse(layer, "is only supported directly after a recurrent layer with return_sequences=True")
+    if masked:
+        raise refuse(layer, "a Masking layer before it is not supported")
 
 
 def check_activation(layer, activation) -> str:

@@ -32,6 +32,8 @@ from tinyrnn.core.ir import (
     BidirectionalLayer,
     Conv1DLayer,
     DenseLayer,
+    FlattenLayer,
+    GlobalPool1DLayer,
     GRULayer,
     LSTMLayer,
     Pool1DLayer,
@@ -41,6 +43,8 @@ from tinyrnn.quantize.float_model import (
     FloatBidirectional,
     FloatConv1D,
     FloatDense,
+    FloatFlatten,
+    FloatGlobalPool1D,
     FloatGRU,
     FloatLSTM,
     FloatPool1D,
@@ -288,6 +292,17 @@ def quantize_pool1d(layer: FloatPool1D, in_scale: float, in_zp: int, ranges: dic
     return Pool1DLayer(name=layer.name, input_size=int(ranges["input_mean"].size), pool=layer.pool,
                        pool_size=int(layer.pool_size), strides=int(layer.strides), input_scale=in_scale,
                        input_zero_point=in_zp)
+
+
+def quantize_global_pool1d(layer: FloatGlobalPool1D, in_scale: float, in_zp: int, ranges: dict) -> GlobalPool1DLayer:
+    """Global pooling keeps its input's quantization, as pooling does."""
+    return GlobalPool1DLayer(name=layer.name, input_size=int(ranges["input_mean"].size), pool=layer.pool,
+                             input_scale=in_scale, input_zero_point=in_zp)
+
+
+def quantize_flatten(layer: FloatFlatten, in_scale: float, in_zp: int, ranges: dict) -> FlattenLayer:
+    return FlattenLayer(name=layer.name, input_size=int(ranges["input_mean"].size), steps=int(layer.steps),
+                        input_scale=in_scale, input_zero_point=in_zp)
 
 
 def merge_grid(mode: str, s_f: float, s_b: float, merged: tuple) -> tuple:

@@ -48,8 +48,8 @@ COST_KEYS = ("flash_code", "flash_weights", "ram_state", "ram_scratch", "stack_p
 
 def _check_data(float_model: FloatModel, model: Model, x, y):
     if model.whole_window:
-        raise TinyrnnError("report: Bidirectional layers are not covered by the quantization report yet "
-                           "(tinyrnn eval and verify work)")
+        raise TinyrnnError("report: whole-window models (Bidirectional, Flatten) are not covered by the quantization "
+                           "report yet (tinyrnn eval and verify work)")
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[0] == 0:
         raise TinyrnnError(f"report: evaluation data must be (N, T, F) with N > 0, got shape {x.shape}")
