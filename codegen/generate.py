@@ -319,7 +319,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
                          "output": "y" if last else f"st->{out}", "comment": where, "table": table})
             source = f"st->{out}"
         arrays.extend(arrs)
-    whole = window.context(model, plan, head, members, tails)
+    whole = window.context(model, plan, head, members, tails, {"entries": front, "arrays": arrays, "name": name})
     # One workspace shared by all layers (they run one after another); C has no
     # zero-length arrays, so a member exists only when some kernel uses it.
     work, scratch16, scratch8 = (max(r["scratch"][i] for r in recurrent) for i in (0, 1, 2))

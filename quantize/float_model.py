@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyrnn.core.activations import activate, sigmoid
-from tinyrnn.core.ir import TABLE_ACTIVATIONS, valid_steps
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, conv_padding, valid_steps
 
 
 @dataclass
@@ -207,9 +207,9 @@ class FloatDense:
 class FloatConv1D(FloatDense):
     """Keras Conv1D (channels_last): the Dense of a window of kernel_size taps, oldest first.
 
-    "causal" pads the front with zeros (the layer input's real 0); "valid" gives
-    ``span − 1`` fewer steps. ``run`` (Dense's) applies linear/relu/relu6 and traces
-    the pre-activation as "logits".
+    "causal" pads the front with zeros (the layer input's real 0), "same" (strides 1) half
+    of them (rounded down) in front and the rest behind; "valid" gives ``span − 1`` fewer
+    steps. ``run`` (Dense's) applies linear/relu/relu6 and traces the pre-activation as "logits".
     """
 
     kernel: np.ndarray  # (kernel_size, I, O), Keras layout
@@ -228,8 +228,9 @@ class FloatConv1D(FloatDense):
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
-        if self.padding == "causal":
-            x = np.concatenate([np.zeros((x.shape[0], self.span - 1, x.shape[2])), x], axis=1)
+        left, right = conv_padding(self.padding, self.span)
+        x = np.concatenate([np.zeros((x.shape[0], left, x.shape[2])), x, np.zeros((x.shape[0], right, x.shape[2]))],
+                           axis=1)
         starts = np.arange(0, max(x.shape[1] - self.span + 1, 0), self.strides)
         return sum(x[:, starts + j * self.dilation] @ w for j, w in enumerate(self.kernel)) + self.bias
 

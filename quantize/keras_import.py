@@ -40,8 +40,9 @@ SUPPORT = (
     ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs int8 "
               "pre-activation logits); per step on sequences", "other activations"),
     ("TimeDistributed(Dense)", "as Dense, per step", "any other wrapped layer"),
-    ("Conv1D", "before the recurrent layers: padding valid or causal, strides, dilation_rate, activation linear, "
-               "relu or relu6; streams in the step API", "padding same, groups > 1, channels_first, with Masking"),
+    ("Conv1D", "before the recurrent layers: padding valid or causal (streams in the step API) or same (strides 1: "
+               "whole-window C API), strides, dilation_rate, activation linear, relu or relu6",
+     "padding same with strides > 1, groups > 1, channels_first, with Masking"),
     ("MaxPooling1D, AveragePooling1D", "before the recurrent layers: pool_size, strides, padding valid; streams",
      "padding same, channels_first, with Masking"),
     ("GlobalAveragePooling1D, GlobalMaxPooling1D", "directly after a recurrent layer with return_sequences=True "

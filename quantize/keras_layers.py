@@ -195,11 +195,14 @@ def _channels_last(cfg: dict) -> tuple:
 
 
 def conv1d(layer, cfg: dict) -> FloatConv1D:
-    """Conv1D, channels_last, padding valid/causal, activation linear/relu/relu6, any strides and dilation_rate."""
+    """Conv1D, channels_last, padding valid/causal/same (same: strides 1), activation linear/relu/relu6, any strides
+    and dilation_rate."""
     fixed = (("padding", CONV_PADDINGS, cfg.get("padding", "valid")),
              ("activation", CONV_ACTIVATIONS, _option(cfg.get("activation", "linear"))),
              _channels_last(cfg), ("groups", (1,), int(cfg.get("groups", 1))))
     _check_fixed(layer, fixed)
+    if fixed[0][2] == "same" and _single(cfg.get("strides", 1)) != 1:
+        raise refuse(layer, "option padding='same' with strides > 1 is not supported")
     w = weights(layer)
     bias = w[1] if cfg.get("use_bias", True) else np.zeros(w[0].shape[2])
     return FloatConv1D(layer.name, w[0], bias, fixed[1][2], dilation=_single(cfg.get("dilation_rate", 1)),

@@ -270,8 +270,8 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
     )  # fmt: skip
 
 
-def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dict, *,
-                    bias_correction: bool = False, weights: str = "max") -> Conv1DLayer:  # fmt: skip
+def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dict, *, bias_correction: bool = False,
+                    weights: str = "max", max_steps: int = 0) -> Conv1DLayer:  # fmt: skip
     """As the Dense over a window's kernel_size·I taps (per-filter weight scales, output grid
     from the calibrated pre-activation); bias correction takes each tap's input mean as
     the layer input's."""
@@ -284,6 +284,7 @@ def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dic
         padding=layer.padding, strides=int(layer.strides), weights=d.weights.reshape(o, k, i), bias=d.bias,
         input_zero_point=in_zp, output_zero_point=d.output_zero_point, input_scale=in_scale,
         output_scale=d.output_scale, multiplier=d.multiplier, shift=d.shift, activation=layer.activation,
+        max_steps=int(max_steps) if layer.padding == "same" else 0,
     )  # fmt: skip
 
 

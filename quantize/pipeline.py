@@ -106,9 +106,12 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     )
     common = {"bias_correction": bool(bias_correction), "weights": weights}
     options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "rnn": common, "dense": common,
-               "conv1d": common, "pool1d": {}, "global_pool1d": {}, "flatten": {}}
-    # The C of a Bidirectional layer buffers whole windows: the input's fixed length, else the calibration's.
-    options["bidirectional"] = {**options["lstm"], "max_steps": model.input_shape[0] or calib_x.shape[1]}
+               "pool1d": {}, "global_pool1d": {}, "flatten": {}}
+    # The C of a Bidirectional layer (or a "same" Conv1D) buffers whole windows: the input's fixed length, else
+    # the calibration's.
+    max_steps = model.input_shape[0] or calib_x.shape[1]
+    options["bidirectional"] = {**options["lstm"], "max_steps": max_steps}
+    options["conv1d"] = {**common, "max_steps": max_steps}
     layers = []
     scale, zp = in_scale, in_zp
     for k, (layer, layer_ranges) in enumerate(zip(model.layers, ranges.layers)):

@@ -158,7 +158,7 @@ def _replace(model, index, **changes):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda m: _replace(m, 0, padding="same"), "padding 'same' unknown"),
+    (lambda m: _replace(m, 0, padding="full"), "padding 'full' unknown"),
     (lambda m: _replace(m, 0, activation="tanh"), "activation 'tanh' unknown"),
     (lambda m: _replace(m, 0, dilation=0), "dilation must be at least 1"),
     (lambda m: _replace(m, 0, weights=np.zeros((6, 2, 4), np.int8)), "array 'weights' has shape"),

@@ -28,13 +28,21 @@ DENSE_ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "tanh", "softmax")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax")
 RNN_ACTIVATIONS = ("tanh", "relu")
 CONV_ACTIVATIONS = ("linear", "relu", "relu6")
-CONV_PADDINGS = ("valid", "causal")
+CONV_PADDINGS = ("valid", "causal", "same")
 POOLS = ("max", "average")
 RECURRENT_KINDS = ("lstm", "gru", "rnn", "bidirectional")
 FRONT_KINDS = ("conv1d", "pool1d")  # before the recurrent stack, streaming: input steps in, fewer steps out
 # Directly after the last recurrent layer (returning sequences): a sequence in, one vector out.
 GLOBAL_KINDS = ("global_pool1d", "flatten")
 MERGE_MODES = ("concat", "sum", "ave", "mul")  # Keras Bidirectional's, except None
+
+
+def conv_padding(padding: str, span: int) -> tuple[int, int]:
+    """(steps before, steps after) the window that a Conv1D pads with real zeros: span − 1
+    before (causal), half of that rounded down before and the rest after (same, Keras's
+    at strides 1), none (valid)."""
+    left = {"causal": span - 1, "same": (span - 1) // 2}.get(padding, 0)
+    return left, span - 1 - left if padding == "same" else 0
 
 
 @dataclass
@@ -226,10 +234,14 @@ class Conv1DLayer:
     with that channel's (multiplier, shift), ``+ output_zp``, clamped to the activation
     range (as DenseLayer). "causal" padding prepends ``(kernel_size − 1)·dilation``
     steps of the input zero point (real 0); ``strides`` keeps every strides-th output.
-    Streaming, output n is due at input step ``first + n·strides``.
+    Streaming, output n is due at input step ``first + n·strides``. "same" (strides 1)
+    pads ``pad_left`` steps before and ``pad_right`` after the window, as Keras: the
+    trailing ones need the window's end, so such a model is whole-window, with buffers
+    for ``max_steps`` steps (a field only "same" has).
     """
 
     kind: ClassVar[str] = "conv1d"
+    OPTIONAL_FIELDS: ClassVar[tuple] = ("max_steps",)
     name: str
     input_size: int  # input channels
     output_size: int  # filters
@@ -246,6 +258,10 @@ class Conv1DLayer:
     shift: np.ndarray  # (O,) int32
     activation: str  # one of CONV_ACTIVATIONS
     strides: int = 1
+    max_steps: int = 0  # "same" only: the longest window the C's buffers hold
+
+    def absent_fields(self) -> tuple:
+        return () if self.padding == "same" else self.OPTIONAL_FIELDS
 
     @property
     def span(self) -> int:
@@ -253,9 +269,17 @@ class Conv1DLayer:
         return (self.kernel_size - 1) * self.dilation + 1
 
     @property
+    def pad_left(self) -> int:
+        return conv_padding(self.padding, self.span)[0]
+
+    @property
+    def pad_right(self) -> int:
+        return conv_padding(self.padding, self.span)[1]
+
+    @property
     def first(self) -> int:
         """The input step (from 0) at which the first output is due (0 for causal padding)."""
-        return self.span - 1 if self.padding == "valid" else 0
+        return self.span - 1 - self.pad_left
 
     @property
     def result_scale(self) -> float:
@@ -460,8 +484,9 @@ class Model:
 
     @property
     def whole_window(self) -> bool:
-        """A Bidirectional or Flatten layer needs the whole window: no step API (see those layers)."""
-        return any(layer.kind in ("bidirectional", "flatten") for layer in self.layers)
+        """A Bidirectional, Flatten or "same" Conv1D layer needs the whole window: no step API (see those layers)."""
+        return any(layer.kind in ("bidirectional", "flatten") or getattr(layer, "padding", "") == "same"
+                   for layer in self.layers)
 
     def content_hash(self) -> str:
         doc, arrays = to_document(self)

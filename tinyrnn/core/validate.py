@@ -140,6 +140,8 @@ def check_front_layer(layer, where: str) -> None:
         raise TinyrnnError(f"{where}: padding {layer.padding!r} unknown (one of {', '.join(CONV_PADDINGS)})")
     if layer.activation not in CONV_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(CONV_ACTIVATIONS)})")
+    if layer.padding == "same" and (layer.strides != 1 or layer.max_steps < 1):
+        raise TinyrnnError(f"{where}: padding 'same' needs strides 1 and max_steps at least 1")
 
 
 def _check_bidirectional(layer: BidirectionalLayer, where: str) -> None:
@@ -271,7 +273,8 @@ def validate(model: Model, where: str = "model") -> None:
         raise TinyrnnError(f"{where}: model has no recurrent (LSTM, GRU or SimpleRNN) layer")
     if model.whole_window and model.mask_value is not None:
         raise TinyrnnError(f"{where}: a Bidirectional layer does not support masking (mask_value)")
-    if model.whole_window and any(layer.kind in FRONT_KINDS for layer in model.layers):
+    if any(layer.kind == "bidirectional" for layer in model.layers) and any(layer.kind in FRONT_KINDS
+                                                                           for layer in model.layers):
         raise TinyrnnError(f"{where}: a Conv1D or pooling front end before a Bidirectional layer is not supported yet")
     if any(not layer.return_sequences for layer in recurrent[:-1]):
         raise TinyrnnError(f"{where}: a stacked recurrent layer must return sequences")
