@@ -81,7 +81,7 @@ def context(model: Model, plan: list, head: list, members: list, tails: list, fr
     entries, the const ``arrays`` list and the model's C ``name`` (``front_pass``)."""
     if not model.whole_window:
         return {"whole_window": False, "merges": []}
-    flat = [layer.steps for layer in model.layers if isinstance(layer, FlattenLayer)]
+    flat = [layer.window for layer in model.layers if isinstance(layer, FlattenLayer)]
     buffered = [layer.max_steps for layer in model.layers if layer.kind == "bidirectional" or
                 getattr(layer, "padding", "") == "same"]
     steps = min(buffered + flat)

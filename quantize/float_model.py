@@ -274,10 +274,12 @@ class FloatGlobalPool1D:
 
 @dataclass
 class FloatFlatten:
-    """Keras Flatten of a (steps, C) sequence: (N, steps, C) → (N, steps·C), time-major."""
+    """Keras Flatten of a (steps, C) sequence: (N, steps, C) → (N, steps·C), time-major
+    (``window``: the model input's fixed length)."""
 
     name: str
     steps: int
+    window: int
     kind: str = "flatten"
 
     def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = False) -> np.ndarray:

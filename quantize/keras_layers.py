@@ -225,15 +225,13 @@ def global_pool1d(layer, cfg: dict, before, masked: bool) -> FloatGlobalPool1D:
     return FloatGlobalPool1D(layer.name, "max" if type(layer).__name__.startswith("GlobalMax") else "average")
 
 
-def flatten(layer, before, masked: bool, front: bool) -> FloatFlatten:
-    """Flatten of a recurrent layer's sequence: needs the input's fixed length (Keras's shape)."""
+def flatten(layer, before, masked: bool, window) -> FloatFlatten:
+    """Flatten of a recurrent layer's sequence: needs the model input's fixed length ``window``."""
     _check_tail(layer, before, masked)
-    if front:
-        raise refuse(layer, "Flatten after a Conv1D or pooling front end is not supported yet")
     steps = tuple(layer.input.shape)[1]
-    if steps is None:
+    if steps is None or window is None:
         raise refuse(layer, "needs a fixed number of time steps (the model input's time dimension is None)")
-    return FloatFlatten(layer.name, int(steps))
+    return FloatFlatten(layer.name, int(steps), int(window))
 
 
 def _check_tail(layer, before, masked: bool) -> None:

@@ -303,7 +303,7 @@ def quantize_global_pool1d(layer: FloatGlobalPool1D, in_scale: float, in_zp: int
 
 def quantize_flatten(layer: FloatFlatten, in_scale: float, in_zp: int, ranges: dict) -> FlattenLayer:
     return FlattenLayer(name=layer.name, input_size=int(ranges["input_mean"].size), steps=int(layer.steps),
-                        input_scale=in_scale, input_zero_point=in_zp)
+                        window=int(layer.window), input_scale=in_scale, input_zero_point=in_zp)
 
 
 def merge_grid(mode: str, s_f: float, s_b: float, merged: tuple) -> tuple:

@@ -32,13 +32,15 @@ _have_arm = shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"
 KINDS = ("lstm", "gru", "gru_before", "rnn", "rnn_relu")
 
 
-def with_tail(model: Model, tail: str, pool: str = "average", steps: int = 0, dense: int = 3, rng=None) -> Model:
+def with_tail(model: Model, tail: str, pool: str = "average", steps: int = 0, dense: int = 3, rng=None,
+              window: int = 0) -> Model:
     """``model`` (its last recurrent layer returning sequences, no head) + a global pool or a
-    Flatten of ``steps`` steps, then a Dense layer of ``dense`` outputs (none if 0)."""
+    Flatten of ``steps`` steps (of a ``window``-step input, by default ``steps``), then a
+    Dense layer of ``dense`` outputs (none if 0)."""
     last = model.layers[-1]
     zp, scale = int(last.hidden_zero_point), float(last.hidden_scale)
     layer = (GlobalPool1DLayer("gpool", last.output_size, pool, scale, zp) if tail == "pool"
-             else FlattenLayer("flatten", last.output_size, steps, scale, zp))
+             else FlattenLayer("flatten", last.output_size, steps, window or steps, scale, zp))
     head = [irgen.dense_layer(rng, layer.output_size, dense, name="head")] if dense else []
     return dataclasses.replace(model, layers=[*model.layers, layer, *head])
 
@@ -117,21 +119,29 @@ def test_bidirectional_then_pool(mode, tmp_path):
 
 
 @needs_gcc
-def test_flatten_whole_window_fixed_steps(tmp_path):
-    """Flatten → Dense: _run at the fixed T == golden, any other T refused (C and golden), no step API."""
+@pytest.mark.parametrize("front", [False, True])
+def test_flatten_whole_window_fixed_steps(front, tmp_path):
+    """Flatten → Dense: _run at the fixed T == golden, any other T refused (C and golden), no
+    step API. With a front end (valid conv, pool): 12 input steps, 5 flattened."""
     rng = np.random.default_rng(41)
-    base = irgen.build_model(rng, 3, [4, 5], [], kinds=["gru", "lstm"], returns_sequences=True)
-    model = with_tail(base, "flatten", steps=6, dense=4, rng=rng)
+    if front:
+        base = irgen.conv_model(rng, 3, [(4, 3, 1, "valid", "relu"), ("max", 2, 2)], kinds=["gru"], hidden=[5],
+                                dense=[], returns_sequences=True)
+    else:
+        base = irgen.build_model(rng, 3, [4, 5], [], kinds=["gru", "lstm"], returns_sequences=True)
+    window = 12 if front else 6
+    model = with_tail(base, "flatten", steps=5 if front else 6, window=window, dense=4, rng=rng)
     validate(model)
     host = HostModel(model, tmp_path, sanitize=True)
     header = (tmp_path / "src" / "model.h").read_text()
-    assert "tinyrnn_model_step" not in header and "#define TINYRNN_MODEL_MAX_STEPS 6" in header
-    x = np.concatenate([irgen.random_input(rng, model, 4, 6), irgen.random_input(rng, model, 2, 6, extreme=True)])
+    assert "tinyrnn_model_step" not in header and f"#define TINYRNN_MODEL_MAX_STEPS {window}" in header
+    x = np.concatenate([irgen.random_input(rng, model, 4, window),
+                        irgen.random_input(rng, model, 2, window, extreme=True)])
     np.testing.assert_array_equal(host.run(x), run_model(model, x))
-    for steps in (5, 7):
+    for steps in (window - 1, window + 1):  # with the front end, 13 steps also give 5 rows: refused all the same
         with pytest.raises(TinyrnnError, match="exit 6"):
             host.run(irgen.random_input(rng, model, 1, steps))
-        with pytest.raises(ValueError, match="needs windows of 6 steps"):
+        with pytest.raises(ValueError, match=f"takes windows of {window} steps"):
             run_model(model, irgen.random_input(rng, model, 1, steps))
 
 
@@ -139,8 +149,8 @@ def _refusal_models() -> list:
     rng = np.random.default_rng(51)
     pooled = pool_model(0, front=False)
     front = pool_model(3, front=True)
-    flat = with_tail(irgen.conv_model(rng, 3, [(4, 3, 1, "causal", "relu")], hidden=[3], dense=[],
-                                      returns_sequences=True), "flatten", steps=5, rng=rng)
+    flat = with_tail(irgen.conv_model(rng, 3, [(4, 3, 1, "valid", "relu")], hidden=[3], dense=[],
+                                      returns_sequences=True), "flatten", steps=5, window=8, rng=rng)
     final = dataclasses.replace(pooled, layers=[dataclasses.replace(pooled.layers[0], return_sequences=False),
                                                 *pooled.layers[1:]])
     return [
@@ -148,7 +158,7 @@ def _refusal_models() -> list:
         (final, "must directly follow a recurrent layer returning sequences"),
         (dataclasses.replace(front, layers=[*front.layers[:-2], front.layers[-2], front.layers[-2], front.layers[-1]]),
          "only Dense layers may follow a global_pool1d"),
-        (flat, "Flatten after a Conv1D or pooling front end is not supported yet"),
+        (flat, "Flatten of 5 steps, but a 8-step window gives 6"),
         (dataclasses.replace(pooled, layers=[pooled.layers[0], dataclasses.replace(pooled.layers[1], pool="median"),
                                              *pooled.layers[2:]]), "pool 'median' unknown"),
     ]

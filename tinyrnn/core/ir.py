@@ -359,13 +359,15 @@ class GlobalPool1DLayer(SameGrid):
 class FlattenLayer(SameGrid):
     """Keras Flatten of a (steps, input_size) sequence into one vector, time-major (row t is
     elements t·input_size ...), directly after the last recurrent layer (returning
-    sequences). It needs exactly ``steps`` steps: the model is whole-window and ``_run``
+    sequences). It needs the model input's fixed length ``window`` (``steps`` after a
+    Conv1D/pooling front end, else the same): the model is whole-window and ``_run``
     refuses any other window length. The quantization passes through."""
 
     kind: ClassVar[str] = "flatten"
     name: str
     input_size: int  # channels per step
-    steps: int  # the Keras input's fixed length
+    steps: int  # rows flattened
+    window: int  # the model input's fixed length (Keras's input shape)
     input_scale: float
     input_zero_point: int
 

@@ -14,6 +14,7 @@ import numpy as np
 from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import EXP_ONE, OUTPUT_QUANT, TABLE_SIZE
+from tinyrnn.core.golden.model import run_front
 from tinyrnn.core.ir import (
     CONV_ACTIVATIONS,
     CONV_PADDINGS,
@@ -185,8 +186,8 @@ def _check_layer(layer, where: str) -> None:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(DENSE_ACTIVATIONS)})")
     if isinstance(layer, GlobalPool1DLayer) and layer.pool not in POOLS:
         raise TinyrnnError(f"{where}: pool {layer.pool!r} unknown (one of {', '.join(POOLS)})")
-    if isinstance(layer, FlattenLayer) and layer.steps < 1:
-        raise TinyrnnError(f"{where}: steps must be at least 1")
+    if isinstance(layer, FlattenLayer) and min(layer.steps, layer.window) < 1:
+        raise TinyrnnError(f"{where}: steps and window must be at least 1")
     if isinstance(layer, SimpleRNNLayer) and layer.activation not in RNN_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(RNN_ACTIVATIONS)})")
     # Zero points folded into the int32 biases (as the golden model and the kernels do) must fit int32.
@@ -224,8 +225,11 @@ def check_global(model: Model, k: int, where: str) -> None:
         raise TinyrnnError(f"{where}: only Dense layers may follow a {model.layers[k].kind} layer")
     if model.mask_value is not None:
         raise TinyrnnError(f"{where}: Masking together with a {model.layers[k].kind} layer is not supported")
-    if model.layers[k].kind == "flatten" and any(layer.kind in FRONT_KINDS for layer in model.layers):
-        raise TinyrnnError(f"{where}: Flatten after a Conv1D or pooling front end is not supported yet")
+    flat = model.layers[k]
+    if flat.kind == "flatten" and flat.window >= 1:
+        rows = run_front(model, np.zeros((1, flat.window, model.input_size), np.int8)).shape[1]
+        if rows != flat.steps:
+            raise TinyrnnError(f"{where}: Flatten of {flat.steps} steps, but a {flat.window}-step window gives {rows}")
 
 
 def validate(model: Model, where: str = "model") -> None:

@@ -41,6 +41,9 @@ def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: 
     """
     y = np.asarray(x_q, np.int8)
     for layer in model.layers:
+        if layer.kind == "flatten" and y.shape[1] != layer.window:  # as the C's _run refuses it
+            raise ValueError(f"layer {layer.name}: the model takes windows of {layer.window} steps, got {y.shape[1]}")
+    for layer in model.layers:
         record: dict = {}
         probe = (lambda name, v: record.setdefault(name, []).append(np.asarray(v))) if probes is not None else None
         if layer.kind == "dense":
