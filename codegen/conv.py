@@ -68,5 +68,6 @@ def _entry(k: int, prefix: str, where: str, source: str, kind: str, fields: dict
              ("int8_t", ring, ring_bytes, ring_zp, f"{where}: last inputs"),
              ("int8_t", out, out_bytes, out_zp, f"{where}: output step")]
     return {"index": k, "params": f"{prefix}_params", "fields": fields, "comment": where, "state": state,
-            "kernel": f"tinyrnn_{kind}_s8_step", "ctype": f"tinyrnn_{kind}_s8_params", "out": out,
+            "kernel": f"tinyrnn_{kind}_s8_step", "ctype": f"tinyrnn_{kind}_s8_params", "out": out, "input": source,
+            "ring_args": f"st->{ring}, st->{pos}, st->{left}",
             "args": f"st->{ring}, st->{pos}, st->{left}, {source}, st->{out}"}

@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinyrnn.codegen import conv, layout, quant_io, rnn, window
+from tinyrnn.codegen import conv, layout, pooling, quant_io, rnn, window
 from tinyrnn.codegen.checks import as_int as _as_int
 from tinyrnn.codegen.checks import check_range as _check_range
 from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
@@ -28,6 +28,7 @@ from tinyrnn.core.golden.lut import sigmoid_table_uint16
 from tinyrnn.core.ir import (
     DENSE_ACTIVATIONS,
     FRONT_KINDS,
+    GLOBAL_KINDS,
     RECURRENT_KINDS,
     Conv1DLayer,
     DenseLayer,
@@ -36,14 +37,15 @@ from tinyrnn.core.ir import (
     Model,
     SimpleRNNLayer,
 )
-from tinyrnn.core.validate import check_front, check_table
+from tinyrnn.core.validate import check_front, check_global, check_table
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
 # 4: tinyrnn_activation_s8 (hidden Dense sigmoid/tanh/softmax tables), relu6.
 # 5: tinyrnn_bidirectional_s8 (the Bidirectional merge); the device glue's run_chunk gets "last";
 #    tinyrnn_conv1d_s8 and tinyrnn_pool1d_s8 (the streaming front end).
-KERNEL_ABI_VERSION = 5
+# 6: tinyrnn_global_pool1d_s8.
+KERNEL_ABI_VERSION = 6
 # A hidden Dense layer's table activation: its kernel and the C type of its table.
 TABLE_KERNELS = {"sigmoid": ("tinyrnn_table_s8", np.int8), "tanh": ("tinyrnn_table_s8", np.int8),
                  "softmax": ("tinyrnn_softmax_s8", np.uint16)}
@@ -78,6 +80,8 @@ def _check_structure(model: Model, name: str) -> None:
         elif layer.kind in FRONT_KINDS:
             if seen_dense or seen_recurrent:
                 raise TinyrnnError(f"{where}: a Conv1D or pooling layer must come before the recurrent layers")
+        elif layer.kind in GLOBAL_KINDS:
+            check_global(model, k, where)
         elif not isinstance(layer, (LSTMLayer, GRULayer, SimpleRNNLayer)) and layer.kind != "bidirectional":
             raise TinyrnnError(f"{where}: layer kind {layer.kind!r} has no C kernel yet")
         elif seen_dense:
@@ -273,7 +277,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     digest = model.content_hash()
     lut_name = f"tinyrnn_{name}_sigmoid_lut"
     arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
-    recurrent, head, members, front, plan = [], [], [], [], []
+    recurrent, head, members, front, plan, tails = [], [], [], [], [], []
     dense_layers = [k for k, layer in enumerate(model.layers) if isinstance(layer, DenseLayer)]
     source = "x_t"
     for k, layer in enumerate(model.layers):
@@ -289,6 +293,12 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
                        for d in ("forward", "backward")]
             arrs = [a for _, direction in entries for a in direction]
             plan.append(window.step(layer, where, [e for e, _ in entries], window.merge(layer, prefix, where)))
+        elif layer.kind == "global_pool1d":  # runs with the stack (codegen/pooling.py)
+            tails.append(pooling.global_pool_entry(layer, k, prefix, where, source))
+            members.extend(tails[-1]["state"])
+            source, arrs = f"st->{tails[-1]['out']}", []
+        elif layer.kind == "flatten":  # the head reads the whole-window sequence buffer (codegen/window.py)
+            arrs = []
         elif not isinstance(layer, DenseLayer):
             entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source, path)
             plan.append(window.step(layer, where, [entry]))
@@ -309,7 +319,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
                          "output": "y" if last else f"st->{out}", "comment": where, "table": table})
             source = f"st->{out}"
         arrays.extend(arrs)
-    whole = window.context(model, plan, head, members)
+    whole = window.context(model, plan, head, members, tails, {"entries": front, "arrays": arrays, "name": name})
     # One workspace shared by all layers (they run one after another); C has no
     # zero-length arrays, so a member exists only when some kernel uses it.
     work, scratch16, scratch8 = (max(r["scratch"][i] for r in recurrent) for i in (0, 1, 2))
@@ -330,7 +340,8 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     arrays.extend(io_arrays)
     # Kernels by what the layers need: their kinds, and the table activations if any layer has one.
     tables = {"activation"} if any(h["table"] for h in head) else set()
-    kinds = sorted({layer.kind for layer in model.layers} | tables | window.inner_kinds(model))
+    kernels = {layer.kind for layer in model.layers if layer.kind != "flatten"}  # a Flatten is the buffer's layout
+    kinds = sorted(kernels | tables | window.inner_kinds(model))
     return {
         "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
         "model_name": _comment(model.name), "path": path, "PATH": path.upper(),
@@ -341,7 +352,8 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
         "state_bytes": state_bytes, "work_bytes": 4 * work + 2 * scratch16 + scratch8,
         "output_zero_point": int(model.output_zero_point),
         "output_activation": activation, "caller_activation": activation in ("sigmoid", "softmax"),
-        "recurrent": recurrent, "head": head, "last_h": recurrent[-1]["h"], "arrays": arrays,
+        "recurrent": recurrent, "head": head, "arrays": arrays, "tails": tails,
+        "last_h": tails[-1]["out"] if tails else recurrent[-1]["h"],
         "front": front, "warmup": model.front_timing[0], "front_stride": model.front_timing[1],
         "state_fields": [f for t in ("int32_t", "int16_t", "int8_t") for f in fields_by_type[t]],
         "weights_bytes": sum(a["bytes"] for a in arrays), "step_stack_bytes": None, "stack_note": "", **io, **whole,

@@ -24,7 +24,7 @@ def kernel_files() -> list:
 KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "rnn": "tinyrnn_rnn_s8.c",
                   "dense": "tinyrnn_dense_s8.c", "activation": "tinyrnn_activation_s8.c",
                   "conv1d": "tinyrnn_conv1d_s8.c", "pool1d": "tinyrnn_pool1d_s8.c",
-                  "bidirectional": "tinyrnn_bidirectional_s8.c"}
+                  "bidirectional": "tinyrnn_bidirectional_s8.c", "global_pool1d": "tinyrnn_global_pool1d_s8.c"}
 SUPPORT_SOURCES = ("tinyrnn_support.c",)
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 

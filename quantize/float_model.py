@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyrnn.core.activations import activate, sigmoid
-from tinyrnn.core.ir import TABLE_ACTIVATIONS, valid_steps
+from tinyrnn.core.ir import TABLE_ACTIVATIONS, conv_padding, valid_steps
 
 
 @dataclass
@@ -207,9 +207,9 @@ class FloatDense:
 class FloatConv1D(FloatDense):
     """Keras Conv1D (channels_last): the Dense of a window of kernel_size taps, oldest first.
 
-    "causal" pads the front with zeros (the layer input's real 0); "valid" gives
-    ``span − 1`` fewer steps. ``run`` (Dense's) applies linear/relu/relu6 and traces
-    the pre-activation as "logits".
+    "causal" pads the front with zeros (the layer input's real 0), "same" (strides 1) half
+    of them (rounded down) in front and the rest behind; "valid" gives ``span − 1`` fewer
+    steps. ``run`` (Dense's) applies linear/relu/relu6 and traces the pre-activation as "logits".
     """
 
     kernel: np.ndarray  # (kernel_size, I, O), Keras layout
@@ -228,10 +228,18 @@ class FloatConv1D(FloatDense):
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.float64)
-        if self.padding == "causal":
-            x = np.concatenate([np.zeros((x.shape[0], self.span - 1, x.shape[2])), x], axis=1)
+        left, right = conv_padding(self.padding, self.span)
+        x = np.concatenate([np.zeros((x.shape[0], left, x.shape[2])), x, np.zeros((x.shape[0], right, x.shape[2]))],
+                           axis=1)
         starts = np.arange(0, max(x.shape[1] - self.span + 1, 0), self.strides)
         return sum(x[:, starts + j * self.dilation] @ w for j, w in enumerate(self.kernel)) + self.bias
+
+
+def traced(y: np.ndarray, trace: dict | None) -> np.ndarray:
+    """``y``, also appended to ``trace["output"]`` (a layer whose one tensor is its output)."""
+    if trace is not None:
+        trace.setdefault("output", []).append(y)
+    return y
 
 
 @dataclass
@@ -248,14 +256,38 @@ class FloatPool1D:
         x = np.asarray(x, np.float64)
         starts = np.arange(0, max(x.shape[1] - self.pool_size + 1, 0), self.strides)
         windows = np.stack([x[:, starts + j] for j in range(self.pool_size)])
-        y = windows.max(axis=0) if self.pool == "max" else windows.mean(axis=0)
-        if trace is not None:
-            trace.setdefault("output", []).append(y)
-        return y
+        return traced(windows.max(axis=0) if self.pool == "max" else windows.mean(axis=0), trace)
+
+
+@dataclass
+class FloatGlobalPool1D:
+    """Keras GlobalMaxPooling1D / GlobalAveragePooling1D (keepdims False): (N, T, C) → (N, C)."""
+
+    name: str
+    pool: str  # max | average
+    kind: str = "global_pool1d"
+
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = False) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        return traced(x.max(axis=1) if self.pool == "max" else x.mean(axis=1), trace)
+
+
+@dataclass
+class FloatFlatten:
+    """Keras Flatten of a (steps, C) sequence: (N, steps, C) → (N, steps·C), time-major
+    (``window``: the model input's fixed length)."""
+
+    name: str
+    steps: int
+    window: int
+    kind: str = "flatten"
+
+    def run(self, x: np.ndarray, trace: dict | None = None, *, last: bool = False) -> np.ndarray:
+        return traced(np.asarray(x, np.float64).reshape(x.shape[0], -1), trace)
 
 
 # Layers without state in the float whole-window pass: run(x, trace, last=...).
-FEEDFORWARD = ("dense", "conv1d", "pool1d")
+FEEDFORWARD = ("dense", "conv1d", "pool1d", "global_pool1d", "flatten")
 
 
 @dataclass

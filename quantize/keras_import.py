@@ -40,10 +40,17 @@ SUPPORT = (
     ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs int8 "
               "pre-activation logits); per step on sequences", "other activations"),
     ("TimeDistributed(Dense)", "as Dense, per step", "any other wrapped layer"),
-    ("Conv1D", "before the recurrent layers: padding valid or causal, strides, dilation_rate, activation linear, "
-               "relu or relu6; streams in the step API", "padding same, groups > 1, channels_first, with Masking"),
+    ("Conv1D", "before the recurrent layers: padding valid or causal (streams in the step API) or same (strides 1: "
+               "whole-window C API), strides, dilation_rate, activation linear, relu or relu6",
+     "padding same with strides > 1, groups > 1, channels_first, with Masking"),
     ("MaxPooling1D, AveragePooling1D", "before the recurrent layers: pool_size, strides, padding valid; streams",
      "padding same, channels_first, with Masking"),
+    ("GlobalAveragePooling1D, GlobalMaxPooling1D", "directly after a recurrent layer with return_sequences=True "
+     "(after a Conv1D/pooling front end too): pools the steps so far, streams in the step API",
+     "keepdims=True, channels_first, with Masking"),
+    ("Flatten", "directly after a recurrent layer with return_sequences=True (after a Conv1D/pooling front end "
+                "too), fixed input length T: whole-window C API (_run takes exactly T steps, no _step)",
+     "time dimension None, with Masking"),
     ("Activation, ReLU, Softmax", "merged into the Dense before them (ReLU: plain or max_value=6)",
      "after a recurrent layer; leaky/thresholded ReLU"),
     ("Normalization", "directly after the input: folded into the input quantization", "elsewhere; invert=True"),
@@ -81,7 +88,8 @@ class _Builder:
     """The twin under construction: input normalization, layers, and for each layer the
     Keras layer whose output it equals."""
 
-    def __init__(self, n_features: int):
+    def __init__(self, n_features: int, window: int | None):
+        self.window = window  # the input's fixed length, if any
         self.mean, self.std = np.zeros(n_features), np.ones(n_features)
         self.layers, self.taps, self.skipped = [], [], []
         self.mask_value = None
@@ -149,6 +157,12 @@ def _convert(builder: _Builder, layer) -> None:
         if builder.mask_value is not None or any(t.kind not in FRONT_KINDS for t in builder.layers):
             raise kl.refuse(layer, "is only supported before the recurrent layers, without Masking")
         builder.add((kl.conv1d if kind == "Conv1D" else kl.pool1d)(layer, cfg), layer)
+    elif kind in ("GlobalAveragePooling1D", "GlobalMaxPooling1D"):
+        builder.add(kl.global_pool1d(layer, cfg, builder.layers[-1] if builder.layers else None,
+                                     builder.mask_value is not None), layer)
+    elif kind == "Flatten":
+        builder.add(kl.flatten(layer, builder.layers[-1] if builder.layers else None, builder.mask_value is not None,
+                               builder.window), layer)
     elif kind == "TimeDistributed" and type(layer.layer).__name__ == "Dense":
         builder.add(kl.dense(layer.layer, layer.layer.get_config(), name=layer.name), layer)
     elif kind == "TimeDistributed":
@@ -170,7 +184,7 @@ def import_model(model, where: str = "model", output: str | None = None) -> Floa
     shape = tuple(model.inputs[0].shape)[1:]
     if len(shape) != 2 or shape[-1] is None:
         raise TinyrnnError(f"{where}: model input must be (time, features), got {shape}")
-    builder = _Builder(int(shape[-1]))
+    builder = _Builder(int(shape[-1]), shape[0])
     for layer in chain:
         _convert(builder, layer)
     if not any(layer.kind in RECURRENT_KINDS for layer in builder.layers):

@@ -13,6 +13,8 @@ from tinyrnn.quantize.float_model import (
     FloatBidirectional,
     FloatConv1D,
     FloatDense,
+    FloatFlatten,
+    FloatGlobalPool1D,
     FloatGRU,
     FloatLSTM,
     FloatPool1D,
@@ -193,11 +195,14 @@ def _channels_last(cfg: dict) -> tuple:
 
 
 def conv1d(layer, cfg: dict) -> FloatConv1D:
-    """Conv1D, channels_last, padding valid/causal, activation linear/relu/relu6, any strides and dilation_rate."""
+    """Conv1D, channels_last, padding valid/causal/same (same: strides 1), activation linear/relu/relu6, any strides
+    and dilation_rate."""
     fixed = (("padding", CONV_PADDINGS, cfg.get("padding", "valid")),
              ("activation", CONV_ACTIVATIONS, _option(cfg.get("activation", "linear"))),
              _channels_last(cfg), ("groups", (1,), int(cfg.get("groups", 1))))
     _check_fixed(layer, fixed)
+    if fixed[0][2] == "same" and _single(cfg.get("strides", 1)) != 1:
+        raise refuse(layer, "option padding='same' with strides > 1 is not supported")
     w = weights(layer)
     bias = w[1] if cfg.get("use_bias", True) else np.zeros(w[0].shape[2])
     return FloatConv1D(layer.name, w[0], bias, fixed[1][2], dilation=_single(cfg.get("dilation_rate", 1)),
@@ -210,6 +215,30 @@ def pool1d(layer, cfg: dict) -> FloatPool1D:
     size = _single(cfg.get("pool_size", 2))
     strides = size if cfg.get("strides") is None else _single(cfg["strides"])
     return FloatPool1D(layer.name, "max" if type(layer).__name__.startswith("Max") else "average", size, strides)
+
+
+def global_pool1d(layer, cfg: dict, before, masked: bool) -> FloatGlobalPool1D:
+    """GlobalMaxPooling1D / GlobalAveragePooling1D over time, channels_last, keepdims False,
+    directly after a recurrent layer returning sequences (``before``: the twin's last layer)."""
+    _check_fixed(layer, (_channels_last(cfg), ("keepdims", (False,), bool(cfg.get("keepdims", False)))))
+    _check_tail(layer, before, masked)
+    return FloatGlobalPool1D(layer.name, "max" if type(layer).__name__.startswith("GlobalMax") else "average")
+
+
+def flatten(layer, before, masked: bool, window) -> FloatFlatten:
+    """Flatten of a recurrent layer's sequence: needs the model input's fixed length ``window``."""
+    _check_tail(layer, before, masked)
+    steps = tuple(layer.input.shape)[1]
+    if steps is None or window is None:
+        raise refuse(layer, "needs a fixed number of time steps (the model input's time dimension is None)")
+    return FloatFlatten(layer.name, int(steps), int(window))
+
+
+def _check_tail(layer, before, masked: bool) -> None:
+    if before is None or before.kind not in ("lstm", "gru", "rnn", "bidirectional") or not before.return_sequences:
+        raise refuse(layer, "is only supported directly after a recurrent layer with return_sequences=True")
+    if masked:
+        raise refuse(layer, "a Masking layer before it is not supported")
 
 
 def check_activation(layer, activation) -> str:

@@ -32,6 +32,8 @@ from tinyrnn.core.ir import (
     BidirectionalLayer,
     Conv1DLayer,
     DenseLayer,
+    FlattenLayer,
+    GlobalPool1DLayer,
     GRULayer,
     LSTMLayer,
     Pool1DLayer,
@@ -41,6 +43,8 @@ from tinyrnn.quantize.float_model import (
     FloatBidirectional,
     FloatConv1D,
     FloatDense,
+    FloatFlatten,
+    FloatGlobalPool1D,
     FloatGRU,
     FloatLSTM,
     FloatPool1D,
@@ -266,8 +270,8 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
     )  # fmt: skip
 
 
-def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dict, *,
-                    bias_correction: bool = False, weights: str = "max") -> Conv1DLayer:  # fmt: skip
+def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dict, *, bias_correction: bool = False,
+                    weights: str = "max", max_steps: int = 0) -> Conv1DLayer:  # fmt: skip
     """As the Dense over a window's kernel_size·I taps (per-filter weight scales, output grid
     from the calibrated pre-activation); bias correction takes each tap's input mean as
     the layer input's."""
@@ -280,6 +284,7 @@ def quantize_conv1d(layer: FloatConv1D, in_scale: float, in_zp: int, ranges: dic
         padding=layer.padding, strides=int(layer.strides), weights=d.weights.reshape(o, k, i), bias=d.bias,
         input_zero_point=in_zp, output_zero_point=d.output_zero_point, input_scale=in_scale,
         output_scale=d.output_scale, multiplier=d.multiplier, shift=d.shift, activation=layer.activation,
+        max_steps=int(max_steps) if layer.padding == "same" else 0,
     )  # fmt: skip
 
 
@@ -288,6 +293,17 @@ def quantize_pool1d(layer: FloatPool1D, in_scale: float, in_zp: int, ranges: dic
     return Pool1DLayer(name=layer.name, input_size=int(ranges["input_mean"].size), pool=layer.pool,
                        pool_size=int(layer.pool_size), strides=int(layer.strides), input_scale=in_scale,
                        input_zero_point=in_zp)
+
+
+def quantize_global_pool1d(layer: FloatGlobalPool1D, in_scale: float, in_zp: int, ranges: dict) -> GlobalPool1DLayer:
+    """Global pooling keeps its input's quantization, as pooling does."""
+    return GlobalPool1DLayer(name=layer.name, input_size=int(ranges["input_mean"].size), pool=layer.pool,
+                             input_scale=in_scale, input_zero_point=in_zp)
+
+
+def quantize_flatten(layer: FloatFlatten, in_scale: float, in_zp: int, ranges: dict) -> FlattenLayer:
+    return FlattenLayer(name=layer.name, input_size=int(ranges["input_mean"].size), steps=int(layer.steps),
+                        window=int(layer.window), input_scale=in_scale, input_zero_point=in_zp)
 
 
 def merge_grid(mode: str, s_f: float, s_b: float, merged: tuple) -> tuple:

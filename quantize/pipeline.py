@@ -17,6 +17,8 @@ from tinyrnn.quantize.layers import (
     quantize_bidirectional,
     quantize_conv1d,
     quantize_dense,
+    quantize_flatten,
+    quantize_global_pool1d,
     quantize_gru,
     quantize_lstm,
     quantize_pool1d,
@@ -24,7 +26,8 @@ from tinyrnn.quantize.layers import (
 )
 
 QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "dense": quantize_dense,
-              "conv1d": quantize_conv1d, "pool1d": quantize_pool1d, "bidirectional": quantize_bidirectional}
+              "conv1d": quantize_conv1d, "pool1d": quantize_pool1d, "bidirectional": quantize_bidirectional,
+              "global_pool1d": quantize_global_pool1d, "flatten": quantize_flatten}
 # quantize_model's lever defaults (the CLI shows the same), measured in results/har_accuracy.md:
 # bias correction is on (+1.4 to +3.3 dB hidden-state SQNR on HAR models without a Normalization
 # layer, no change with one, accuracy equal within noise); mse ranges, mse weight scales and the
@@ -103,9 +106,12 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     )
     common = {"bias_correction": bool(bias_correction), "weights": weights}
     options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "rnn": common, "dense": common,
-               "conv1d": common, "pool1d": {}}
-    # The C of a Bidirectional layer buffers whole windows: the input's fixed length, else the calibration's.
-    options["bidirectional"] = {**options["lstm"], "max_steps": model.input_shape[0] or calib_x.shape[1]}
+               "pool1d": {}, "global_pool1d": {}, "flatten": {}}
+    # The C of a Bidirectional layer (or a "same" Conv1D) buffers whole windows: the input's fixed length, else
+    # the calibration's.
+    max_steps = model.input_shape[0] or calib_x.shape[1]
+    options["bidirectional"] = {**options["lstm"], "max_steps": max_steps}
+    options["conv1d"] = {**common, "max_steps": max_steps}
     layers = []
     scale, zp = in_scale, in_zp
     for k, (layer, layer_ranges) in enumerate(zip(model.layers, ranges.layers)):

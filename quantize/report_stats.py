@@ -16,10 +16,9 @@ import math
 import numpy as np
 
 from tinyrnn.core.activations import activate
-from tinyrnn.core.golden.dense_s8 import dense_s8
-from tinyrnn.core.golden.model import FRONT, RECURRENT
+from tinyrnn.core.golden.model import FEEDFORWARD, RECURRENT
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
-from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, TABLE_ACTIVATIONS, Model
+from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, GLOBAL_KINDS, TABLE_ACTIVATIONS, Model
 
 SQNR_FLOOR = -99.0
 HIST_BINS = 160  # about; int8 tensors get one bin per two codes
@@ -34,7 +33,8 @@ GATES = {"lstm": GATES_LSTM, "gru": GATES_GRU, "rnn": ("pre_activation",)}  # Si
 # Layers with per-output-channel weights (a Conv1D is the Dense of a window); with pooling,
 # the layers whose one tensor is their output.
 PER_CHANNEL = ("dense", "conv1d")
-ONE_TENSOR = (*PER_CHANNEL, "pool1d")
+NO_WEIGHTS = ("pool1d", "global_pool1d", "flatten")  # their output is their input's grid
+ONE_TENSOR = (*PER_CHANNEL, *NO_WEIGHTS)
 
 
 def _gate_params(q, g: int) -> tuple:
@@ -76,7 +76,7 @@ def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
     """(float parameters, int8 weight bytes, int32 bias bytes) of one layer."""
     arrays = ("kernel", "recurrent_kernel", "bias", "input_bias", "recurrent_bias")
     params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
-    if qlayer.kind == "pool1d":
+    if qlayer.kind in NO_WEIGHTS:
         return 0, 0, 0
     if qlayer.kind == "bidirectional":
         both = [_layer_counts(f, q) for f, q in ((flayer.forward, qlayer.forward), (flayer.backward, qlayer.backward))]
@@ -112,6 +112,8 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
         })  # fmt: skip
         if qlayer.kind not in ONE_TENSOR:
             sequence = bool(qlayer.return_sequences)
+        elif qlayer.kind in GLOBAL_KINDS:
+            sequence = False
     return {
         "name": model.name, "hash": model.content_hash(), "source": dict(model.meta.get("source", {})),
         "calibration": dict(model.meta.get("calibration", {})), "input_shape": [int(steps), int(model.input_size)],
@@ -192,8 +194,9 @@ def _layer_scheme(flayer, q) -> dict:
             for name, m, s in zip(("forward → sum", "backward → sum", "merge → output"), q.merge_multiplier,
                                   q.merge_shift) if q.merge_mode != "mul" or name.startswith("merge")]
         return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": rescales}
-    if q.kind == "pool1d":
-        tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, f"{q.pool} pooling")]
+    if q.kind in NO_WEIGHTS:
+        what = f"{q.pool} pooling" if hasattr(q, "pool") else "flattened"
+        tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, what)]
         return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
     tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric")]
     if q.kind == "rnn" and q.activation == "relu":
@@ -316,7 +319,7 @@ def _tensor_specs(q) -> list:
     """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
     if q.kind in ONE_TENSOR:  # what the layer passes on: after its table, if it has one
         # The low rail is no saturation after a relu, nor in pooling over a grid from 0 (it passes a relu's on).
-        relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind == "pool1d" and q.input_zero_point == -128)
+        relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind in NO_WEIGHTS and q.input_zero_point == -128)
         return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
                  (not relu, True))]
     if q.kind == "bidirectional":  # the merged output; its directions' states are not probed
@@ -340,7 +343,7 @@ def _tensor_specs(q) -> list:
 def _float_tensors(flayer, trace: dict, q) -> dict:
     """Float traces per probe name, each (N, T, H) (Dense: its output as it leaves the
     layer, i.e. as its int8 twin ``q``: the last layer's sigmoid/tanh/softmax not applied)."""
-    if flayer.kind == "pool1d":
+    if flayer.kind in NO_WEIGHTS:
         return {"output": trace["output"][0]}
     if flayer.kind == "bidirectional":
         return {"output": trace["merged"][0]}
@@ -369,7 +372,7 @@ def run_int_layers(model: Model, x_q: np.ndarray, valid: np.ndarray | None = Non
     for layer in model.layers:
         record: dict = {}
         if layer.kind in ONE_TENSOR:
-            y = {"dense": dense_s8, **FRONT}[layer.kind](layer, y)
+            y = FEEDFORWARD[layer.kind](layer, y)
             record["output"] = [y]
         elif layer.kind == "bidirectional":  # (N, T, W), or (N, 1, W) as the float twin traces it
             seq, _ = RECURRENT[layer.kind](layer, y, valid=valid)

@@ -22,7 +22,7 @@ import numpy as np
 from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.bidirectional_s8 import merge_bounds
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier, shifted_fits
-from tinyrnn.core.golden.model import run_steps
+from tinyrnn.core.golden.model import run_model, run_steps
 from tinyrnn.core.ir import (
     POOLS,
     TABLE_ACTIVATIONS,
@@ -336,3 +336,13 @@ def random_input(rng, model: Model, batch: int, steps: int, *, extreme: bool = F
 def golden_step_outputs(model: Model, x: np.ndarray) -> np.ndarray:
     """Golden output after every time step (what T calls of ``_step`` give): (N, T, O)."""
     return run_steps(model, x)
+
+
+def check_host_streams(host, model: Model, x: np.ndarray, what: str) -> np.ndarray:
+    """The generated C (``HostModel``): _run == golden ``run_model``, T _step calls and two
+    interleaved instances == golden ``run_steps``, which is returned."""
+    np.testing.assert_array_equal(host.run(x), run_model(model, x), err_msg=f"{what} _run")
+    streamed = run_steps(model, x)
+    np.testing.assert_array_equal(host.step(x), streamed, err_msg=f"{what} _step")
+    np.testing.assert_array_equal(host.run_pairs(x), streamed, err_msg=f"{what} two instances")
+    return streamed

@@ -274,7 +274,8 @@ def save(name, *layers):
 save("good", keras.layers.LSTM(8), keras.layers.Dense(3, activation="softmax"))
 m = save("nan", keras.layers.LSTM(8, name="rnn"), keras.layers.Dense(3))
 w = m.layers[0].get_weights(); w[1][2, 5] = np.nan; m.layers[0].set_weights(w); m.save(f"{folder}/nan.keras")
-save("conv", keras.layers.Conv1D(4, 3, padding="same", name="conv"), keras.layers.LSTM(4), keras.layers.Dense(3))
+save("conv", keras.layers.Conv1D(4, 3, padding="same", strides=2, name="conv"), keras.layers.LSTM(4),
+     keras.layers.Dense(3))
 save("back", keras.layers.LSTM(4, go_backwards=True, name="backwards"), keras.layers.Dense(3))
 save("nannorm", keras.layers.Normalization(mean=[0.0, np.nan, 0.0, 0.0], variance=[1.0] * 4, name="norm"),
      keras.layers.LSTM(4), keras.layers.Dense(3))
@@ -305,7 +306,8 @@ def test_keras_models_the_quantizer_refuses(files, tmp_path):
     q = ("--calib", data, "--out", k / "q.tnr")
     rows = [
         (("quantize", k / "nan.keras", *q), ("layer 'rnn' (LSTM)", "1 NaN/Inf values", "recurrent_kernel")),
-        (("quantize", k / "conv.keras", *q), ("layer 'conv' (Conv1D)", "option padding='same' is not supported")),
+        (("quantize", k / "conv.keras", *q), ("layer 'conv' (Conv1D)", "option padding='same' with strides > 1 is not "
+                                                                        "supported")),
         (("quantize", k / "back.keras", *q), ("layer 'backwards' (LSTM)", "go_backwards=True is not supported")),
         (("quantize", k / "nannorm.keras", *q), ("layer 'norm' (Normalization)", "NaN")),
         (("quantize", k / "truncated.keras", *q), ("truncated.keras", "not a Keras .keras file")),

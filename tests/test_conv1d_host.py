@@ -123,10 +123,7 @@ def test_random_conv_front_ends(seed, tmp_path):
                         irgen.random_input(rng, model, 2, steps, extreme=True)])
     host = HostModel(model, tmp_path, sanitize=seed == 0)
     what = f"seed {seed}: {[layer.kind for layer in model.layers]}, timing {model.front_timing}"
-    np.testing.assert_array_equal(host.run(x), run_model(model, x), err_msg=f"{what} _run")
-    streamed = run_steps(model, x)
-    np.testing.assert_array_equal(host.step(x), streamed, err_msg=f"{what} _step")
-    np.testing.assert_array_equal(host.run_pairs(x), streamed, err_msg=f"{what} two instances")
+    streamed = irgen.check_host_streams(host, model, x, what)
     last = host.run(x) if sequences else host.run(x)[:, None]
     np.testing.assert_array_equal(streamed[:, -last.shape[1]:], last, err_msg=f"{what} step == window")
 
@@ -161,7 +158,7 @@ def _replace(model, index, **changes):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda m: _replace(m, 0, padding="same"), "padding 'same' unknown"),
+    (lambda m: _replace(m, 0, padding="full"), "padding 'full' unknown"),
     (lambda m: _replace(m, 0, activation="tanh"), "activation 'tanh' unknown"),
     (lambda m: _replace(m, 0, dilation=0), "dilation must be at least 1"),
     (lambda m: _replace(m, 0, weights=np.zeros((6, 2, 4), np.int8)), "array 'weights' has shape"),

@@ -80,7 +80,8 @@ def test_conv_float_twin_int8_and_c(stack, tmp_path):
 @pytest.mark.parametrize("make_layers, message", [
     (lambda L: [L.Conv1D(4, 3), L.MaxPooling1D(2, padding="same", name="p")],
      "'p' \\(MaxPooling1D\\): option padding='same'"),
-    (lambda L: [L.Conv1D(4, 3, padding="same", name="c")], "'c' \\(Conv1D\\): option padding='same'"),
+    (lambda L: [L.Conv1D(4, 3, padding="same", strides=2, name="c")],
+     "'c' \\(Conv1D\\): option padding='same' with strides > 1 is not supported"),
     (lambda L: [L.Conv1D(3, 3, groups=3, name="c")], "'c' \\(Conv1D\\): option groups=3"),
     (lambda L: [L.Conv1D(4, 3, activation="tanh", name="c")], "'c' \\(Conv1D\\): option activation='tanh'"),
     (lambda L: [L.Conv1D(4, 3, data_format="channels_first", name="c")], "option data_format='channels_first'"),

@@ -19,7 +19,7 @@ import numpy as np
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import activation_s8, bidirectional_s8, conv1d_s8, dense_s8, gru_s8, lstm_s8, rnn_s8
 from tinyrnn.core.golden.fixedpoint import INT32_MAX, shifted_fits
-from tinyrnn.core.ir import Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
+from tinyrnn.core.ir import GLOBAL_KINDS, Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
 
 SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding divide by 2^31 at most; left shift below 2^31
 ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2^s in int32
@@ -93,6 +93,8 @@ def check_layer(layer, where: str) -> dict:
         return {"bound": bound}
     if isinstance(layer, Pool1DLayer):
         return {}  # no arithmetic beyond a sum of at most 4096 int8 values
+    if getattr(layer, "kind", None) in GLOBAL_KINDS:
+        return {}  # a copy, or a sum of at most GlobalPool1DLayer.MAX_COUNT int8 values
     if isinstance(layer, Conv1DLayer):
         w = layer.weights.reshape(layer.output_size, -1)
         bound = acc_bound(w, _biases(where, conv1d_s8.effective_bias, layer))

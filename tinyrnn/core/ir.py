@@ -28,11 +28,21 @@ DENSE_ACTIVATIONS = ("linear", "relu", "relu6", "sigmoid", "tanh", "softmax")
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softmax")
 RNN_ACTIVATIONS = ("tanh", "relu")
 CONV_ACTIVATIONS = ("linear", "relu", "relu6")
-CONV_PADDINGS = ("valid", "causal")
+CONV_PADDINGS = ("valid", "causal", "same")
 POOLS = ("max", "average")
 RECURRENT_KINDS = ("lstm", "gru", "rnn", "bidirectional")
 FRONT_KINDS = ("conv1d", "pool1d")  # before the recurrent stack, streaming: input steps in, fewer steps out
+# Directly after the last recurrent layer (returning sequences): a sequence in, one vector out.
+GLOBAL_KINDS = ("global_pool1d", "flatten")
 MERGE_MODES = ("concat", "sum", "ave", "mul")  # Keras Bidirectional's, except None
+
+
+def conv_padding(padding: str, span: int) -> tuple[int, int]:
+    """(steps before, steps after) the window that a Conv1D pads with real zeros: span − 1
+    before (causal), half of that rounded down before and the rest after (same, Keras's
+    at strides 1), none (valid)."""
+    left = {"causal": span - 1, "same": (span - 1) // 2}.get(padding, 0)
+    return left, span - 1 - left if padding == "same" else 0
 
 
 @dataclass
@@ -224,10 +234,14 @@ class Conv1DLayer:
     with that channel's (multiplier, shift), ``+ output_zp``, clamped to the activation
     range (as DenseLayer). "causal" padding prepends ``(kernel_size − 1)·dilation``
     steps of the input zero point (real 0); ``strides`` keeps every strides-th output.
-    Streaming, output n is due at input step ``first + n·strides``.
+    Streaming, output n is due at input step ``first + n·strides``. "same" (strides 1)
+    pads ``pad_left`` steps before and ``pad_right`` after the window, as Keras: the
+    trailing ones need the window's end, so such a model is whole-window, with buffers
+    for ``max_steps`` steps (a field only "same" has).
     """
 
     kind: ClassVar[str] = "conv1d"
+    OPTIONAL_FIELDS: ClassVar[tuple] = ("max_steps",)
     name: str
     input_size: int  # input channels
     output_size: int  # filters
@@ -244,6 +258,10 @@ class Conv1DLayer:
     shift: np.ndarray  # (O,) int32
     activation: str  # one of CONV_ACTIVATIONS
     strides: int = 1
+    max_steps: int = 0  # "same" only: the longest window the C's buffers hold
+
+    def absent_fields(self) -> tuple:
+        return () if self.padding == "same" else self.OPTIONAL_FIELDS
 
     @property
     def span(self) -> int:
@@ -251,9 +269,17 @@ class Conv1DLayer:
         return (self.kernel_size - 1) * self.dilation + 1
 
     @property
+    def pad_left(self) -> int:
+        return conv_padding(self.padding, self.span)[0]
+
+    @property
+    def pad_right(self) -> int:
+        return conv_padding(self.padding, self.span)[1]
+
+    @property
     def first(self) -> int:
         """The input step (from 0) at which the first output is due (0 for causal padding)."""
-        return self.span - 1 if self.padding == "valid" else 0
+        return self.span - 1 - self.pad_left
 
     @property
     def result_scale(self) -> float:
@@ -264,8 +290,20 @@ class Conv1DLayer:
         return self.output_zero_point
 
 
+class SameGrid:
+    """A layer whose output is on its input's int8 grid (pooling, Flatten)."""
+
+    @property
+    def result_scale(self) -> float:
+        return self.input_scale
+
+    @property
+    def result_zero_point(self) -> int:
+        return self.input_zero_point
+
+
 @dataclass
-class Pool1DLayer:
+class Pool1DLayer(SameGrid):
     """MaxPooling1D / AveragePooling1D, padding "valid" (C twin: tinyrnn_pool1d_s8.c).
 
     Output n covers input steps [n·strides, n·strides + pool_size), per channel: the
@@ -290,13 +328,52 @@ class Pool1DLayer:
     def first(self) -> int:
         return self.pool_size - 1
 
-    @property
-    def result_scale(self) -> float:
-        return self.input_scale
+
+@dataclass
+class GlobalPool1DLayer(SameGrid):
+    """GlobalMaxPooling1D / GlobalAveragePooling1D over time (C twin: tinyrnn_global_pool1d_s8.c),
+    directly after the last recurrent layer, which returns sequences.
+
+    Per channel over the steps so far: the maximum, or TFLite Micro's int8 average (the
+    sum of the int8 codes divided by their count, rounded half away from zero). The
+    quantization passes through. It runs: the C keeps the sum (or maximum) and the count
+    in the model state, so ``_step`` writes the pool of the steps so far, which is what
+    ``_run`` writes on that window. The first MAX_COUNT steps after a reset are pooled
+    (the int32 sum cannot overflow); later steps leave the result as it is.
+    """
+
+    kind: ClassVar[str] = "global_pool1d"
+    MAX_COUNT: ClassVar[int] = 1 << 23
+    name: str
+    input_size: int  # channels
+    pool: str  # one of POOLS
+    input_scale: float  # also the output's
+    input_zero_point: int  # also the output before the first step
 
     @property
-    def result_zero_point(self) -> int:
-        return self.input_zero_point
+    def output_size(self) -> int:
+        return self.input_size
+
+
+@dataclass
+class FlattenLayer(SameGrid):
+    """Keras Flatten of a (steps, input_size) sequence into one vector, time-major (row t is
+    elements t·input_size ...), directly after the last recurrent layer (returning
+    sequences). It needs the model input's fixed length ``window`` (``steps`` after a
+    Conv1D/pooling front end, else the same): the model is whole-window and ``_run``
+    refuses any other window length. The quantization passes through."""
+
+    kind: ClassVar[str] = "flatten"
+    name: str
+    input_size: int  # channels per step
+    steps: int  # rows flattened
+    window: int  # the model input's fixed length (Keras's input shape)
+    input_scale: float
+    input_zero_point: int
+
+    @property
+    def output_size(self) -> int:
+        return self.steps * self.input_size
 
 
 @dataclass
@@ -351,7 +428,7 @@ class BidirectionalLayer:
 
 
 LAYER_TYPES = {cls.kind: cls for cls in (LSTMLayer, GRULayer, SimpleRNNLayer, DenseLayer, Conv1DLayer, Pool1DLayer,
-                                          BidirectionalLayer)}
+                                          BidirectionalLayer, GlobalPool1DLayer, FlattenLayer)}
 
 
 @dataclass
@@ -376,17 +453,22 @@ class Model:
     @property
     def output_scale(self) -> float:
         last = self.layers[-1]
+        if last.kind in GLOBAL_KINDS:
+            return last.result_scale
         return last.output_scale if isinstance(last, DenseLayer) else last.hidden_scale
 
     @property
     def output_zero_point(self) -> int:
         last = self.layers[-1]
+        if last.kind in GLOBAL_KINDS:
+            return last.result_zero_point
         return last.output_zero_point if isinstance(last, DenseLayer) else last.hidden_zero_point
 
     @property
     def returns_sequences(self) -> bool:
         recurrent = [layer for layer in self.layers if layer.kind in RECURRENT_KINDS]
-        return bool(recurrent) and recurrent[-1].return_sequences
+        pooled = any(layer.kind in GLOBAL_KINDS for layer in self.layers)
+        return bool(recurrent) and recurrent[-1].return_sequences and not pooled
 
     @property
     def front_timing(self) -> tuple[int, int]:
@@ -404,8 +486,9 @@ class Model:
 
     @property
     def whole_window(self) -> bool:
-        """A Bidirectional layer needs the whole window: no step API (see BidirectionalLayer)."""
-        return any(layer.kind == "bidirectional" for layer in self.layers)
+        """A Bidirectional, Flatten or "same" Conv1D layer needs the whole window: no step API (see those layers)."""
+        return any(layer.kind in ("bidirectional", "flatten") or getattr(layer, "padding", "") == "same"
+                   for layer in self.layers)
 
     def content_hash(self) -> str:
         doc, arrays = to_document(self)

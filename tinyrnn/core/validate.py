@@ -14,11 +14,13 @@ import numpy as np
 from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import EXP_ONE, OUTPUT_QUANT, TABLE_SIZE
+from tinyrnn.core.golden.model import run_front
 from tinyrnn.core.ir import (
     CONV_ACTIVATIONS,
     CONV_PADDINGS,
     DENSE_ACTIVATIONS,
     FRONT_KINDS,
+    GLOBAL_KINDS,
     POOLS,
     GATES_GRU,
     GATES_LSTM,
@@ -28,6 +30,8 @@ from tinyrnn.core.ir import (
     BidirectionalLayer,
     Conv1DLayer,
     DenseLayer,
+    FlattenLayer,
+    GlobalPool1DLayer,
     GRULayer,
     LSTMLayer,
     Model,
@@ -75,7 +79,7 @@ def _array_specs(layer) -> dict:
     if isinstance(layer, Conv1DLayer):
         o, k, i = layer.output_size, layer.kernel_size, layer.input_size
         return {"weights": ((o, k, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
-    if isinstance(layer, Pool1DLayer):
+    if isinstance(layer, (Pool1DLayer, GlobalPool1DLayer, FlattenLayer)):
         return {}
     if isinstance(layer, SimpleRNNLayer):
         h, i = layer.hidden_size, layer.input_size
@@ -137,6 +141,8 @@ def check_front_layer(layer, where: str) -> None:
         raise TinyrnnError(f"{where}: padding {layer.padding!r} unknown (one of {', '.join(CONV_PADDINGS)})")
     if layer.activation not in CONV_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(CONV_ACTIVATIONS)})")
+    if layer.padding == "same" and (layer.strides != 1 or layer.max_steps < 1):
+        raise TinyrnnError(f"{where}: padding 'same' needs strides 1 and max_steps at least 1")
 
 
 def _check_bidirectional(layer: BidirectionalLayer, where: str) -> None:
@@ -178,6 +184,10 @@ def _check_layer(layer, where: str) -> None:
         _check_array(where, name, getattr(layer, name), shape, bits)
     if isinstance(layer, DenseLayer) and layer.activation not in DENSE_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(DENSE_ACTIVATIONS)})")
+    if isinstance(layer, GlobalPool1DLayer) and layer.pool not in POOLS:
+        raise TinyrnnError(f"{where}: pool {layer.pool!r} unknown (one of {', '.join(POOLS)})")
+    if isinstance(layer, FlattenLayer) and min(layer.steps, layer.window) < 1:
+        raise TinyrnnError(f"{where}: steps and window must be at least 1")
     if isinstance(layer, SimpleRNNLayer) and layer.activation not in RNN_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} unknown (one of {', '.join(RNN_ACTIVATIONS)})")
     # Zero points folded into the int32 biases (as the golden model and the kernels do) must fit int32.
@@ -185,7 +195,7 @@ def _check_layer(layer, where: str) -> None:
              LSTMLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
              GRULayer: (("bias_x", "w_x", "input_zero_point"),),
              SimpleRNNLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
-             Conv1DLayer: (), Pool1DLayer: ()}[type(layer)]  # fmt: skip  (a Conv1D's: domain.check_layer)
+             Conv1DLayer: (), Pool1DLayer: (), GlobalPool1DLayer: (), FlattenLayer: ()}[type(layer)]  # fmt: skip  (a Conv1D's: domain.check_layer)
     for bias, w, zp in pairs:
         folded = (0 if bias is None else getattr(layer, bias).astype(np.int64)) - getattr(layer, zp) * getattr(
             layer, w).astype(np.int64).sum(axis=-1)
@@ -203,6 +213,23 @@ def check_front(model: Model, where: str = "model") -> None:
     if model.front_timing != (0, 1) and model.returns_sequences:
         raise TinyrnnError(f"{where}: a model returning sequences needs every Conv1D causal with strides 1 and no "
                            "pooling (its output would be shorter than the input)")
+
+
+def check_global(model: Model, k: int, where: str) -> None:
+    """A global pooling or Flatten layer directly after the last recurrent layer, which returns sequences."""
+    before, after = model.layers[k - 1] if k else None, model.layers[k + 1:]
+    if before is None or before.kind in GLOBAL_KINDS + FRONT_KINDS + ("dense",) or not before.return_sequences:
+        raise TinyrnnError(f"{where}: a {model.layers[k].kind} layer must directly follow a recurrent layer "
+                           "returning sequences")
+    if any(layer.kind != "dense" for layer in after):
+        raise TinyrnnError(f"{where}: only Dense layers may follow a {model.layers[k].kind} layer")
+    if model.mask_value is not None:
+        raise TinyrnnError(f"{where}: Masking together with a {model.layers[k].kind} layer is not supported")
+    flat = model.layers[k]
+    if flat.kind == "flatten" and flat.window >= 1:
+        rows = run_front(model, np.zeros((1, flat.window, model.input_size), np.int8)).shape[1]
+        if rows != flat.steps:
+            raise TinyrnnError(f"{where}: Flatten of {flat.steps} steps, but a {flat.window}-step window gives {rows}")
 
 
 def validate(model: Model, where: str = "model") -> None:
@@ -235,6 +262,8 @@ def validate(model: Model, where: str = "model") -> None:
             raise TinyrnnError(f"{lwhere}: input size {layer.input_size} != previous output {width}")
         if isinstance(layer, DenseLayer):
             dense_seen = True
+        elif layer.kind in GLOBAL_KINDS:
+            check_global(model, k, lwhere)
         elif layer.kind in FRONT_KINDS:
             if dense_seen or recurrent:
                 raise TinyrnnError(f"{lwhere}: a Conv1D or pooling layer must come before the recurrent layers")
@@ -248,7 +277,8 @@ def validate(model: Model, where: str = "model") -> None:
         raise TinyrnnError(f"{where}: model has no recurrent (LSTM, GRU or SimpleRNN) layer")
     if model.whole_window and model.mask_value is not None:
         raise TinyrnnError(f"{where}: a Bidirectional layer does not support masking (mask_value)")
-    if model.whole_window and any(layer.kind in FRONT_KINDS for layer in model.layers):
+    if any(layer.kind == "bidirectional" for layer in model.layers) and any(layer.kind in FRONT_KINDS
+                                                                           for layer in model.layers):
         raise TinyrnnError(f"{where}: a Conv1D or pooling front end before a Bidirectional layer is not supported yet")
     if any(not layer.return_sequences for layer in recurrent[:-1]):
         raise TinyrnnError(f"{where}: a stacked recurrent layer must return sequences")

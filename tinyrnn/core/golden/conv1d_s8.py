@@ -5,7 +5,9 @@ Per output step t and channel o, over the taps j of the (padded) input window:
   y   = clamp(requantize(acc, m[o], s[o]) + zp_out, act_min, act_max)
 "causal" padding prepends (kernel_size − 1)·dilation steps of the input zero point (real
 0), exactly what the C ring buffer holds after a reset; "valid" has none, so the first
-output needs ``span`` inputs. ``strides`` keeps outputs 0, s, 2s, ...
+output needs ``span`` inputs; "same" (Keras's, strides 1) prepends half of them (rounded
+down) and appends the rest, the C feeding those after the window (codegen/window.py).
+``strides`` keeps outputs 0, s, 2s, ...
 """
 
 from __future__ import annotations
@@ -28,16 +30,16 @@ def effective_bias(layer: Conv1DLayer) -> np.ndarray:
 def windows(layer: Conv1DLayer, x: np.ndarray) -> np.ndarray:
     """x (B, T, I) → (B, T', kernel_size·I): each output step's taps, oldest first."""
     x = np.asarray(x, np.int8)
-    if layer.padding == "causal":
-        pad = np.full((x.shape[0], layer.span - 1, x.shape[2]), layer.input_zero_point, np.int8)
-        x = np.concatenate([pad, x], axis=1)
+    pads = [np.full((x.shape[0], n, x.shape[2]), layer.input_zero_point, np.int8)
+            for n in (layer.pad_left, layer.pad_right)]
+    x = np.concatenate([pads[0], x, pads[1]], axis=1)
     starts = np.arange(0, max(x.shape[1] - layer.span + 1, 0), layer.strides)
     taps = [x[:, starts + j * layer.dilation] for j in range(layer.kernel_size)]
     return np.concatenate(taps, axis=2)
 
 
 def conv1d_s8(layer: Conv1DLayer, x) -> np.ndarray:
-    """x (B, T, I) int8 → (B, T', O) int8; T' = ceil(T / strides) (causal) or
+    """x (B, T, I) int8 → (B, T', O) int8; T' = ceil(T / strides) (causal), T (same) or
     (T − span) // strides + 1 (valid, at least 0)."""
     w = layer.weights.reshape(layer.output_size, -1).astype(np.int64)
     acc = windows(layer, x).astype(np.int64) @ w.T + effective_bias(layer)

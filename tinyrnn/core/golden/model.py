@@ -9,27 +9,49 @@ import numpy as np
 from tinyrnn.core.golden.bidirectional_s8 import DIRECTIONS, bidirectional_s8
 from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
+from tinyrnn.core.golden.global_pool1d_s8 import global_pool1d_s8
 from tinyrnn.core.golden.pool1d_s8 import pool1d_s8
-from tinyrnn.core.ir import Model
+from tinyrnn.core.ir import RECURRENT_KINDS, FlattenLayer, Model
 
 RECURRENT = {**DIRECTIONS, "bidirectional": bidirectional_s8}
 FRONT = {"conv1d": conv1d_s8, "pool1d": pool1d_s8}
 
 
-def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: np.ndarray | None = None) -> np.ndarray:
+def flatten_s8(layer: FlattenLayer, x) -> np.ndarray:
+    """(N, steps, C) → (N, steps·C), time-major as Keras Flatten; any other length is refused."""
+    x = np.asarray(x, np.int8)
+    if x.shape[1] != layer.steps:
+        raise ValueError(f"layer {layer.name}: Flatten needs windows of {layer.steps} steps, got {x.shape[1]}")
+    return x.reshape(x.shape[0], -1)
+
+
+# Layers with no state between windows' steps, each a function of the layer and its input.
+FEEDFORWARD = {"dense": dense_s8, **FRONT, "global_pool1d": global_pool1d_s8, "flatten": flatten_s8}
+
+
+def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: np.ndarray | None = None,
+              running: bool = False) -> np.ndarray:  # fmt: skip
     """x_q (N, T, F) int8 → (N, O) int8, or (N, T, O) when the model returns sequences.
 
     ``probes`` (optional) receives one dict per layer of arrays seen inside it. ``valid``
     (N, T) bool (optional, from ``model.valid_steps`` of the float input): masked steps
     keep every recurrent state and repeat the previous output (the last valid step's
-    output is the window's), as Keras does after a Masking layer.
+    output is the window's), as Keras does after a Masking layer. ``running``: a global
+    pooling layer gives its result after every step (``run_steps``).
     """
     y = np.asarray(x_q, np.int8)
+    for layer in model.layers:
+        if layer.kind == "flatten" and y.shape[1] != layer.window:  # as the C's _run refuses it
+            raise ValueError(f"layer {layer.name}: the model takes windows of {layer.window} steps, got {y.shape[1]}")
     for layer in model.layers:
         record: dict = {}
         probe = (lambda name, v: record.setdefault(name, []).append(np.asarray(v))) if probes is not None else None
         if layer.kind == "dense":
             y = dense_s8(layer, y)
+        elif layer.kind == "global_pool1d":
+            y = global_pool1d_s8(layer, y, valid, running)
+        elif layer.kind == "flatten":
+            y = flatten_s8(layer, y)
         elif layer.kind in FRONT:
             y = FRONT[layer.kind](layer, y)
             if not y.shape[1]:
@@ -71,11 +93,12 @@ def run_steps(model: Model, x_q: np.ndarray) -> np.ndarray:
     x = np.zeros((n, steps, front.shape[2]), np.int8)
     x[:, due] = front
     layers = [layer for layer in model.layers if layer.kind not in FRONT]
-    last = max(k for k, layer in enumerate(layers) if layer.kind != "dense")
+    last = max(k for k, layer in enumerate(layers) if layer.kind in RECURRENT_KINDS)
     layers[last] = dataclasses.replace(layers[last], return_sequences=True)
     valid = np.zeros((n, steps), bool)
     valid[:, due] = True
-    return run_model(dataclasses.replace(model, layers=layers), x, valid=None if (warmup, stride) == (0, 1) else valid)
+    return run_model(dataclasses.replace(model, layers=layers), x, valid=None if (warmup, stride) == (0, 1) else valid,
+                     running=True)
 
 
 def dequantize_output(model: Model, y: np.ndarray) -> np.ndarray:

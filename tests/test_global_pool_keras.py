@@ -1,0 +1,109 @@
+"""Keras GlobalAveragePooling1D / GlobalMaxPooling1D and Flatten: the float twin equals
+Keras predict, int8 tracks float, the generated C equals the golden model (_run, and
+_step for the streaming pools), the quantization report's figures for the pool."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.model import dequantize_output, run_model, run_steps
+from tinyrnn.tfsupport import import_keras
+
+pytestmark = pytest.mark.tf
+
+
+def _twin(tmp_path, layers, x):
+    """The float twin of Sequential(Normalization adapted on x, *layers), checked against Keras predict."""
+    from tinyrnn.quantize.keras_import import load_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(0)
+    norm = keras.layers.Normalization()
+    norm.adapt(x)
+    model = keras.Sequential([keras.Input(x.shape[1:]), norm, *layers])
+    rng = np.random.default_rng(1)
+    for layer in model.layers[1:]:  # Keras zeroes biases: random ones exercise them
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([*weights[:-1], rng.normal(scale=0.3, size=weights[-1].shape).astype(np.float32)])
+    model.save(tmp_path / "m.keras")
+    float_model = load_keras(tmp_path / "m.keras")
+    np.testing.assert_allclose(float_model.run(x), model.predict(x, verbose=0), atol=2e-5, rtol=0)
+    return float_model
+
+
+def _data(n=200, steps=16):
+    rng = np.random.default_rng(3)
+    return (rng.normal(size=(n, steps, 3)) * [0.05, 1.0, 5.0] + [0.0, 2.0, -1.0]).astype(np.float32)
+
+
+@pytest.mark.parametrize("stack", ["conv_lstm_average", "gru_max", "conv_gru_flatten", "conv_same_average"])
+def test_twin_int8_and_c(stack, tmp_path):
+    from tinyrnn.codegen.hostlib import HostModel
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    L = import_keras().layers
+    body = {"conv_lstm_average": [L.Conv1D(8, 3, padding="causal", activation="relu"), L.MaxPooling1D(2),
+                                  L.LSTM(8, return_sequences=True), L.GlobalAveragePooling1D(), L.Dense(4)],
+            "gru_max": [L.GRU(6, return_sequences=True), L.GlobalMaxPooling1D(), L.Dense(3)],
+            "conv_gru_flatten": [L.Conv1D(6, 3, activation="relu"), L.MaxPooling1D(2), L.GRU(5, return_sequences=True),
+                                 L.Flatten(), L.Dense(3)],
+            "conv_same_average": [L.Conv1D(8, 4, padding="same", activation="relu"), L.MaxPooling1D(2),
+                                  L.Conv1D(6, 3, padding="same", dilation_rate=2), L.LSTM(8, return_sequences=True),
+                                  L.GlobalAveragePooling1D(), L.Dense(4)]}[stack]
+    x = _data()
+    float_model = _twin(tmp_path, body, x)
+    q = quantize_model(float_model, x[:150])
+    assert [layer.kind for layer in q.layers][-2] == ("flatten" if "flatten" in stack else "global_pool1d")
+    assert q.whole_window == (stack in ("conv_gru_flatten", "conv_same_average"))
+    x_q = q.input_quant.quantize(x[150:])
+    y_q = run_model(q, x_q)
+    ref = float_model.run(x[150:])
+    sqnr = 10 * np.log10(np.sum(ref**2) / np.sum((dequantize_output(q, y_q) - ref) ** 2))
+    assert sqnr > 20.0, f"{stack}: int8 output SQNR {sqnr:.1f} dB"
+    if shutil.which("gcc"):
+        host = HostModel(q, tmp_path / "c")
+        np.testing.assert_array_equal(host.run(x_q), y_q)
+        if not q.whole_window:
+            np.testing.assert_array_equal(host.step(x_q), run_steps(q, x_q))
+
+
+def test_report_numbers_for_the_pool(tmp_path):
+    """The report counts the head after a global pool once per window and compares the pooled tensor."""
+    from tinyrnn.core.golden.global_pool1d_s8 import global_pool1d_s8
+    from tinyrnn.core.golden.model import run_model as golden
+    from tinyrnn.quantize.pipeline import quantize_model
+    from tinyrnn.quantize.report import build_report
+
+    L = import_keras().layers
+    x = _data(120)
+    float_model = _twin(tmp_path, [L.LSTM(5, return_sequences=True), L.GlobalAveragePooling1D(), L.Dense(3)], x)
+    q = quantize_model(float_model, x[:80])
+    report = build_report(float_model, q, x, np.random.default_rng(0).integers(0, 3, len(x)), progress=False)
+    layers = report["model"]["layers"]
+    assert layers[1]["params"] == 0 and layers[2]["runs"] == "once per sequence"
+    lstm_only = type(q)(q.name, q.input_size, q.input_quant, q.layers[:1])
+    pool = q.layers[1]
+    got = (global_pool1d_s8(pool, golden(lstm_only, q.input_quant.quantize(x))).astype(np.int64)
+           - pool.input_zero_point) * pool.input_scale
+    *_, ref = list(float_model.layer_outputs(x))[:2]
+    sqnr = 10 * np.log10(np.sum(ref**2) / np.sum((got - ref) ** 2))
+    out = report["fidelity"]["layers"][1]["tensors"][0]
+    assert out["tensor"] == "output" and out["sqnr_db"] == pytest.approx(sqnr, rel=1e-9)
+
+
+def test_flatten_needs_a_fixed_length(tmp_path):
+    from tinyrnn.quantize.keras_import import import_model
+
+    keras = import_keras()
+    inp = keras.Input((None, 3))
+    seq = keras.layers.LSTM(4, return_sequences=True)(inp)
+    flat = keras.layers.Flatten(name="flat")
+    model = keras.Model(inp, flat(seq))  # no Dense after it: Keras cannot size one on an unknown length
+    with pytest.raises(TinyrnnError, match=r"layer 'flat' \(Flatten\): needs a fixed number of time steps") as err:
+        import_model(model)
+    assert "\n" not in str(err.value)
