@@ -194,5 +194,10 @@ def c_array(cname: str, values: np.ndarray, dtype, comment: str) -> dict:
 
 def weight_array(cname: str, rows: np.ndarray, comment: str, path: str) -> dict:
     """Weight rows (R, N, K) int8 in ``path``'s layout (tinyrnn_weight_t elements)."""
+    return packed_array(cname, LAYOUTS[path](rows), comment, path)
+
+
+def packed_array(cname: str, blocks: np.ndarray, comment: str, path: str) -> dict:
+    """Weights already in ``path``'s layout as a tinyrnn_weight_t array."""
     dtype = np.int32 if path in WORD_PATHS else np.int8
-    return {**c_array(cname, LAYOUTS[path](rows), dtype, f"{comment}, {path} layout"), "ctype": "tinyrnn_weight_t"}
+    return {**c_array(cname, blocks, dtype, f"{comment}, {path} layout"), "ctype": "tinyrnn_weight_t"}

@@ -2,7 +2,11 @@
  * int8 Conv1D, one input step. Golden twin: tinyrnn/core/golden/conv1d_s8.py (the spec). */
 #include "tinyrnn_conv1d_s8.h"
 
+#include "tinyrnn_dot.h"
 #include "tinyrnn_fixedpoint.h"
+
+/* Filters per pass over the window: one unit of tinyrnn_dot's rows. */
+#define TINYRNN_CONV_ROWS 4
 
 int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int32_t *pos, int32_t *due,
                            const int8_t *x_t, int8_t *y)
@@ -20,24 +24,26 @@ int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int3
         return 0;
     }
     *due = p->strides;
-    /* The window, oldest first: slots [pos, pos + span) after the write. */
+    /* The window, oldest first: slots [pos, pos + span) after the write. Dilation 1: the
+     * taps are adjacent, one dot over K C values; else one dot of C values per tap. */
     const int8_t *window = ring + *pos * n_in;
+    const int32_t taps = p->dilation == 1 ? 1 : p->kernel_size;
+    const int32_t cols = p->kernel_size / taps * n_in;
     const int32_t tap_stride = p->dilation * n_in;
-    const int8_t *w = p->weights;
-    for (int32_t o = 0; o < p->output_size; ++o) {
-        /* codegen guarantees |bias| + 128 * sum|w| < 2^31, so this cannot overflow. */
-        int32_t acc = p->bias[o];
-        const int8_t *x = window;
-        for (int32_t j = 0; j < p->kernel_size; ++j) {
-            for (int32_t c = 0; c < n_in; ++c) {
-                acc += w[c] * x[c];
-            }
-            w += n_in;
-            x += tap_stride;
+    const tinyrnn_weight_t *w = p->weights;
+    for (int32_t o = 0; o < p->output_size; o += TINYRNN_CONV_ROWS) {
+        const int32_t rows = p->output_size - o < TINYRNN_CONV_ROWS ? p->output_size - o : TINYRNN_CONV_ROWS;
+        /* codegen guarantees |bias| + 128 * sum|w| < 2^31, so no partial sum overflows. */
+        int32_t acc[TINYRNN_CONV_ROWS];
+        const int32_t *bias = p->bias + o;
+        for (int32_t j = 0; j < taps; ++j, bias = acc) {
+            w = tinyrnn_dot_span(w, window + j * tap_stride, cols, rows, bias, acc);
         }
-        const int32_t r = tinyrnn_requantize(acc, p->multiplier[o], p->shift[o]);
-        y[o] = (int8_t)tinyrnn_clamp_s32(tinyrnn_add_sat_s8(r, p->output_zero_point), p->activation_min,
-                                         p->activation_max);
+        for (int32_t r = 0; r < rows; ++r) {
+            const int32_t q = tinyrnn_requantize(acc[r], p->multiplier[o + r], p->shift[o + r]);
+            y[o + r] = (int8_t)tinyrnn_clamp_s32(tinyrnn_add_sat_s8(q, p->output_zero_point), p->activation_min,
+                                                 p->activation_max);
+        }
     }
     return 1;
 }
