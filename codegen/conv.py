@@ -43,18 +43,18 @@ def conv_entry(layer: Conv1DLayer, k: int, prefix: str, where: str, source: str,
     as_int(where, "bias", layer.bias, np.int32, (O,))
     mult = as_int(where, "multiplier", layer.multiplier, np.int32, (O,))
     shift = as_int(where, "shift", layer.shift, np.int32, (O,))
-    domain.check_layer(layer, where)
+    bound = domain.check_layer(layer, where)["bound"]
     arrays = [
         layout.packed_array(f"{prefix}_weights", conv_blocks(w, int(layer.dilation), path),
                             f"{where}: weights per 4 filters and tap (tap 0 the oldest)", path),
         layout.c_array(f"{prefix}_bias", effective_bias(layer), np.int32, f"{where}: effective bias [O]"),
-        layout.c_array(f"{prefix}_multiplier", mult, np.int32, f"{where}: per-channel multiplier [O]"),
-        layout.c_array(f"{prefix}_shift", shift, np.int32, f"{where}: per-channel shift [O]"),
+        layout.requant_array(f"{prefix}_requant", [layout.requant(m, s, b) for m, s, b in zip(mult, shift, bound)],
+                             f"{where}: per-filter requantization [O]"),
     ]
     act_min, act_max = activation_range(layer)
     fields = {"input_size": I, "output_size": O, "kernel_size": K, "dilation": int(layer.dilation),
               "span": layer.span, "strides": int(layer.strides), "weights": arrays[0]["cname"],
-              "bias": arrays[1]["cname"], "multiplier": arrays[2]["cname"], "shift": arrays[3]["cname"],
+              "bias": arrays[1]["cname"], "requant": arrays[2]["cname"],
               "output_zero_point": int(layer.output_zero_point), "activation_min": act_min, "activation_max": act_max}
     entry = _entry(k, prefix, where, source, "conv1d", fields, 2 * layer.span * I, O, layer.first + 1,
                    int(layer.input_zero_point), int(layer.output_zero_point))

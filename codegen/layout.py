@@ -182,6 +182,12 @@ def c_structs(descriptors: list) -> str:
     return "{" + ", ".join(c_struct(q) for q in descriptors) + "}"
 
 
+def requant_array(cname: str, descriptors: list, comment: str) -> dict:
+    """Template entry of a const tinyrnn_requant_t array (24 bytes each)."""
+    return {"cname": cname, "ctype": "tinyrnn_requant_t", "length": len(descriptors),
+            "rows": [c_struct(q) for q in descriptors], "bytes": 24 * len(descriptors), "comment": comment}
+
+
 def c_array(cname: str, values: np.ndarray, dtype, comment: str) -> dict:
     """Template entry of one const array: rows of C literals, length, bytes."""
     flat = [int(v) for v in np.asarray(values).reshape(-1)]

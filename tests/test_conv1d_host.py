@@ -20,9 +20,9 @@ from tinyrnn.codegen import layout
 from tinyrnn.codegen.conv import conv_blocks
 from tinyrnn.codegen.generate import build_context, generate
 from tinyrnn.codegen.hostlib import HostModel
-from tinyrnn.core import tnr
+from tinyrnn.core import domain, tnr
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
+from tinyrnn.core.golden.conv1d_s8 import conv1d_s8, effective_bias
 from tinyrnn.core.golden.dense_s8 import activation_range
 from tinyrnn.core.golden.fixedpoint import requantize
 from tinyrnn.core.golden.model import run_model, run_steps
@@ -137,11 +137,16 @@ def paths_model():
     """Convs over every shape of the kernel's dot: dilation 1 (one dot over K·C = 45 values: 11
     whole groups of 4 and a tail of 1; 2 Helium vectors and 13 predicated lanes) and dilation 2
     and 3 (a dot per tap over 7 and 3 channels: groups and tails, tails only), filters in units of
-    4 and a last unit of 3, 2 or 1 rows."""
+    4 and a last unit of 3, 2 or 1 rows; two filters with the largest shift their accumulators
+    allow, which leaves the one-multiply requantization no headroom (the reference one runs)."""
     rng = np.random.default_rng(65)
-    return irgen.conv_model(rng, 9, [(7, 5, 1, "causal", "relu"), (6, 3, 2, "causal", "linear"),
-                                     (3, 1, 1, "causal", "linear"), (5, 3, 3, "causal", "relu6")],
-                            kinds=["gru"], hidden=[8], dense=[4], name="convpaths")
+    model = irgen.conv_model(rng, 9, [(7, 5, 1, "causal", "relu"), (6, 3, 2, "causal", "linear"),
+                                      (3, 1, 1, "causal", "linear"), (5, 3, 3, "causal", "relu6")],
+                             kinds=["gru"], hidden=[8], dense=[4], name="convpaths")
+    conv = model.layers[1]
+    bound = domain.acc_bound(conv.weights.reshape(6, -1), effective_bias(conv))[[0, 2]]
+    conv.shift[[0, 2]] = np.floor(np.log2((2**31 - 1) / bound))
+    return model
 
 
 def test_conv_blocks_keep_every_weight():
@@ -165,6 +170,8 @@ def test_conv_paths_under_sanitizers(path, tmp_path):
     """Each path's conv blocks and in-place dot (emulated DSP intrinsics on the host) under ASan +
     UBSan, at the rails too: _step == golden run_steps."""
     model = paths_model()
+    requant = [a for a in build_context(model, "m", path)["arrays"] if a["cname"].endswith("l1_requant")][0]
+    assert sorted({int(row.strip("{}").split(", ")[1]) > 0 for row in requant["rows"]}) == [False, True]
     rng = np.random.default_rng(66)
     x = np.concatenate([irgen.random_input(rng, model, 3, 12), irgen.random_input(rng, model, 2, 12, extreme=True)])
     host = HostModel(model, tmp_path, sanitize=True, path=path)

@@ -3,7 +3,6 @@
 #include "tinyrnn_conv1d_s8.h"
 
 #include "tinyrnn_dot.h"
-#include "tinyrnn_fixedpoint.h"
 
 /* Filters per pass over the window: one unit of tinyrnn_dot's rows. */
 #define TINYRNN_CONV_ROWS 4
@@ -31,6 +30,9 @@ int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int3
     const int32_t cols = p->kernel_size / taps * n_in;
     const int32_t tap_stride = p->dilation * n_in;
     const tinyrnn_weight_t *w = p->weights;
+    /* clamp(sat8(v + zp), min, max) == clamp(v, min - zp, max - zp) + zp: [min, max] lies in
+     * the int8 range, so the bounds are within +-255 and the sum cannot overflow. */
+    const int32_t zp = p->output_zero_point, lo = p->activation_min - zp, hi = p->activation_max - zp;
     for (int32_t o = 0; o < p->output_size; o += TINYRNN_CONV_ROWS) {
         const int32_t rows = p->output_size - o < TINYRNN_CONV_ROWS ? p->output_size - o : TINYRNN_CONV_ROWS;
         /* codegen guarantees |bias| + 128 * sum|w| < 2^31, so no partial sum overflows. */
@@ -40,9 +42,11 @@ int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int3
             w = tinyrnn_dot_span(w, window + j * tap_stride, cols, rows, bias, acc);
         }
         for (int32_t r = 0; r < rows; ++r) {
-            const int32_t q = tinyrnn_requantize(acc[r], p->multiplier[o + r], p->shift[o + r]);
-            y[o + r] = (int8_t)tinyrnn_clamp_s32(tinyrnn_add_sat_s8(q, p->output_zero_point), p->activation_min,
-                                                 p->activation_max);
+            /* The one-multiply form wherever codegen found it exact (left >= 1). */
+            const tinyrnn_requant_t *q = &p->requant[o + r];
+            const int32_t v = TINYRNN_UNLIKELY(q->left == 0) ? tinyrnn_requantize_any(acc[r], q)
+                                                             : tinyrnn_requantize_fast(acc[r], q);
+            y[o + r] = (int8_t)(tinyrnn_clamp_s32(v, lo, hi) + zp);
         }
     }
     return 1;

@@ -9,7 +9,7 @@
  * to int16 pairs in SXTB16 order, (v0, v2) and (v1, v3), so the inner loop is only loads
  * and multiply-accumulates. tinyrnn_dot(w, staged, n, rows, bias, acc) sets
  * acc[r] = bias[r] + sum_k, consumes exactly one unit's weight block and returns the next.
- * tinyrnn_dot_span does the same reading int8 values in place (the conv window), staging
+ * tinyrnn_dot_span does the same reading int8 values in place (the conv window), copying
  * at most a last partial group.
  *
  * Bit-exact on every path: all products and sums are exact integers. The accumulators
@@ -404,8 +404,8 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, co
 
 /* acc[r] = bias[r] + sum_k W[r][k] * x[k] for the rows of one unit over n int8 values read
  * in place (any alignment, nothing past x[n - 1]; a conv's window in its ring): the whole
- * groups straight from x, a last partial group staged. Weights: the unit's block over n
- * columns in this path's layout (bias may be acc, to chain blocks). */
+ * groups straight from x, a last partial group from a zero-padded copy. Weights: the
+ * unit's block over n columns in this path's layout (bias may be acc, to chain blocks). */
 TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_span(const tinyrnn_weight_t *w, const int8_t *x, int32_t n,
                                                         int32_t rows, const int32_t *bias, int32_t *acc)
 {
@@ -415,9 +415,11 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_span(const tinyrnn_weight_t *
         bias = acc;
     }
     if (whole < n) {
-        int32_t tail[TINYRNN_STAGE_WORDS(TINYRNN_DOT_GROUP)];
-        tinyrnn_stage(tail, x + whole, n - whole);
-        w = tinyrnn_dot(w, tail, n - whole, rows, bias, acc);
+        int8_t tail[TINYRNN_DOT_GROUP] = {0};
+        for (int32_t k = whole; k < n; ++k) {
+            tail[k - whole] = x[k];
+        }
+        w = tinyrnn_dot_bytes(w, tail, TINYRNN_DOT_GROUP, rows, bias, acc);
     }
     return w;
 }
