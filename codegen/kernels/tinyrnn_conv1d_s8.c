@@ -7,6 +7,18 @@
 /* Filters per pass over the window: one unit of tinyrnn_dot's rows. */
 #define TINYRNN_CONV_ROWS 4
 
+/* acc[rows] = bias + the unit's filters over the window's taps; returns the next unit's
+ * weights. Called with rows a constant for whole units, so the dot's row tests fold away. */
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_conv_unit(const tinyrnn_weight_t *w, const int8_t *window,
+                                                         int32_t taps, int32_t cols, int32_t tap_stride,
+                                                         int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    for (int32_t j = 0; j < taps; ++j, bias = acc) {
+        w = tinyrnn_dot_span(w, window + j * tap_stride, cols, rows, bias, acc);
+    }
+    return w;
+}
+
 int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int32_t *pos, int32_t *due,
                            const int8_t *x_t, int8_t *y)
 {
@@ -37,10 +49,9 @@ int tinyrnn_conv1d_s8_step(const tinyrnn_conv1d_s8_params *p, int8_t *ring, int3
         const int32_t rows = p->output_size - o < TINYRNN_CONV_ROWS ? p->output_size - o : TINYRNN_CONV_ROWS;
         /* codegen guarantees |bias| + 128 * sum|w| < 2^31, so no partial sum overflows. */
         int32_t acc[TINYRNN_CONV_ROWS];
-        const int32_t *bias = p->bias + o;
-        for (int32_t j = 0; j < taps; ++j, bias = acc) {
-            w = tinyrnn_dot_span(w, window + j * tap_stride, cols, rows, bias, acc);
-        }
+        w = rows == TINYRNN_CONV_ROWS
+                ? tinyrnn_conv_unit(w, window, taps, cols, tap_stride, TINYRNN_CONV_ROWS, p->bias + o, acc)
+                : tinyrnn_conv_unit(w, window, taps, cols, tap_stride, rows, p->bias + o, acc);
         for (int32_t r = 0; r < rows; ++r) {
             /* The one-multiply form wherever codegen found it exact (left >= 1). */
             const tinyrnn_requant_t *q = &p->requant[o + r];
