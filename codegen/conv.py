@@ -19,8 +19,21 @@ from tinyrnn.core.golden.dense_s8 import activation_range
 from tinyrnn.core.ir import Conv1DLayer, Pool1DLayer
 from tinyrnn.core.validate import check_front_layer
 
+CONV_ROWS = 4  # filters per pass over the window (TINYRNN_CONV_ROWS in tinyrnn_conv1d_s8.c)
 
-def conv_entry(layer: Conv1DLayer, k: int, prefix: str, where: str, source: str) -> tuple[dict, list]:
+
+def conv_blocks(weights: np.ndarray, dilation: int, path: str) -> np.ndarray:
+    """weights [O][K][C] → the kernel's blocks in ``path``'s layout: per unit of 4 filters
+    (the last one 1–4), per tap, that unit's rows over the tap's columns. Dilation 1 makes the
+    window contiguous, so it is one tap of K·C columns; else K taps of C columns."""
+    O, K, C = weights.shape
+    taps, cols = (1, K * C) if dilation == 1 else (K, C)
+    units = [weights[o:o + CONV_ROWS].reshape(-1, taps, cols) for o in range(0, O, CONV_ROWS)]  # (R, N=taps, cols)
+    return np.concatenate([np.asarray(layout.LAYOUTS[path](rows)).reshape(-1) for rows in units])
+
+
+def conv_entry(layer: Conv1DLayer, k: int, prefix: str, where: str, source: str,
+               path: str) -> tuple[dict, list]:
     """Template entry of one conv layer (params fields, call arguments, state members) and its arrays."""
     O, K, I = layer.output_size, layer.kernel_size, layer.input_size
     check_front_layer(layer, where)  # the kernel sizes and options validate accepts
@@ -30,17 +43,18 @@ def conv_entry(layer: Conv1DLayer, k: int, prefix: str, where: str, source: str)
     as_int(where, "bias", layer.bias, np.int32, (O,))
     mult = as_int(where, "multiplier", layer.multiplier, np.int32, (O,))
     shift = as_int(where, "shift", layer.shift, np.int32, (O,))
-    domain.check_layer(layer, where)
+    bound = domain.check_layer(layer, where)["bound"]
     arrays = [
-        layout.c_array(f"{prefix}_weights", w, np.int8, f"{where}: weights [O][K][C], tap 0 the oldest"),
+        layout.packed_array(f"{prefix}_weights", conv_blocks(w, int(layer.dilation), path),
+                            f"{where}: weights per 4 filters and tap (tap 0 the oldest)", path),
         layout.c_array(f"{prefix}_bias", effective_bias(layer), np.int32, f"{where}: effective bias [O]"),
-        layout.c_array(f"{prefix}_multiplier", mult, np.int32, f"{where}: per-channel multiplier [O]"),
-        layout.c_array(f"{prefix}_shift", shift, np.int32, f"{where}: per-channel shift [O]"),
+        layout.requant_array(f"{prefix}_requant", [layout.requant(m, s, b) for m, s, b in zip(mult, shift, bound)],
+                             f"{where}: per-filter requantization [O]"),
     ]
     act_min, act_max = activation_range(layer)
     fields = {"input_size": I, "output_size": O, "kernel_size": K, "dilation": int(layer.dilation),
               "span": layer.span, "strides": int(layer.strides), "weights": arrays[0]["cname"],
-              "bias": arrays[1]["cname"], "multiplier": arrays[2]["cname"], "shift": arrays[3]["cname"],
+              "bias": arrays[1]["cname"], "requant": arrays[2]["cname"],
               "output_zero_point": int(layer.output_zero_point), "activation_min": act_min, "activation_max": act_max}
     entry = _entry(k, prefix, where, source, "conv1d", fields, 2 * layer.span * I, O, layer.first + 1,
                    int(layer.input_zero_point), int(layer.output_zero_point))

@@ -283,8 +283,10 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     for k, layer in enumerate(model.layers):
         prefix, where = f"tinyrnn_{name}_l{k}", f"layer {k} ({_comment(layer.name)})"
         if layer.kind in FRONT_KINDS:  # the front end: streams, feeds the recurrent stack
-            build = conv.conv_entry if isinstance(layer, Conv1DLayer) else conv.pool_entry
-            entry, arrs = build(layer, k, prefix, where, source)
+            if isinstance(layer, Conv1DLayer):
+                entry, arrs = conv.conv_entry(layer, k, prefix, where, source, path)
+            else:
+                entry, arrs = conv.pool_entry(layer, k, prefix, where, source)
             front.append(entry)
             members.extend(entry["state"])
             source = f"st->{entry['out']}"

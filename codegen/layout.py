@@ -182,6 +182,12 @@ def c_structs(descriptors: list) -> str:
     return "{" + ", ".join(c_struct(q) for q in descriptors) + "}"
 
 
+def requant_array(cname: str, descriptors: list, comment: str) -> dict:
+    """Template entry of a const tinyrnn_requant_t array (24 bytes each)."""
+    return {"cname": cname, "ctype": "tinyrnn_requant_t", "length": len(descriptors),
+            "rows": [c_struct(q) for q in descriptors], "bytes": 24 * len(descriptors), "comment": comment}
+
+
 def c_array(cname: str, values: np.ndarray, dtype, comment: str) -> dict:
     """Template entry of one const array: rows of C literals, length, bytes."""
     flat = [int(v) for v in np.asarray(values).reshape(-1)]
@@ -194,5 +200,10 @@ def c_array(cname: str, values: np.ndarray, dtype, comment: str) -> dict:
 
 def weight_array(cname: str, rows: np.ndarray, comment: str, path: str) -> dict:
     """Weight rows (R, N, K) int8 in ``path``'s layout (tinyrnn_weight_t elements)."""
+    return packed_array(cname, LAYOUTS[path](rows), comment, path)
+
+
+def packed_array(cname: str, blocks: np.ndarray, comment: str, path: str) -> dict:
+    """Weights already in ``path``'s layout as a tinyrnn_weight_t array."""
     dtype = np.int32 if path in WORD_PATHS else np.int8
-    return {**c_array(cname, LAYOUTS[path](rows), dtype, f"{comment}, {path} layout"), "ctype": "tinyrnn_weight_t"}
+    return {**c_array(cname, blocks, dtype, f"{comment}, {path} layout"), "ctype": "tinyrnn_weight_t"}

@@ -16,11 +16,13 @@ import irgen
 import numpy as np
 import pytest
 
+from tinyrnn.codegen import layout
+from tinyrnn.codegen.conv import conv_blocks
 from tinyrnn.codegen.generate import build_context, generate
 from tinyrnn.codegen.hostlib import HostModel
-from tinyrnn.core import tnr
+from tinyrnn.core import domain, tnr
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
+from tinyrnn.core.golden.conv1d_s8 import conv1d_s8, effective_bias
 from tinyrnn.core.golden.dense_s8 import activation_range
 from tinyrnn.core.golden.fixedpoint import requantize
 from tinyrnn.core.golden.model import run_model, run_steps
@@ -128,6 +130,51 @@ def test_random_conv_front_ends(seed, tmp_path):
     np.testing.assert_array_equal(streamed[:, -last.shape[1]:], last, err_msg=f"{what} step == window")
 
 
+def paths_model():
+    """Convs over every shape of the kernel's dot: dilation 1 (one dot over K·C = 45 values: 11
+    whole groups of 4 and a tail of 1; 2 Helium vectors and 13 predicated lanes) and dilation 2
+    and 3 (a dot per tap over 7 and 3 channels: groups and tails, tails only), filters in units of
+    4 and a last unit of 3, 2 or 1 rows; two filters with the largest shift their accumulators
+    allow, which leaves the one-multiply requantization no headroom (the reference one runs)."""
+    rng = np.random.default_rng(65)
+    model = irgen.conv_model(rng, 9, [(7, 5, 1, "causal", "relu"), (6, 3, 2, "causal", "linear"),
+                                      (3, 1, 1, "causal", "linear"), (5, 3, 3, "causal", "relu6")],
+                             kinds=["gru"], hidden=[8], dense=[4], name="convpaths")
+    conv = model.layers[1]
+    bound = domain.acc_bound(conv.weights.reshape(6, -1), effective_bias(conv))[[0, 2]]
+    conv.shift[[0, 2]] = np.floor(np.log2((2**31 - 1) / bound))
+    return model
+
+
+def test_conv_blocks_keep_every_weight():
+    """Per unit of 4 filters and tap, the path's layout of the right columns: unpacked, the weights again."""
+    w = np.random.default_rng(65).integers(-128, 128, (7, 3, 5), dtype=np.int8)
+    for path in layout.PATH_IDS:
+        for dilation, taps, cols in ((1, 1, 15), (2, 3, 5)):
+            flat, got, at = conv_blocks(w, dilation, path), [], 0
+            for o in range(0, 7, 4):
+                rows = min(4, 7 - o)
+                size = layout.LAYOUTS[path](np.zeros((rows, taps, cols), np.int8)).size
+                got.append(layout.unpack(path, flat[at:at + size], rows, cols))  # (R, taps, cols)
+                at += size
+            assert at == flat.size
+            np.testing.assert_array_equal(np.concatenate(got).reshape(w.shape), w, err_msg=f"{path} {dilation}")
+
+
+@needs_gcc
+@pytest.mark.parametrize("path", ["plain", "wide", "dsp", "dsp8"])
+def test_conv_paths_under_sanitizers(path, tmp_path):
+    """Each path's conv blocks and in-place dot (emulated DSP intrinsics on the host) under ASan +
+    UBSan, at the rails too: _step == golden run_steps."""
+    model = paths_model()
+    requant = [a for a in build_context(model, "m", path)["arrays"] if a["cname"].endswith("l1_requant")][0]
+    assert sorted({int(row.strip("{}").split(", ")[1]) > 0 for row in requant["rows"]}) == [False, True]
+    rng = np.random.default_rng(66)
+    x = np.concatenate([irgen.random_input(rng, model, 3, 12), irgen.random_input(rng, model, 2, 12, extreme=True)])
+    host = HostModel(model, tmp_path, sanitize=True, path=path)
+    np.testing.assert_array_equal(host.step(x), run_steps(model, x), err_msg=path)
+
+
 def test_state_holds_the_ring_and_the_macro(tmp_path):
     """Per conv: 2 int32 counters (slot, inputs until due), 2·span·C ring bytes (each input twice), O output bytes."""
     rng = np.random.default_rng(6)
@@ -198,22 +245,25 @@ def board_models() -> list:
 def test_board_models_timing_and_outputs_vary():
     causal, pooled = board_models()
     assert (causal.front_timing, pooled.front_timing) == ((0, 1), (5, 4))
-    for model in (causal, pooled):
+    for model in (causal, pooled, paths_model()):
         x = irgen.random_input(np.random.default_rng(63), model, 3, 20)
         assert len(np.unique(run_steps(model, x))) > 5
 
 
 @pytest.mark.qemu
 @pytest.mark.skipif(not _have_arm, reason="needs arm-none-eabi-gcc and qemu-system-arm")
-def test_board_streaming_equals_window(tmp_path):
-    """mps2-an386 (M4): _run on whole windows == golden, and one _step per sample == golden run_steps,
-    whose last step is the whole window's output."""
+@pytest.mark.parametrize("board, weights", [("mps2-an386", "int8"), ("mps2-an386", "int16"), ("mps3-an547", "int8")],
+                         ids=["m4-dsp8", "m4-dsp", "m55-mve"])
+def test_board_streaming_equals_window(board, weights, tmp_path):
+    """mps2-an386 (M4, SMLAD on int8 or pre-widened weights) and mps3-an547 (M55, Helium): _run on
+    whole windows == golden, and one _step per sample == golden run_steps, whose last step is the
+    whole window's output; the paths model's odd window shapes too."""
     from tinyrnn.app.targets import connect
     from tinyrnn.harness.verify import verify_device
 
-    for model in board_models():
+    for model in [*board_models(), paths_model()]:
         x = irgen.random_input(np.random.default_rng(63), model, 3, 20)
-        with connect("qemu:mps2-an386", model, tmp_path / model.name) as (device, _):
+        with connect(f"qemu:{board}", model, tmp_path / model.name, weights=weights) as (device, _):
             result = verify_device(device, model, x, progress=False)
             assert (result.error, result.sequences, result.mismatches) == (None, len(x), 0), result.first_mismatch
             want = run_steps(model, x)

@@ -19,6 +19,9 @@
 
 #include <stdint.h>
 
+#include "tinyrnn_arch.h"
+#include "tinyrnn_fixedpoint.h"
+
 typedef struct {
     int32_t input_size;        /* C, input channels */
     int32_t output_size;       /* O, filters */
@@ -26,10 +29,9 @@ typedef struct {
     int32_t dilation;          /* D steps between taps */
     int32_t span;              /* (K - 1) * D + 1 */
     int32_t strides;
-    const int8_t *weights;     /* [O][K][C], tap 0 the oldest input */
+    const tinyrnn_weight_t *weights; /* per 4 filters, the path's blocks (codegen/conv.py) */
     const int32_t *bias;       /* [O] effective bias, input zero point folded in */
-    const int32_t *multiplier; /* [O] */
-    const int32_t *shift;      /* [O], in [-31, 30] */
+    const tinyrnn_requant_t *requant; /* [O], per filter */
     int32_t output_zero_point;
     int32_t activation_min; /* relu, relu6: the output zero point; otherwise -128 */
     int32_t activation_max; /* relu6: the code of 6.0; otherwise 127 */

@@ -9,6 +9,8 @@
  * to int16 pairs in SXTB16 order, (v0, v2) and (v1, v3), so the inner loop is only loads
  * and multiply-accumulates. tinyrnn_dot(w, staged, n, rows, bias, acc) sets
  * acc[r] = bias[r] + sum_k, consumes exactly one unit's weight block and returns the next.
+ * tinyrnn_dot_span does the same reading int8 values in place (the conv window), copying
+ * at most a last partial group.
  *
  * Bit-exact on every path: all products and sums are exact integers. The accumulators
  * cannot overflow int32 (codegen checks |bias| + 128 * sum|w| < 2^31 per row), and the
@@ -37,19 +39,19 @@ void tinyrnn_stage(int32_t *work, const int8_t *v, int32_t n);
 #if TINYRNN_PATH == TINYRNN_PATH_MVE
 #include <arm_mve.h>
 
-/* 16 columns per VMLADAVA, one accumulator register per row. Rows and the staged vector
- * are zero padded to whole vectors of 16 (TINYRNN_STAGE_WORDS, layout "mve"), so no
- * lane is ever predicated. */
-TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
-                                                   int32_t rows, const int32_t *bias, int32_t *acc)
+/* 16 columns per VMLADAVA, one accumulator register per row. Rows are zero padded to
+ * whole vectors of 16 (layout "mve"), and so is a staged vector (TINYRNN_STAGE_WORDS):
+ * staged reads are never predicated. exact: v is not padded (a conv window in its ring),
+ * the last vector's lanes past n are predicated off, read as 0 and never touched. */
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_mve(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
+                                                       int32_t rows, const int32_t *bias, int32_t *acc, int exact)
 {
-    const int8_t *v = (const int8_t *)staged;
     const int32_t n16 = (n + 15) & ~15;
     /* Row pointers only for rows that exist: w + r n16 past the block would be UB. */
     const int8_t *w1 = rows > 1 ? w + n16 : w, *w2 = rows > 2 ? w + 2 * n16 : w, *w3 = rows > 3 ? w + 3 * n16 : w;
     int32_t a0 = bias[0], a1 = rows > 1 ? bias[1] : 0, a2 = rows > 2 ? bias[2] : 0, a3 = rows > 3 ? bias[3] : 0;
     for (int32_t k = 0; k < n16; k += 16) {
-        const int8x16_t vk = vld1q_s8(v + k);
+        const int8x16_t vk = exact ? vldrbq_z_s8(v + k, vctp8q((uint32_t)(n - k))) : vld1q_s8(v + k);
         a0 = vmladavaq_s8(a0, vld1q_s8(w + k), vk);
         if (rows > 1) {
             a1 = vmladavaq_s8(a1, vld1q_s8(w1 + k), vk);
@@ -74,6 +76,18 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, co
     return w + rows * n16;
 }
 
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
+                                                   int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    return tinyrnn_dot_mve(w, (const int8_t *)staged, n, rows, bias, acc, 0);
+}
+
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
+                                                         int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    return tinyrnn_dot_mve(w, v, n, rows, bias, acc, 1);
+}
+
 #elif TINYRNN_DSP_FAMILY && TINYRNN_ASM
 /* These out-of-line helpers (and WIDE's below) stay static here rather than in
  * tinyrnn_support.c: each row count serves one layer kind (LSTM 4, GRU 3, 2, 1), so no
@@ -81,7 +95,7 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, co
  * they clobber (extern, tinyrnn bench measured up to +52 B of GRU code and +0.3% GRU
  * instructions on the M7).
  *
- * One unit's block: per group, LDRD the two staged input words (x02, x13), LDM the rows'
+ * One unit's block: per group, the two input pair words (x02, x13), LDM the rows'
  * weights into r4-r6, r8 (ascending; r7 may be the frame pointer), two SMLAD per row.
  * DSP: two int16-pair words per row. DSP8: one word of 4 int8 per row, split by SXTB16
  * into the same two pairs. Out of line, so the asm's registers never compete with the
@@ -98,89 +112,110 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, co
         TINYRNN_SMLAD2(b, "r8", "r5")
 #define TINYRNN_ROW1(a) "ldr r4, [%[w]], #4\n\t" TINYRNN_SPLIT("r4", "r6") TINYRNN_SMLAD2(a, "r6", "r4")
 #endif
-#define TINYRNN_DSP_LOOP(body) "1:\n\tldrd %[x], %[t], [%[v]], #8\n\t" body "subs %[n], %[n], #1\n\tbne 1b\n\t"
+/* Each group's inputs as the int16 pairs (v0, v2) in x and (v1, v3) in t: loaded as staged,
+ * or split from four int8 read straight (LDR takes any alignment; a conv window). */
+#define TINYRNN_LOAD_STAGED "ldrd %[x], %[t], [%[v]], #8\n\t"
+#define TINYRNN_LOAD_BYTES "ldr %[x], [%[v]], #4\n\tsxtb16 %[t], %[x], ror #8\n\tsxtb16 %[x], %[x]\n\t"
+#define TINYRNN_DSP_LOOP(load, body) "1:\n\t" load body "subs %[n], %[n], #1\n\tbne 1b\n\t"
 #define TINYRNN_DSP_IO [w] "+r"(w), [v] "+r"(v), [n] "+r"(n), [x] "=&r"(x), [t] "=&r"(t)
 #define TINYRNN_DSP_CLOBBERS "r4", "r5", "r6", "r8", "cc", "memory"
+#define TINYRNN_DSP_HEAD(name, vtype)                                                                           \
+    TINYRNN_NOINLINE const tinyrnn_weight_t *name(const tinyrnn_weight_t *w, const vtype *v, int32_t n,         \
+                                                  const int32_t *bias, int32_t *acc)
 
-TINYRNN_NOINLINE const tinyrnn_weight_t *tinyrnn_dot_dsp4(const tinyrnn_weight_t *w, const int32_t *v, int32_t n,
-                                                          const int32_t *bias, int32_t *acc)
-{
-    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], x, t;
-    __asm__ volatile(TINYRNN_DSP_LOOP(TINYRNN_ROWS2("a0", "a1") TINYRNN_ROWS2("a2", "a3"))
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), TINYRNN_DSP_IO
-                     :
-                     : TINYRNN_DSP_CLOBBERS);
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    return w;
-}
+/* name4 .. name1: acc[r] = bias[r] + the unit's rows over n groups, each loaded by `load`. */
+#define TINYRNN_DSP_DOTS(name, vtype, load)                                                                     \
+    TINYRNN_DSP_HEAD(name##4, vtype)                                                                            \
+    {                                                                                                           \
+        int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], x, t;                                   \
+        __asm__ volatile(TINYRNN_DSP_LOOP(load, TINYRNN_ROWS2("a0", "a1") TINYRNN_ROWS2("a2", "a3"))            \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), TINYRNN_DSP_IO            \
+                         :                                                                                      \
+                         : TINYRNN_DSP_CLOBBERS);                                                               \
+        acc[0] = a0;                                                                                            \
+        acc[1] = a1;                                                                                            \
+        acc[2] = a2;                                                                                            \
+        acc[3] = a3;                                                                                            \
+        return w;                                                                                               \
+    }                                                                                                           \
+    TINYRNN_DSP_HEAD(name##3, vtype)                                                                            \
+    {                                                                                                           \
+        int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], x, t;                                                 \
+        __asm__ volatile(TINYRNN_DSP_LOOP(load, TINYRNN_ROWS2("a0", "a1") TINYRNN_ROW1("a2"))                   \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), TINYRNN_DSP_IO                           \
+                         :                                                                                      \
+                         : TINYRNN_DSP_CLOBBERS);                                                               \
+        acc[0] = a0;                                                                                            \
+        acc[1] = a1;                                                                                            \
+        acc[2] = a2;                                                                                            \
+        return w;                                                                                               \
+    }                                                                                                           \
+    TINYRNN_DSP_HEAD(name##2, vtype)                                                                            \
+    {                                                                                                           \
+        int32_t a0 = bias[0], a1 = bias[1], x, t;                                                               \
+        __asm__ volatile(TINYRNN_DSP_LOOP(load, TINYRNN_ROWS2("a0", "a1"))                                      \
+                         : [a0] "+r"(a0), [a1] "+r"(a1), TINYRNN_DSP_IO                                          \
+                         :                                                                                      \
+                         : TINYRNN_DSP_CLOBBERS);                                                               \
+        acc[0] = a0;                                                                                            \
+        acc[1] = a1;                                                                                            \
+        return w;                                                                                               \
+    }                                                                                                           \
+    TINYRNN_DSP_HEAD(name##1, vtype)                                                                            \
+    {                                                                                                           \
+        int32_t a0 = bias[0], x, t;                                                                             \
+        __asm__ volatile(TINYRNN_DSP_LOOP(load, TINYRNN_ROW1("a0"))                                             \
+                         : [a0] "+r"(a0), TINYRNN_DSP_IO                                                        \
+                         :                                                                                      \
+                         : TINYRNN_DSP_CLOBBERS);                                                               \
+        acc[0] = a0;                                                                                            \
+        return w;                                                                                               \
+    }
 
-TINYRNN_NOINLINE const tinyrnn_weight_t *tinyrnn_dot_dsp3(const tinyrnn_weight_t *w, const int32_t *v, int32_t n,
-                                                          const int32_t *bias, int32_t *acc)
-{
-    int32_t a0 = bias[0], a1 = bias[1], a2 = bias[2], x, t;
-    __asm__ volatile(TINYRNN_DSP_LOOP(TINYRNN_ROWS2("a0", "a1") TINYRNN_ROW1("a2"))
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), TINYRNN_DSP_IO
-                     :
-                     : TINYRNN_DSP_CLOBBERS);
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    return w;
-}
+TINYRNN_DSP_DOTS(tinyrnn_dot_dsp, int32_t, TINYRNN_LOAD_STAGED)
+TINYRNN_DSP_DOTS(tinyrnn_dot_raw, int8_t, TINYRNN_LOAD_BYTES)
 
-TINYRNN_NOINLINE const tinyrnn_weight_t *tinyrnn_dot_dsp2(const tinyrnn_weight_t *w, const int32_t *v, int32_t n,
-                                                          const int32_t *bias, int32_t *acc)
-{
-    int32_t a0 = bias[0], a1 = bias[1], x, t;
-    __asm__ volatile(TINYRNN_DSP_LOOP(TINYRNN_ROWS2("a0", "a1"))
-                     : [a0] "+r"(a0), [a1] "+r"(a1), TINYRNN_DSP_IO
-                     :
-                     : TINYRNN_DSP_CLOBBERS);
-    acc[0] = a0;
-    acc[1] = a1;
-    return w;
-}
-
-TINYRNN_NOINLINE const tinyrnn_weight_t *tinyrnn_dot_dsp1(const tinyrnn_weight_t *w, const int32_t *v, int32_t n,
-                                                          const int32_t *bias, int32_t *acc)
-{
-    int32_t a0 = bias[0], x, t;
-    __asm__ volatile(TINYRNN_DSP_LOOP(TINYRNN_ROW1("a0"))
-                     : [a0] "+r"(a0), TINYRNN_DSP_IO
-                     :
-                     : TINYRNN_DSP_CLOBBERS);
-    acc[0] = a0;
-    return w;
-}
+/* The helper of `rows` rows (1..4) from family `name`, over `groups` groups of v. */
+#define TINYRNN_DSP_CALL(name, v, groups)                                                                      \
+    (rows == 4   ? name##4(w, v, groups, bias, acc)                                                            \
+     : rows == 3 ? name##3(w, v, groups, bias, acc)                                                            \
+     : rows == 2 ? name##2(w, v, groups, bias, acc)                                                            \
+                 : name##1(w, v, groups, bias, acc))
 
 TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
                                                    int32_t rows, const int32_t *bias, int32_t *acc)
 {
-    const int32_t groups = (n + 3) / 4;
-    if (rows == 4) {
-        return tinyrnn_dot_dsp4(w, staged, groups, bias, acc);
-    }
-    if (rows == 3) {
-        return tinyrnn_dot_dsp3(w, staged, groups, bias, acc);
-    }
-    if (rows == 2) {
-        return tinyrnn_dot_dsp2(w, staged, groups, bias, acc);
-    }
-    return tinyrnn_dot_dsp1(w, staged, groups, bias, acc);
+    return TINYRNN_DSP_CALL(tinyrnn_dot_dsp, staged, (n + 3) / 4);
+}
+
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
+                                                         int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    return TINYRNN_DSP_CALL(tinyrnn_dot_raw, v, n / 4);
 }
 
 #elif TINYRNN_DSP_FAMILY
-/* The same in C (hosts, -O0): per group and row, (w0, w2) . x02 + (w1, w3) . x13. */
-TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
-                                                   int32_t rows, const int32_t *bias, int32_t *acc)
+/* The same in C (hosts, -O0): per group and row, (w0, w2) . x02 + (w1, w3) . x13, the
+ * group's x02, x13 staged, or split from four int8 of raw. */
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_dsp(const tinyrnn_weight_t *w, const int32_t *staged,
+                                                       const int8_t *raw, int32_t groups, int32_t rows,
+                                                       const int32_t *bias, int32_t *acc)
 {
     for (int32_t r = 0; r < rows; ++r) {
         acc[r] = bias[r];
     }
-    for (int32_t g = (n + 3) / 4; g > 0; --g, staged += 2) {
+    for (; groups > 0; --groups) {
+        int32_t x02, x13;
+        if (raw) {
+            const uint32_t x = tinyrnn_read_u32(raw);
+            x02 = tinyrnn_sxtb16(x);
+            x13 = tinyrnn_sxtb16(x >> 8);
+            raw += 4;
+        } else {
+            x02 = staged[0];
+            x13 = staged[1];
+            staged += 2;
+        }
         for (int32_t r = 0; r < rows; ++r) {
 #if TINYRNN_PATH == TINYRNN_PATH_DSP
             const int32_t w02 = *w++, w13 = *w++;
@@ -188,11 +223,23 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, co
             const uint32_t word = (uint32_t)*w++;
             const int32_t w02 = tinyrnn_sxtb16(word), w13 = tinyrnn_sxtb16(word >> 8);
 #endif
-            acc[r] = tinyrnn_smlad(w02, staged[0], acc[r]);
-            acc[r] = tinyrnn_smlad(w13, staged[1], acc[r]);
+            acc[r] = tinyrnn_smlad(w02, x02, acc[r]);
+            acc[r] = tinyrnn_smlad(w13, x13, acc[r]);
         }
     }
     return w;
+}
+
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
+                                                   int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    return tinyrnn_dot_dsp(w, staged, NULL, (n + 3) / 4, rows, bias, acc);
+}
+
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
+                                                         int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    return tinyrnn_dot_dsp(w, NULL, v, n / 4, rows, bias, acc);
 }
 
 #elif TINYRNN_PATH == TINYRNN_PATH_WIDE
@@ -295,10 +342,9 @@ TINYRNN_NOINLINE const tinyrnn_weight_t *tinyrnn_wide_rows2(const tinyrnn_weight
     return w;
 }
 
-TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
-                                                   int32_t rows, const int32_t *bias, int32_t *acc)
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
+                                                         int32_t rows, const int32_t *bias, int32_t *acc)
 {
-    const int8_t *v = (const int8_t *)staged;
     if (rows > 2) {
         return tinyrnn_wide_rows4(w, v, (n + 3) / 4, rows, bias, acc);
     }
@@ -306,10 +352,9 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, co
 }
 
 #else /* TINYRNN_PATH_PLAIN */
-TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
-                                                   int32_t rows, const int32_t *bias, int32_t *acc)
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
+                                                         int32_t rows, const int32_t *bias, int32_t *acc)
 {
-    const int8_t *v = (const int8_t *)staged;
     int32_t a0 = bias[0], a1 = 0, a2 = 0, a3 = 0;
     /* Row pointers only for rows that exist: w + r n past the block would be UB. */
     const tinyrnn_weight_t *w1 = rows > 1 ? w + n : w, *w2 = rows > 2 ? w + 2 * n : w, *w3 = rows > 3 ? w + 3 * n : w;
@@ -339,5 +384,44 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, co
     return w + rows * n;
 }
 #endif
+
+#if TINYRNN_PATH == TINYRNN_PATH_WIDE || TINYRNN_PATH == TINYRNN_PATH_PLAIN
+/* The staged vector is the int8 one, zero padded to whole groups of 4. */
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot(const tinyrnn_weight_t *w, const int32_t *staged, int32_t n,
+                                                   int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    return tinyrnn_dot_bytes(w, (const int8_t *)staged, n, rows, bias, acc);
+}
+#endif
+
+/* Columns tinyrnn_dot_bytes takes at a time where its input is not padded: whole groups of
+ * 4 on the DSP and WIDE paths; any count on PLAIN and MVE (predicated tail). */
+#if TINYRNN_DSP_FAMILY || TINYRNN_PATH == TINYRNN_PATH_WIDE
+#define TINYRNN_DOT_GROUP 4
+#else
+#define TINYRNN_DOT_GROUP 1
+#endif
+
+/* acc[r] = bias[r] + sum_k W[r][k] * x[k] for the rows of one unit over n int8 values read
+ * in place (any alignment, nothing past x[n - 1]; a conv's window in its ring): the whole
+ * groups straight from x, a last partial group from a zero-padded copy. Weights: the
+ * unit's block over n columns in this path's layout (bias may be acc, to chain blocks). */
+TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_span(const tinyrnn_weight_t *w, const int8_t *x, int32_t n,
+                                                        int32_t rows, const int32_t *bias, int32_t *acc)
+{
+    const int32_t whole = n - n % TINYRNN_DOT_GROUP;
+    if (whole > 0) {
+        w = tinyrnn_dot_bytes(w, x, whole, rows, bias, acc);
+        bias = acc;
+    }
+    if (whole < n) {
+        int8_t tail[TINYRNN_DOT_GROUP] = {0};
+        for (int32_t k = whole; k < n; ++k) {
+            tail[k - whole] = x[k];
+        }
+        w = tinyrnn_dot_bytes(w, tail, TINYRNN_DOT_GROUP, rows, bias, acc);
+    }
+    return w;
+}
 
 #endif /* TINYRNN_DOT_H */

@@ -363,7 +363,8 @@ def write_results(result: dict, out_dir) -> list:
            f"`{FRONT['twin']}`'s (the same LSTM layer, measured in the same run) ÷ {FRONT['pool']}, the LSTM's "
            "share at the CNN-LSTM's step rate; what is left is the conv, the pooling, their ring buffers and the "
            f"calls where the LSTM does not step, divided by the conv's {conv_macs(CONV_MODEL):,} MACs per sample. "
-           "The front-end kernels are portable C on every path (no DSP/MVE code yet).", "",
+           "The conv kernel uses the recurrent kernels' dot paths (4 filters per pass over the window); "
+           "pooling is portable C.", "",
            render_kernels(result["results"]), ""]
     if "cmsis_nn" in result:
         doc += ["## CMSIS-NN, measured in the same run", "", cmsis_nn.render(result["cmsis_nn"], result["results"]), ""]
