@@ -179,3 +179,40 @@ def test_readme_conv_lstm_row_is_the_committed_results():
                ("mps2-an386", "int16"), ("mps3-an547", "int8")]  # M0, M3 ×2, M4 ×2, M55
     figures = [f"{rows[(b, 'conv_lstm_i9_h32', w)]['instructions_per_step']:,}" for b, w in columns]
     assert line.split("|")[3:-1] == [f" {f} " for f in figures]
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not _have_tools, reason="needs arm-none-eabi-gcc and qemu-system-arm")
+def test_target_bench_reports_the_boards_own_timing(tmp_path):
+    """`bench --target URL --no-flash` against a QEMU-booted bench firmware: the board's SysTick
+    time (under -icount 1 µs = 1,000 instructions) agrees with the QEMU row; QEMU's DWT has no
+    cycles, which the row says instead of printing 0."""
+    from tinyrnn.codegen.build import build
+    from tinyrnn.codegen.project import render_project
+    from tinyrnn.harness.qemu import Qemu
+
+    name = "lstm_i9_h32"
+    project = render_project(bench.bench_model(name), "mps2-an386", tmp_path / "fw", weights="int8")
+    elf = build(project["project_dir"])["elf"]
+    qemu_row = bench.bench_one("mps2-an386", name, tmp_path / "q", steps=8)
+    with Qemu("mps2-an386", elf) as qemu:
+        proc = run_cli("--target", qemu.url, "--board", "mps2-an386", "--no-flash", "--models", name,
+                       "--weights", "int8", "--steps", "8", "--json")
+    assert proc.returncode == 0, proc.stderr
+    [row] = json.loads(proc.stdout)["target_results"]
+    assert (row["model"], row["weights"], row["path"], row["cycles_per_step"]) == (name, "int8", "dsp8", None)
+    assert abs(row["us_per_step"] * 1000 - qemu_row["instructions_per_step"]) <= 0.01 * qemu_row["instructions_per_step"]
+    assert row["flash_code_bytes"] == qemu_row["flash_code_bytes"] and row["macs_per_step"] == 5248
+
+
+def test_target_bench_refuses_what_cannot_work():
+    for args, fragment in ((["--target", "socket://localhost:1"], "needs --board"),
+                           (["--target", "socket://localhost:1", "--board", "mps2-an386", "--no-flash"],
+                            "one --models name"),
+                           (["--target", "socket://localhost:1", "--board", "mps2-an386", "--models", "lstm_i9_h32"],
+                            "no flash probe"),
+                           (["--target", "socket://localhost:1", "--board", "mps2-an386", "--no-flash", "--models",
+                             "lstm_i9_h32"], "give the one its firmware was built with")):
+        proc = run_cli(*args)
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("tinyrnn: error:")]
+        assert proc.returncode == 2 and len(errors) == 1 and fragment in errors[0], proc.stderr

@@ -109,9 +109,9 @@ def test_committed_c_header_matches_spec():
 
 def test_layouts():
     assert P.INFO_REPLY.fixed_size == 48 and P.INFO_REPLY.fixed_size + 16 == P.MIN_MAX_PAYLOAD
-    raw = P.BENCH_REPLY.pack(n=5, ticks=7, stack_peak=P.STACK_UNKNOWN)
-    assert P.BENCH_REPLY.unpack(raw) == {"n": 5, "ticks": 7, "stack_peak": P.STACK_UNKNOWN}
-    with pytest.raises(LinkError, match="expected 12 bytes"):
+    raw = P.BENCH_REPLY.pack(n=5, ticks=7, stack_peak=P.STACK_UNKNOWN, cycles=9)
+    assert P.BENCH_REPLY.unpack(raw) == {"n": 5, "ticks": 7, "stack_peak": P.STACK_UNKNOWN, "cycles": 9}
+    with pytest.raises(LinkError, match="expected 16 bytes"):
         P.BENCH_REPLY.unpack(raw + b"x")
     assert issubclass(LinkError, TinyrnnError)
 

@@ -17,7 +17,7 @@
 static tinyrnn_link_t g_link;
 
 static const tinyrnn_board_if_t g_board = {
-    BOARD_NAME, BOARD_SYSTICK_HZ, board_putc, board_ticks, board_stack_peak_bytes,
+    BOARD_NAME, BOARD_SYSTICK_HZ, board_putc, board_ticks, board_stack_peak_bytes, board_cycles,
 };
 
 int main(void)

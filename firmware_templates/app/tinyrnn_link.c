@@ -242,7 +242,7 @@ static int32_t do_bench(tinyrnn_link_t *l, const char **why)
 {
     const tinyrnn_model_if_t *m = l->model;
     uint8_t *x = l->rx + TRP_BENCH_REQUEST_X;
-    uint32_t n, i, t0, ticks;
+    uint32_t n, i, t0, c0, ticks, cycles;
     if (l->len != TRP_BENCH_REQUEST_FIXED && l->len != TRP_BENCH_REQUEST_FIXED + m->input_size) {
         *why = "BENCH needs n + nothing or input_size bytes";
         return -(int32_t)TRP_E_BAD_LENGTH;
@@ -255,13 +255,16 @@ static int32_t do_bench(tinyrnn_link_t *l, const char **why)
     if (l->len == TRP_BENCH_REQUEST_FIXED)
         memset(x, 0, m->input_size); /* fits: config_ok checked F + 4 <= max payload */
     m->reset();
+    c0 = l->board->cycles ? l->board->cycles() : 0u;
     t0 = l->board->ticks();
     for (i = 0; i < n; i++)
         m->step((const int8_t *)x, (int8_t *)l->tx); /* tx is scratch until the reply is built */
     ticks = l->board->ticks() - t0;
+    cycles = l->board->cycles ? l->board->cycles() - c0 : 0u;
     m->reset(); /* leave no half-run state behind a benchmark */
     put_u32(l->tx + TRP_BENCH_REPLY_N, n);
     put_u32(l->tx + TRP_BENCH_REPLY_TICKS, ticks);
+    put_u32(l->tx + TRP_BENCH_REPLY_CYCLES, cycles);
     put_u32(l->tx + TRP_BENCH_REPLY_STACK_PEAK, l->board->stack_peak ? l->board->stack_peak() : TRP_STACK_UNKNOWN);
     return TRP_BENCH_REPLY_FIXED;
 }

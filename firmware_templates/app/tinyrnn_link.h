@@ -49,6 +49,7 @@ typedef struct tinyrnn_board_if {
     void (*putc)(uint8_t c);
     uint32_t (*ticks)(void);
     uint32_t (*stack_peak)(void); /* NULL: unknown */
+    uint32_t (*cycles)(void);     /* core clock cycles (wrapping); NULL, or always 0: no counter */
 } tinyrnn_board_if_t;
 
 typedef struct tinyrnn_link {

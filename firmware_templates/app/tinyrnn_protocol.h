@@ -6,7 +6,7 @@
 #ifndef TINYRNN_PROTOCOL_H
 #define TINYRNN_PROTOCOL_H
 
-#define TRP_PROTOCOL_VERSION 1u
+#define TRP_PROTOCOL_VERSION 2u
 #define TRP_SYNC0 0xA5u
 #define TRP_SYNC1 0x5Au
 #define TRP_HEADER_BYTES 6u                      /* sync + type + seq + len */
@@ -78,7 +78,8 @@
 #define TRP_BENCH_REPLY_N 0u                     /* u32 */
 #define TRP_BENCH_REPLY_TICKS 4u                 /* u32 */
 #define TRP_BENCH_REPLY_STACK_PEAK 8u            /* u32: bytes; STACK_UNKNOWN if unknown */
-#define TRP_BENCH_REPLY_FIXED 12u
+#define TRP_BENCH_REPLY_CYCLES 12u               /* u32: core clock cycles of the n steps (DWT CYCCNT), mod 2^32; 0: no cycle counter */
+#define TRP_BENCH_REPLY_FIXED 16u
 
 /* ECHO_DATA: byte offsets; _FIXED = bytes before the variable part */
 #define TRP_ECHO_DATA_DATA 0u                    /* rest */

@@ -30,6 +30,11 @@ int board_getc(uint32_t timeout_ticks);
 uint32_t board_ticks(void);
 uint64_t board_ticks64(void);
 
+/* Core clock cycles since board_init() from the DWT cycle counter (CYCCNT), wrapping
+ * modulo 2^32; 0 on every call where the core has none (Armv6-M/v8-M Baseline, a DWT
+ * without CYCCNT, QEMU's models: its DWT reads as zero). */
+uint32_t board_cycles(void);
+
 /* Deepest stack use in bytes since reset or the last board_stack_paint(): the free
  * stack is painted with a pattern and this scans for the lowest overwritten word
  * (exception frames included). To measure one call: paint, call, read the peak. */

@@ -20,6 +20,22 @@
 #endif
 #define SYSTICK_PERIOD ((uint32_t)BOARD_SYSTICK_RELOAD + 1u)
 
+/* DWT cycle counter (Armv7-M/v8-M Mainline): DEMCR.TRCENA powers the DWT, DWT_CTRL
+ * bit 25 (NOCYCCNT) says the counter is absent, bit 0 starts it; Cortex-M7 also wants
+ * its CoreSight lock opened (a write other cores ignore). */
+#if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB >= 2
+#define BOARD_HAS_DWT 1
+#define DEMCR BOARD_REG(0xE000EDFCu)
+#define DWT_CTRL BOARD_REG(0xE0001000u)
+#define DWT_CYCCNT BOARD_REG(0xE0001004u)
+#define DWT_LAR BOARD_REG(0xE0001FB0u)
+#define DEMCR_TRCENA (1u << 24)
+#define DWT_CTRL_NOCYCCNT (1u << 25)
+#define DWT_CTRL_CYCCNTENA 1u
+#else
+#define BOARD_HAS_DWT 0
+#endif
+
 static volatile uint32_t systick_wraps;
 
 /* The interrupt fires when the counter reaches 0: one period has passed. */
@@ -43,6 +59,14 @@ void board_init(void) {
   SYST_CVR = 0u; /* any write clears the counter: it reloads on the next tick */
   systick_wraps = 0u;
   SYST_CSR = SYST_CSR_RUN;
+#if BOARD_HAS_DWT
+  DEMCR |= DEMCR_TRCENA;
+  DWT_LAR = 0xC5ACCE55u;
+  if ((DWT_CTRL & DWT_CTRL_NOCYCCNT) == 0u) {
+    DWT_CYCCNT = 0u;
+    DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+  }
+#endif
   __asm__ volatile("cpsie i" ::: "memory");
 }
 
@@ -68,6 +92,14 @@ uint64_t board_ticks64(void) {
 }
 
 uint32_t board_ticks(void) { return (uint32_t)board_ticks64(); }
+
+uint32_t board_cycles(void) {
+#if BOARD_HAS_DWT
+  return DWT_CYCCNT;
+#else
+  return 0u;
+#endif
+}
 
 int board_getc(uint32_t timeout_ticks) {
   uint32_t start = board_ticks();

@@ -53,6 +53,7 @@ class BenchResult:
     n: int
     ticks: int
     stack_peak_bytes: int | None  # None: the board cannot tell
+    cycles: int | None = None  # core clock cycles of the n steps (DWT); None: the board has no counter
 
     def ticks_per_step(self) -> float:
         return self.ticks / self.n
@@ -245,4 +246,4 @@ class Device:
         if d["n"] != int(n):
             raise LinkError(f"BENCH reply is for n={d['n']}", kind="layout", offset=f.offset, expected=f"n={n}")
         peak = None if d["stack_peak"] == STACK_UNKNOWN else d["stack_peak"]
-        return BenchResult(n=d["n"], ticks=d["ticks"], stack_peak_bytes=peak)
+        return BenchResult(n=d["n"], ticks=d["ticks"], stack_peak_bytes=peak, cycles=d["cycles"] or None)

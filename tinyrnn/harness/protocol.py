@@ -32,7 +32,7 @@ from enum import IntEnum
 
 from tinyrnn.core.errors import TinyrnnError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: BENCH replies carry cycles
 SYNC = b"\xa5\x5a"  # not ASCII: a text boot banner or printf never looks like a frame start
 HEADER = struct.Struct("<BBH")  # type, seq, payload length (after the sync bytes)
 CRC = struct.Struct("<H")
@@ -180,6 +180,7 @@ STEP_REQUEST = Layout("STEP_REQUEST", (Field("x", "rest", "F int8"),))
 BENCH_REQUEST = Layout("BENCH_REQUEST", (Field("n", "u32", "steps"), Field("x", "rest", "F int8, or empty for zeros")))
 BENCH_REPLY = Layout("BENCH_REPLY", (
     Field("n", "u32"), Field("ticks", "u32"), Field("stack_peak", "u32", "bytes; STACK_UNKNOWN if unknown"),
+    Field("cycles", "u32", "core clock cycles of the n steps (DWT CYCCNT), mod 2^32; 0: no cycle counter"),
 ))
 ECHO_DATA = Layout("ECHO_DATA", (Field("data", "rest"),))
 ERROR_REPLY = Layout("ERROR_REPLY", (Field("code", "u8"), Field("text", "rest", "ASCII, <= ERROR_TEXT_MAX")))
