@@ -173,15 +173,87 @@ def _bench_rows(path: Path | None) -> list:
     return sorted(rows + ref, key=lambda r: (boards.index(r["board"]), r["model"]))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def har_args(doc: str, epochs: int, device_windows: int) -> argparse.ArgumentParser:
+    """The options of every HAR results script (--data, --epochs, --seed, --device-windows, --out)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device-windows", type=int, default=100)
+    ap.add_argument("--device-windows", type=int, default=device_windows)
+    ap.add_argument("--out", type=Path, default=REPO / "results")
+    return ap
+
+
+def run_one_model(script: str, stem: str, doc: str, measure, render_md, epochs: int) -> None:
+    """main() of a one-model HAR script: its options, the split, ``measure(args, train, test,
+    calib, tmp)`` in a temporary folder, then results/STEM.{json,md}."""
+    args = har_args(doc, epochs, 50).parse_args()
+    t0 = time.perf_counter()
+    _, train_ds, test, calib = load_data(args.data, args.seed)
+    with tempfile.TemporaryDirectory(prefix=f"tinyrnn-{stem}-") as tmp:
+        row = measure(args, train_ds, test, calib, Path(tmp))
+    meta = run_meta(script, args, (train_ds, test, calib), t0)
+    meta["device_windows"] = args.device_windows
+    write_results(args.out / stem, {"meta": meta, "model": row}, render_md)
+
+
+def measure_whole_window(model, path: Path, seconds: float, args, test, calib, tmp: Path) -> dict:
+    """A trained whole-window Keras model (saved at ``path``): the referee's agreement, Keras
+    float and tinyrnn int8 accuracy on ``test`` and their paired difference, the int8
+    logits' SQNR, then ``_run`` on the QEMU boards over the first ``args.device_windows``."""
+    from tinyrnn.core.golden.model import dequantize_output, run_model
+    from tinyrnn.quantize import referee
+    from tinyrnn.quantize.keras_import import load_keras
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    float_model = load_keras(path)
+    agreement = referee.check(model, float_model, calib)
+    keras_pred = np.argmax(model.predict(test.x, verbose=0), -1)
+    q = quantize_model(float_model, calib)
+    x_q = q.input_quant.quantize(test.x)
+    int8_logits = dequantize_output(q, run_model(q, x_q))
+    int8_pred = np.argmax(int8_logits, -1)
+    diff = (int8_pred == test.y).astype(float) - (keras_pred == test.y).astype(float)
+    row = {"layers": [layer.kind for layer in q.layers], "train_seconds": round(seconds, 1),
+           "float_accuracy": float(np.mean(keras_pred == test.y)),
+           "keras_agreement_max_rel_diff": agreement["max_rel_diff"],
+           "int8_accuracy": float(np.mean(int8_pred == test.y)), "int8_minus_float_pp": 100 * float(diff.mean()),
+           "paired_se_pp": 100 * float(diff.std() / np.sqrt(len(diff))),
+           "int8_agrees_with_float": float(np.mean(int8_pred == keras_pred)),
+           "int8_logits_sqnr_db": _sqnr(float_model.run(test.x), int8_logits), "max_steps": q.layers[0].max_steps}
+    log(f"  float {row['float_accuracy']:.4f}, int8 {row['int8_accuracy']:.4f} "
+        f"({row['int8_minus_float_pp']:+.2f} ± {row['paired_se_pp']:.2f} pp)")
+    row["device"] = device_check(q, x_q[:args.device_windows], tmp / "fw")
+    return row
+
+
+def render_whole_window(results: dict, title: str, model_text: str, label: str, steps_note: str = "",
+                        boards_note: str = "") -> str:
+    """The .md of a ``measure_whole_window`` result: recipe, the accuracy row, the devices."""
+    m, r = results["meta"], results["model"]
+    devices = ", ".join(f"{b} {d['sequences']} windows / {d['mismatched_elements']}"
+                        + ("" if d["error"] is None else f" (error: {d['error']})") for b, d in r["device"].items())
+    return "\n".join([
+        f"# {title}", "",
+        (f"Regenerate: `{m['command']}` ({m['runtime_minutes']} min). HAR (`../shared/data/har_train.npz`), split by "
+         f"recording session as `har_accuracy.py` does: {m['train_windows']} training windows, {m['test_windows']} "
+         f"held-out windows (one window = {100 / m['test_windows']:.2f} pp), {m['calibration_windows']} calibration "
+         f"windows; {model_text}, {m['epochs']} epochs, training seed {m['seed']}."), "",
+        "| model | Keras float | tinyrnn int8 | int8 − float (paired SE) | int8 logits SQNR | float twin vs Keras |",
+        "|---|---|---|---|---|---|",
+        (f"| {label} | {_pct(r['float_accuracy'])} | {_pct(r['int8_accuracy'])} "
+         f"| {r['int8_minus_float_pp']:+.2f} ± {r['paired_se_pp']:.2f} pp | {r['int8_logits_sqnr_db']:.1f} dB "
+         f"| {r['keras_agreement_max_rel_diff']:.1g} (relative) |"), "",
+        (f"Devices: the generated whole-window `_run` (MAX_STEPS {r['max_steps']}{steps_note}) on QEMU "
+         f"({', '.join(BOARDS)}{boards_note}) over the first {m['device_windows']} held-out windows, each sent in "
+         f"several RUN chunks and run at the last; windows / mismatched output elements against the golden model: "
+         f"{devices}."), ""])
+
+
+def main() -> None:
+    ap = har_args(__doc__, 30, 100)
     ap.add_argument("--bench", type=Path, help="`tinyrnn bench --models rnn_i9_h32 --json` output for the cost table")
     ap.add_argument("--render-only", action="store_true", help="re-render the .md from OUT/architectures.json")
-    ap.add_argument("--out", type=Path, default=REPO / "results")
     args = ap.parse_args()
     if args.render_only:
         results = json.loads((args.out / "architectures.json").read_text())

@@ -16,7 +16,6 @@ model (``run_model``, ``run_steps``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -26,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from har_accuracy import DEFAULT_DATA, REPO, UNITS, load_data, log, train
+from har_accuracy import UNITS, load_data, log, train
+from har_architectures import har_args
 
 ARCHS = ("conv-lstm", "conv-gru")
 BOARD = "mps2-an386"
@@ -112,14 +112,9 @@ def render(results: dict) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device-windows", type=int, default=50)
+    ap = har_args(__doc__, 20, 50)
     ap.add_argument("--stream-windows", type=int, default=4)
     ap.add_argument("--archs", default=",".join(ARCHS))
-    ap.add_argument("--out", type=Path, default=REPO / "results")
     args = ap.parse_args()
     t0 = time.perf_counter()
     _, train_ds, test, calib = load_data(args.data, args.seed)

@@ -117,8 +117,6 @@ ACCEPTED = {
                                        k.layers.Dense(CLASSES)),
     "conv_pool_gru": lambda k: _seq(k, k.layers.Conv1D(8, 3, padding="causal", activation="relu"),
                                     k.layers.MaxPooling1D(2), k.layers.GRU(8), k.layers.Dense(CLASSES)),
-    "lstm_global_average": lambda k: _seq(k, k.layers.LSTM(8, return_sequences=True),
-                                          k.layers.GlobalAveragePooling1D(), k.layers.Dense(CLASSES)),
     "gru_global_max": lambda k: _seq(k, k.layers.GRU(8, return_sequences=True), k.layers.GlobalMaxPooling1D(),
                                      k.layers.Dropout(0.1), k.layers.Dense(CLASSES)),
     "conv_lstm_global_average": lambda k: _seq(k, k.layers.Conv1D(8, 3, activation="relu"), k.layers.MaxPooling1D(2),
@@ -131,8 +129,6 @@ ACCEPTED = {
     "conv_pool_lstm_flatten": lambda k: _seq(k, k.layers.Conv1D(4, 3), k.layers.AveragePooling1D(2),
                                              k.layers.LSTM(4, return_sequences=True), k.layers.Flatten(),
                                              k.layers.Dense(CLASSES)),
-    "lstm_flatten": lambda k: _seq(k, k.layers.LSTM(4, return_sequences=True), k.layers.Flatten(),
-                                   k.layers.Dense(CLASSES)),
     "functional_reordered": _functional_reordered,
     "two_heads_output_cls": _two_heads,
 }
