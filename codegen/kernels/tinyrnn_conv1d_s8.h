@@ -11,6 +11,10 @@
  * output: 1 after a reset with "causal" padding (the ring filled with the input zero
  * point: real 0), span with "valid", strides after each output.
  *
+ * Each output step runs the recurrent kernels' dot (tinyrnn_dot.h, the build's path:
+ * SMLAD on DSP cores, Helium on M55, portable C elsewhere) for 4 filters at a time over
+ * the window read in place: with dilation 1 one dot of K C values, else one of C per tap.
+ *
  * Every integer in the params struct is computed by codegen in Python, which also checks
  * that no accumulator can overflow int32 (codegen/conv.py, tinyrnn.core.domain).
  */
@@ -23,15 +27,17 @@
 #include "tinyrnn_fixedpoint.h"
 
 typedef struct {
-    int32_t input_size;        /* C, input channels */
-    int32_t output_size;       /* O, filters */
-    int32_t kernel_size;       /* K taps */
-    int32_t dilation;          /* D steps between taps */
-    int32_t span;              /* (K - 1) * D + 1 */
+    int32_t input_size;  /* C, input channels */
+    int32_t output_size; /* O, filters */
+    int32_t kernel_size; /* K taps */
+    int32_t dilation;    /* D steps between taps */
+    int32_t span;        /* (K - 1) * D + 1 */
     int32_t strides;
-    const tinyrnn_weight_t *weights; /* per 4 filters, the path's blocks (codegen/conv.py) */
-    const int32_t *bias;       /* [O] effective bias, input zero point folded in */
-    const tinyrnn_requant_t *requant; /* [O], per filter */
+    /* Per unit of 4 filters (the last one 1-4) and tap, the unit's rows over the tap's
+     * columns in the path's layout; dilation 1: one tap of K C columns (codegen/conv.py). */
+    const tinyrnn_weight_t *weights;
+    const int32_t *bias;              /* [O] effective bias, input zero point folded in */
+    const tinyrnn_requant_t *requant; /* [O] precomputed requantization */
     int32_t output_zero_point;
     int32_t activation_min; /* relu, relu6: the output zero point; otherwise -128 */
     int32_t activation_max; /* relu6: the code of 6.0; otherwise 127 */
