@@ -149,7 +149,7 @@ def _lstm_layer(g: TfliteGraph, k: int, name: str, activations: str = "INT8") ->
         cell_scale_power=power, cell_clip=clip,
         forget_to_cell_multiplier=f2c[0], forget_to_cell_shift=f2c[1],
         input_to_cell_multiplier=i2c[0], input_to_cell_shift=i2c[1],
-        hidden_multiplier=hid[0], hidden_shift=hid[1],
+        hidden_multiplier=hid[0], hidden_shift=hid[1], activation_bits=16 if activations == "INT16" else 8,
     )  # fmt: skip
 
 

@@ -20,8 +20,8 @@ from tinyrnn.codegen import layout
 from tinyrnn.codegen.kernel_set import SUPPORT_SOURCES, kernel_files
 from tinyrnn.codegen.hostlib import compile_host, run_host
 from tinyrnn.core import domain
-from tinyrnn.core.golden.fixedpoint import quantize_multiplier
-from tinyrnn.core.golden.lstm_s16 import lstm_s16, reduced_multiplier
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier, reduced_multiplier
+from tinyrnn.core.golden.lstm_s16 import lstm_s16
 from tinyrnn.core.golden.lut import sigmoid_table_uint16
 from tinyrnn.core.vectors import load_case
 

@@ -4,29 +4,6 @@
 
 #include "tinyrnn_activation_s16.h"
 
-/* Arithmetic right shift of an int64 by n in [1, 62], spelled without relying on >> of
- * negatives (implementation-defined in C99). */
-static inline int64_t tinyrnn_asr_s64(int64_t x, int32_t n)
-{
-    return x < 0 ? ~(~x >> n) : x >> n;
-}
-
-/* sat16(round(acc * mul / 2^rshift)), TFLM's 64-bit MultiplyByQuantizedMultiplier: with
- * |acc| < 2^47 and mul <= 2^15 the product fits int64. */
-static inline int32_t tinyrnn_requantize_s64_sat16(int64_t acc, int32_t mul, int32_t rshift)
-{
-    const int64_t r = tinyrnn_asr_s64(acc * mul + ((int64_t)1 << (rshift - 1)), rshift);
-    return r > INT16_MAX ? INT16_MAX : (r < INT16_MIN ? INT16_MIN : (int32_t)r);
-}
-
-static int64_t tinyrnn_dot_s16(const int8_t *w, const int16_t *v, int32_t n, int64_t acc)
-{
-    for (int32_t k = 0; k < n; ++k) {
-        acc += (int32_t)w[k] * (int32_t)v[k];
-    }
-    return acc;
-}
-
 /* Q3.12 pre-activation of gate g of unit j, times 3 (the table input): both matmuls
  * requantized and saturated separately, then their sum saturated (TFLM's order). */
 static int32_t tinyrnn_lstm_s16_gate(const tinyrnn_lstm_s16_params *p, int32_t j, int32_t g, const int16_t *x,

@@ -53,3 +53,11 @@ int32_t tinyrnn_mul_high_round(int32_t a, int32_t b)
     return ah * bh + tinyrnn_asr_s32(q1, 16) + tinyrnn_asr_s32(q2, 16) + (int32_t)(low >> 16);
 }
 #endif
+
+int64_t tinyrnn_dot_s16(const int8_t *w, const int16_t *v, int32_t n, int64_t acc)
+{
+    for (int32_t k = 0; k < n; ++k) {
+        acc += (int32_t)w[k] * (int32_t)v[k];
+    }
+    return acc;
+}

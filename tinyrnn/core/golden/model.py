@@ -9,34 +9,44 @@ import numpy as np
 from tinyrnn.core.golden.bidirectional_s8 import DIRECTIONS, bidirectional_s8
 from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
+from tinyrnn.core.golden.dense_s16 import dense_s16
+from tinyrnn.core.golden.lstm_s16 import lstm_s16
 from tinyrnn.core.golden.pool1d_s8 import pool1d_s8
 from tinyrnn.core.ir import Model
 
 RECURRENT = {**DIRECTIONS, "bidirectional": bidirectional_s8}
 FRONT = {"conv1d": conv1d_s8, "pool1d": pool1d_s8}
+ONE_TENSOR = {"dense": dense_s8, **FRONT}  # layers with one output tensor and no state
+WIDE = {"lstm": lstm_s16, "dense": dense_s16}  # the 16x8 kernels (ir.KINDS_16)
+
+
+def kernel(layer):
+    """The golden function of a layer: its kind's, the 16x8 one at ``activation_bits`` 16."""
+    if getattr(layer, "activation_bits", 8) == 16:
+        return WIDE[layer.kind]
+    return ONE_TENSOR.get(layer.kind) or RECURRENT[layer.kind]
 
 
 def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: np.ndarray | None = None) -> np.ndarray:
-    """x_q (N, T, F) int8 → (N, O) int8, or (N, T, O) when the model returns sequences.
+    """x_q (N, T, F) int8 → (N, O) int8, or (N, T, O) when the model returns sequences
+    (int16 throughout for a 16x8 model).
 
     ``probes`` (optional) receives one dict per layer of arrays seen inside it. ``valid``
     (N, T) bool (optional, from ``model.valid_steps`` of the float input): masked steps
     keep every recurrent state and repeat the previous output (the last valid step's
     output is the window's), as Keras does after a Masking layer.
     """
-    y = np.asarray(x_q, np.int8)
+    y = np.asarray(x_q, model.int_dtype)
     for layer in model.layers:
         record: dict = {}
         probe = (lambda name, v: record.setdefault(name, []).append(np.asarray(v))) if probes is not None else None
-        if layer.kind == "dense":
-            y = dense_s8(layer, y)
-        elif layer.kind in FRONT:
-            y = FRONT[layer.kind](layer, y)
-            if not y.shape[1]:
+        if layer.kind in ONE_TENSOR:
+            y = kernel(layer)(layer, y)
+            if layer.kind in FRONT and not y.shape[1]:
                 raise ValueError(f"layer {layer.name}: a window of {x_q.shape[1]} steps gives no output "
                                  f"(the model needs more than {model.warmup})")
         else:
-            seq, _ = RECURRENT[layer.kind](layer, y, probe=probe, valid=valid)
+            seq, _ = kernel(layer)(layer, y, probe=probe, valid=valid)
             y = seq if layer.return_sequences else seq[:, -1]
         if probes is not None:
             probes.append(record)
@@ -45,7 +55,7 @@ def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: 
 
 def run_front(model: Model, x_q: np.ndarray) -> np.ndarray:
     """The Conv1D/pooling front end on whole windows: (N, T, F) → (N, T', C) (x_q without one)."""
-    y = np.asarray(x_q, np.int8)
+    y = np.asarray(x_q, model.int_dtype)
     for layer in model.layers:
         if layer.kind in FRONT:
             y = FRONT[layer.kind](layer, y)
@@ -68,7 +78,7 @@ def run_steps(model: Model, x_q: np.ndarray) -> np.ndarray:
     due = np.arange(warmup, steps, stride)
     if due.size != front.shape[1]:  # the stream's timing and the whole-window lengths disagree
         raise ValueError(f"front end: {front.shape[1]} output steps on {steps} inputs, the stream has {due.size}")
-    x = np.zeros((n, steps, front.shape[2]), np.int8)
+    x = np.zeros((n, steps, front.shape[2]), model.int_dtype)
     x[:, due] = front
     layers = [layer for layer in model.layers if layer.kind not in FRONT]
     last = max(k for k, layer in enumerate(layers) if layer.kind != "dense")
@@ -83,6 +93,6 @@ def dequantize_output(model: Model, y: np.ndarray) -> np.ndarray:
 
 
 def predict(model: Model, x: np.ndarray) -> np.ndarray:
-    """Float input → class index by the int8 golden model (argmax of int8 logits)."""
+    """Float input → class index by the integer golden model (argmax of its logits)."""
     y = run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x))
     return np.argmax(y, axis=-1)
