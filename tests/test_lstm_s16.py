@@ -4,7 +4,7 @@ the portable C kernel (host, ASan+UBSan) against the golden model on those cases
 random layers with extreme int16 inputs.
 
 The C kernel is driven directly (parameters streamed in from Python, computed by the
-functions below); codegen does not emit 16x8 models yet.
+functions below); generated 16x8 models: test_s16_model.py.
 """
 
 from __future__ import annotations

@@ -203,3 +203,38 @@ def test_generated_float_helpers_quantize_to_int16(tmp_path):
     np.testing.assert_array_equal(rows[:, 10:14].copy().view(np.int32)[:, 0], np.argmax(q, axis=1))
     deq = rows[:, 14:].copy().view(np.float32)
     np.testing.assert_array_equal(deq, (q.astype(np.float32) * np.float32(q16.output_scale)))
+
+
+@pytest.mark.qemu
+def test_16x8_firmware_on_qemu_is_bit_exact(tmp_path):
+    """The verification firmware of a 16x8 model on mps2-an386: int16 values over the
+    serial protocol (INFO element_size 2), RUN windows split over several chunks, masked
+    steps and STEP, each output equal to the golden model's; then `tinyrnn verify`."""
+    from test_cli import run_json
+
+    from tinyrnn.codegen.build import build
+    from tinyrnn.codegen.project import render_project
+    from tinyrnn.core.golden.model import run_steps
+    from tinyrnn.harness.dut import Device
+    from tinyrnn.harness.qemu import Qemu
+
+    fm, q16, _, x = model_pair(13, hidden=(8,), dense=((3, "linear"),))
+    rng = np.random.default_rng(14)
+    xq = np.concatenate([q16.input_quant.quantize(x[:2]), _int16_inputs(rng, q16, 2, 10)])
+    xq = np.concatenate([xq] * 6, axis=1)  # 60 steps of 6 bytes: several RUN chunks
+    valid = rng.random(xq.shape[:2]) < 0.8
+    project = render_project(q16, "mps2-an386", tmp_path / "fw")
+    elf = build(project["project_dir"])["elf"]
+    with Qemu("mps2-an386", elf, timeout_s=120) as qemu, Device.open(qemu.url, expected_hash=q16.content_hash()) as dev:
+        assert dev.info().element_size == 2 and dev.steps_per_chunk() < xq.shape[1]
+        for i, seq in enumerate(xq):
+            np.testing.assert_array_equal(dev.run(seq)[0], run_model(q16, seq[None])[0])
+            np.testing.assert_array_equal(dev.run(seq, valid[i])[0], run_model(q16, seq[None], valid=valid[i:i + 1])[0])
+        dev.reset()
+        got = np.stack([dev.step(x_t)[0] for x_t in xq[0, :5]])
+        np.testing.assert_array_equal(got, run_steps(q16, xq[:1, :5])[0])
+    tnr.save(q16, tmp_path / "m.tnr")
+    np.savez(tmp_path / "d.npz", x=x[:6], y=np.zeros(6, int))
+    r = run_json("verify", "--model", tmp_path / "m.tnr", "--target", "qemu:mps2-an386", "--data", tmp_path / "d.npz",
+                 "--n", 6)  # fmt: skip
+    assert (r["verified"], r["sequences"], r["mismatches"]) == (True, 6, 0)

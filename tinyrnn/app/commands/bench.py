@@ -19,6 +19,7 @@ steps at every other call; its front end's cost is its row less its LSTM twin's 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -160,8 +161,27 @@ def _conv_lstm(name: str, inputs: int) -> Model:
     return Model(name=name, input_size=inputs, input_quant=quant, layers=[conv, pool, lstm])
 
 
-def bench_input(name: str):
-    return np.random.default_rng(1000 + MODELS[name][3]).integers(-128, 128, MODELS[name][1], dtype=np.int8)
+def bench_input(name: str, bits: int = 8):
+    """The fixed input step of ``name``; for a 16x8 model (``bits`` 16) the same codes scaled to int16."""
+    x = np.random.default_rng(1000 + MODELS[name][3]).integers(-128, 128, MODELS[name][1], dtype=np.int8)
+    return x.astype(np.int16) << 8 if bits == 16 else x
+
+
+def wide_model(name: str) -> Model:
+    """The 16x8 twin of LSTM model ``name``: its weights, int16 activations (zero points 0,
+    input and hidden scales 2^-15), int64 biases; the gate multipliers take the 2^-8 of
+    the 256x finer input and hidden grids, so the gates see what the int8 model's see."""
+    model = bench_model(name)
+    lstm = model.layers[-1]
+    if lstm.kind != "lstm" or len(model.layers) != 1:
+        raise TinyrnnError(f"model {name}: the 16x8 twin needs a single LSTM layer")
+    hid = _multiplier(2.0**-15)  # o·tanh(c) in Q0.30 → h at 2^-15
+    wide = dataclasses.replace(
+        lstm, activation_bits=16, bias=lstm.bias.astype(np.int64) << 8, input_zero_point=0, hidden_zero_point=0,
+        input_scale=2.0**-15, hidden_scale=2.0**-15, gate_x_shift=lstm.gate_x_shift - 8,
+        gate_h_shift=lstm.gate_h_shift - 8, hidden_multiplier=hid[0], hidden_shift=hid[1])  # fmt: skip
+    quant = dataclasses.replace(model.input_quant, activation_bits=16)
+    return dataclasses.replace(model, name=f"{name}_16x8", input_quant=quant, layers=[wide])
 
 
 def conv_macs(name: str) -> int:
@@ -180,17 +200,18 @@ def macs_per_step(name: str) -> int:
 
 # --------------------------------------------------------------------------- measuring
 def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS, with_cycles: bool = False,
-              weights: str = DEFAULT_WEIGHTS) -> dict:
+              weights: str = DEFAULT_WEIGHTS, model: Model | None = None) -> dict:
     """Build ``name`` for ``board`` with the ``weights`` layout, run it under QEMU; one result
-    row (FIELDS). ``with_cycles``: a second, traced run estimates cycles (est_cycles_per_step, else None)."""
-    model = bench_model(name)
-    project = render_project(model, board, Path(workdir) / f"{board}-{name}-{weights}", weights=weights)
+    row (FIELDS). ``with_cycles``: a second, traced run estimates cycles (est_cycles_per_step, else None).
+    ``model``: measure this model of ``name``'s shape instead (``wide_model(name)``: its 16x8 twin)."""
+    model = model or bench_model(name)
+    project = render_project(model, board, Path(workdir) / f"{board}-{model.name}-{weights}", weights=weights)
     built = build(project["project_dir"])
     sizes = model_sizes(project["project_dir"])
     timeout = 60.0 + steps * macs_per_step(name) / 2e4  # M0 at ~4 instructions per MAC, QEMU at ~80 MIPS
     with Qemu(board, built["elf"], timeout_s=timeout + 60) as qemu, \
             Device.open(qemu.url, expected_hash=model.content_hash()) as device:
-        result = device.bench(steps, bench_input(name), timeout_s=timeout)
+        result = device.bench(steps, bench_input(name, model.activation_bits), timeout_s=timeout)
     instructions = result.ticks * instructions_per_tick(board) / result.n
     est = cycles_per_step(board, name, project["project_dir"], steps) if with_cycles else None
     return {"board": board, "model": name, "weights": weights, "path": project["path"],

@@ -14,7 +14,7 @@ HELP = "quantize a Keras model to an int8 artifact"
 
 
 def configure(p) -> None:
-    p.add_argument("model", help=".keras model file, or an int8 .tflite with a fused LSTM")
+    p.add_argument("model", help=".keras model file, or an int8 .tflite with a fused LSTM (or a 16x8 one of LSTM ops)")
     p.add_argument("--calib", help="calibration data for a .keras model (NPZ file, UCI HAR folder or synthetic:NAME)")
     p.add_argument("--out", required=True, help="output artifact file (.tnr)")
 
