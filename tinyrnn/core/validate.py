@@ -156,8 +156,9 @@ def _check_bidirectional(layer: BidirectionalLayer, where: str) -> None:
         if not isinstance(inner, kinds):
             raise TinyrnnError(f"{where}: {name} must be an LSTM, GRU or SimpleRNN layer")
         _check_layer(inner, f"{where} {name}")
-        if inner.activation_bits != 8:
-            raise TinyrnnError(f"{where}: {name}: activation_bits {inner.activation_bits}: a Bidirectional layer is int8 only")
+        if getattr(inner, "activation_bits", 8) != 8:
+            raise TinyrnnError(f"{where}: {name}: activation_bits {inner.activation_bits}: a Bidirectional layer is "
+                               "int8 only")
     f, b = layer.forward, layer.backward
     shape = (type(f), f.input_size, f.hidden_size, f.return_sequences)
     if (type(b), b.input_size, b.hidden_size, b.return_sequences) != shape:
