@@ -252,3 +252,19 @@ def test_16x8_firmware_on_qemu_is_bit_exact(tmp_path):
     r = run_json("verify", "--model", tmp_path / "m.tnr", "--target", "qemu:mps2-an386", "--data", tmp_path / "d.npz",
                  "--n", 6)  # fmt: skip
     assert (r["verified"], r["sequences"], r["mismatches"]) == (True, 6, 0)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+def test_bench_16x8_twin_is_valid_and_bit_exact(tmp_path):
+    """``tinyrnn bench``'s 16x8 twin of lstm_i9_h32 (measured in results/har_s16.md): inside
+    the domain, its generated C equal to golden on its own bench input and random windows."""
+    from tinyrnn.app.commands import bench
+    from tinyrnn.codegen.hostlib import HostModel
+
+    model = bench.wide_model("lstm_i9_h32")
+    validate(model)
+    x = np.concatenate([np.tile(bench.bench_input("lstm_i9_h32", 16), (1, 6, 1)),
+                        _int16_inputs(np.random.default_rng(16), model, 3, 6)])  # fmt: skip
+    np.testing.assert_array_equal(HostModel(model, tmp_path, sanitize=True).run(x), run_model(model, x))
+    with pytest.raises(TinyrnnError, match="single LSTM"):
+        bench.wide_model("gru_i9_h32")
