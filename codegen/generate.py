@@ -16,10 +16,10 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from tinyrnn.codegen import conv, layout, pooling, quant_io, rnn, window
+from tinyrnn.codegen import conv, layout, pooling, quant_io, rnn, wide, window
 from tinyrnn.codegen.checks import as_int as _as_int
 from tinyrnn.codegen.checks import check_range as _check_range
-from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_selection
+from tinyrnn.codegen.kernel_set import KERNEL_SOURCES, kernel_key, kernel_selection
 from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
@@ -44,7 +44,8 @@ from tinyrnn.core.validate import check_front, check_global, check_table
 # 4: tinyrnn_activation_s8 (hidden Dense sigmoid/tanh/softmax tables), relu6.
 # 5: tinyrnn_bidirectional_s8 (the Bidirectional merge); the device glue's run_chunk gets "last";
 #    tinyrnn_conv1d_s8 and tinyrnn_pool1d_s8 (the streaming front end).
-# 6: tinyrnn_global_pool1d_s8.
+# 6: tinyrnn_global_pool1d_s8; tinyrnn_lstm_s16 and tinyrnn_dense_s16 (16x8 models: int16 inputs and
+#    outputs).
 KERNEL_ABI_VERSION = 6
 # A hidden Dense layer's table activation: its kernel and the C type of its table.
 TABLE_KERNELS = {"sigmoid": ("tinyrnn_table_s8", np.int8), "tanh": ("tinyrnn_table_s8", np.int8),
@@ -278,6 +279,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     lut_name = f"tinyrnn_{name}_sigmoid_lut"
     arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
     recurrent, head, members, front, plan, tails = [], [], [], [], [], []
+    act_t = "int16_t" if model.activation_bits == 16 else "int8_t"  # the C type of inputs, outputs, hidden states
     dense_layers = [k for k, layer in enumerate(model.layers) if isinstance(layer, DenseLayer)]
     source = "x_t"
     for k, layer in enumerate(model.layers):
@@ -301,6 +303,9 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
             source, arrs = f"st->{tails[-1]['out']}", []
         elif layer.kind == "flatten":  # the head reads the whole-window sequence buffer (codegen/window.py)
             arrs = []
+        elif layer.kind == "lstm" and layer.activation_bits == 16:
+            entry, arrs = wide.lstm_entry(layer, k, prefix, where, lut_name, source)
+            plan.append(window.step(layer, where, [entry]))
         elif not isinstance(layer, DenseLayer):
             entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source, path)
             plan.append(window.step(layer, where, [entry]))
@@ -309,15 +314,17 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
             members.extend(f for e in plan[-1]["dirs"] for f in e["state"])
             source = f"st->{recurrent[-1]['h']}"
         elif isinstance(layer, DenseLayer):
-            fields, arrs = _dense(layer, prefix, where)
+            fields, arrs = (wide.dense_fields if layer.activation_bits == 16 else _dense)(layer, prefix, where)
             last = k == dense_layers[-1]
             check_table(layer, where, last)  # a table only in a hidden sigmoid/tanh/softmax layer
             table, table_arrays = _dense_table(layer, prefix, where)
             arrs += table_arrays
             out = None if last else f"l{k}_out"
             if out:
-                members.append(("int8_t", out, layer.output_size, 0, f"{where}: output"))
+                members.append((act_t, out, layer.output_size, 0, f"{where}: output"))
+            stem = KERNEL_SOURCES[kernel_key(layer)][:-2]
             head.append({"index": k, "params": f"{prefix}_params", "fields": fields, "input": source,
+                         "kernel": stem, "ctype": f"{stem}_params",
                          "output": "y" if last else f"st->{out}", "comment": where, "table": table})
             source = f"st->{out}"
         arrays.extend(arrs)
@@ -325,6 +332,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     # One workspace shared by all layers (they run one after another); C has no
     # zero-length arrays, so a member exists only when some kernel uses it.
     work, scratch16, scratch8 = (max(r["scratch"][i] for r in recurrent) for i in (0, 1, 2))
+    work = max(work, 1)  # a 16x8 model's kernels use none; one word keeps the struct word aligned
     members.append(("int32_t", "work", work, 0, "kernel work area: the step's input vectors, staged"))
     if scratch16:
         members.append(("int16_t", "scratch", scratch16, 0, "kernel scratch (new values until the old ones are dropped)"))
@@ -342,10 +350,12 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     arrays.extend(io_arrays)
     # Kernels by what the layers need: their kinds, and the table activations if any layer has one.
     tables = {"activation"} if any(h["table"] for h in head) else set()
-    kernels = {layer.kind for layer in model.layers if layer.kind != "flatten"}  # a Flatten is the buffer's layout
+    kernels = {kernel_key(layer) for layer in model.layers if layer.kind != "flatten"}  # a Flatten is the buffer's layout
     kinds = sorted(kernels | tables | window.inner_kinds(model))
     return {
-        "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION,
+        "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION, "act_t": act_t,
+        "act_type": act_t[:-2], "act_min": -(2 ** (model.activation_bits - 1)),
+        "act_max": 2 ** (model.activation_bits - 1) - 1, "quant_clip": 2**model.activation_bits,
         "model_name": _comment(model.name), "path": path, "PATH": path.upper(),
         "path_id": layout.PATH_IDS[path],
         "kinds": kinds, "headers": [KERNEL_SOURCES[k].replace(".c", ".h") for k in kinds],

@@ -96,19 +96,21 @@ class HostModel:
 
     def _check_x(self, x) -> np.ndarray:
         x = np.asarray(x)
+        want = np.dtype(self.model.int_dtype)  # int8, int16 for a 16x8 model
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] < 1:
-            raise TinyrnnError(f"host model wants int8 input (N, T>=1, {self.input_size}), got {x.shape}")
-        if x.dtype != np.int8:
-            raise TinyrnnError(f"host model wants int8 input, got {x.dtype}")
-        return np.ascontiguousarray(x)
+            raise TinyrnnError(f"host model wants {want} input (N, T>=1, {self.input_size}), got {x.shape}")
+        if x.dtype != want:
+            raise TinyrnnError(f"host model wants {want} input, got {x.dtype}")
+        return np.ascontiguousarray(x.astype(want.newbyteorder("=")))
 
     def _call(self, mode: str, x: np.ndarray, payload: bytes, per_seq: tuple) -> np.ndarray:
         n, t = x.shape[:2]
         out = run_host(self.exe, [mode, n, t], payload, sanitize=self.sanitize)
-        expected = n * int(np.prod(per_seq))
+        dtype = np.dtype(self.model.int_dtype).newbyteorder("=")
+        expected = n * int(np.prod(per_seq)) * dtype.itemsize
         if len(out) != expected:
             raise TinyrnnError(f"host driver wrote {len(out)} bytes, expected {expected}")
-        return np.frombuffer(out, np.int8).reshape((n, *per_seq)).copy()
+        return np.frombuffer(out, dtype).reshape((n, *per_seq)).astype(self.model.int_dtype)
 
     def run(self, x) -> np.ndarray:
         x = self._check_x(x)
@@ -152,11 +154,12 @@ class HostModel:
                 h16 = np.asarray(state, np.int16).reshape(n, size)
                 state = (hidden_s8(h16), h16)
             h, c = state
-            rows.append((np.asarray(h, np.int8).reshape(n, size), np.asarray(c, np.int16).reshape(n, size)))
+            h = np.asarray(h, self.model.int_dtype if kind == "lstm" else np.int8)  # a 16x8 LSTM's h is int16
+            rows.append((h.reshape(n, size), np.asarray(c, np.int16).reshape(n, size)))
         parts = []
         for i in range(n):
             for row in rows:
-                parts.append(row[0][i].astype(np.int8).tobytes())
+                parts.append(row[0][i].astype(row[0].dtype.newbyteorder("=")).tobytes())
                 parts.extend(c[i].astype("=i2").tobytes() for c in row[1:])
             parts.append(x[i].tobytes())
         return self._call("state", x, b"".join(parts), (x.shape[1], self.output_size))

@@ -163,8 +163,8 @@ def needs_reference(*groups) -> int:
 
 
 # --------------------------------------------------------------------------- C text
-_CTYPES = {np.int8: "int8_t", np.int16: "int16_t", np.int32: "int32_t", np.uint16: "uint16_t"}
-_PER_LINE = {np.int8: 16, np.int16: 12, np.int32: 8, np.uint16: 12}
+_CTYPES = {np.int8: "int8_t", np.int16: "int16_t", np.int32: "int32_t", np.uint16: "uint16_t", np.int64: "int64_t"}
+_PER_LINE = {np.int8: 16, np.int16: 12, np.int32: 8, np.uint16: 12, np.int64: 4}
 
 
 def c_int(v: int) -> str:

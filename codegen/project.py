@@ -40,7 +40,8 @@ def _render_glue(model: Model, name: str, path: Path) -> None:
     text = resources.files("tinyrnn.firmware_templates").joinpath("app", "model_glue.c.j2").read_text()
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     path.write_text(env.from_string(text).render(name=name, returns_sequences=model.returns_sequences,
-                                                whole_window=model.whole_window))
+                                                whole_window=model.whole_window,
+                                                element_size=model.activation_bits // 8))
 
 
 def _write_atomic(path: Path, text: str) -> None:

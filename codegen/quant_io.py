@@ -66,7 +66,8 @@ def io_context(model: Model, name: str, activation: str) -> tuple[dict, list]:
     prefix = f"tinyrnn_{name}"
     arrays = [float_array(f"{prefix}_input_offset", offset, "input quantization: per-channel offset"),
               float_array(f"{prefix}_input_scale", scale, "input quantization: per-channel scale")]
-    classifier = activation in ("softmax", "sigmoid")
+    # Probabilities from a table over int8 codes; int16 logits would need 65536 entries.
+    classifier = activation in ("softmax", "sigmoid") and model.activation_bits == 8
     out_scale, out_zp = float(model.output_scale), int(model.output_zero_point)
     if activation == "softmax":
         arrays.append(float_array(f"{prefix}_softmax_exp", _softmax_table(out_scale),

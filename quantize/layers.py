@@ -25,7 +25,7 @@ import numpy as np
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.bidirectional_s8 import LEFT_SHIFT
-from tinyrnn.core.golden.fixedpoint import quantize_multiplier
+from tinyrnn.core.golden.fixedpoint import ACC_BOUND, quantize_multiplier
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
 from tinyrnn.core.ir import (
     TABLE_ACTIVATIONS,
@@ -61,6 +61,12 @@ WEIGHT_FRACTIONS = np.linspace(1.0, 0.2, 81)  # "mse" weight scales: fractions o
 RELU_MIN_RANGE = 1.0 / 128
 
 
+def symmetric16(lo: float, hi: float) -> tuple[float, int]:
+    """(scale, 0) of an int16 grid covering [lo, hi] symmetrically (TFLM's int16 activations)."""
+    top = max(abs(lo), abs(hi), 1e-6)
+    return top / 32767.0, 0
+
+
 def asymmetric(lo: float, hi: float) -> tuple[float, int]:
     """(scale, zero_point) of an int8 grid covering [lo, hi] and exactly 0."""
     lo, hi = min(lo, 0.0), max(hi, 0.0)
@@ -69,6 +75,11 @@ def asymmetric(lo: float, hi: float) -> tuple[float, int]:
     scale = (hi - lo) / 255.0
     zero_point = int(np.clip(round(-128 - lo / scale), -128, 127))
     return scale, zero_point
+
+
+def grid(lo: float, hi: float, bits: int) -> tuple[float, int]:
+    """The activation grid of [lo, hi]: int8 asymmetric, or int16 symmetric."""
+    return symmetric16(lo, hi) if bits == 16 else asymmetric(lo, hi)
 
 
 def _mse_weight_scale(w: np.ndarray, scale: np.ndarray, axis) -> np.ndarray:
@@ -94,11 +105,13 @@ def symmetric_weights(w: np.ndarray, axis=None, rule: str = "max") -> tuple[np.n
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), np.squeeze(scale)
 
 
-def int32_bias(b: np.ndarray, scale, where: str) -> np.ndarray:
+def int32_bias(b: np.ndarray, scale, where: str, bits: int = 8) -> np.ndarray:
+    """The bias at ``scale``: int32, or int64 for a 16x8 layer (``bits`` 16; TFLM's int16 kernels)."""
     q = np.round(np.asarray(b, np.float64) / scale)
-    if np.abs(q).max(initial=0) >= 2**31:
-        raise TinyrnnError(f"{where}: bias does not fit int32 at scale {np.min(scale):.3g}")
-    return q.astype(np.int32)
+    if np.abs(q).max(initial=0) >= (ACC_BOUND if bits == 16 else 2**31):  # 16x8: the int64 accumulator's bound
+        raise TinyrnnError(f"{where}: bias does not fit {'±2^47' if bits == 16 else 'int32'} at scale "
+                           f"{np.min(scale):.3g}")
+    return q.astype(np.int64 if bits == 16 else np.int32)
 
 
 def multipliers(reals) -> tuple[np.ndarray, np.ndarray]:
@@ -129,13 +142,14 @@ def bias_shift(w: np.ndarray, q: np.ndarray, scale, mean: np.ndarray) -> np.ndar
     return (q.astype(np.float64) * scale - w) @ np.asarray(mean, np.float64)
 
 
-def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict, *,
-                  bias_correction: bool = False, cell_power: str = "max", weights: str = "max") -> LSTMLayer:  # fmt: skip
-    """Both paths' bias corrections go into the one (input-path) bias: the gate adds them anyway."""
+def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict, *, bias_correction: bool = False,
+                  cell_power: str = "max", weights: str = "max", bits: int = 8) -> LSTMLayer:  # fmt: skip
+    """Both paths' bias corrections go into the one (input-path) bias: the gate adds them anyway.
+    ``bits`` 16: the 16x8 layer (symmetric int16 hidden state, int64 biases)."""
     units = layer.units
     p = choose_cell_power(ranges, cell_power)
     lo, hi = ranges["hidden"]
-    h_scale, h_zp = asymmetric(max(lo, -1.0), min(hi, 1.0))
+    h_scale, h_zp = grid(max(lo, -1.0), min(hi, 1.0), bits)
     w_x, w_h, bias = [], [], []
     real_x, real_h = [], []
     for g in range(4):
@@ -146,7 +160,7 @@ def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict, *
             b = b - bias_shift(wx, qx, sx, ranges["input_mean"]) - bias_shift(wh, qh, sh, ranges["hidden_mean"])
         w_x.append(qx)
         w_h.append(qh)
-        bias.append(int32_bias(b, in_scale * sx, f"layer '{layer.name}'"))
+        bias.append(int32_bias(b, in_scale * sx, f"layer '{layer.name}'", bits))
         real_x.append(in_scale * sx * 2**GATE_FRAC_BITS)
         real_h.append(h_scale * sh * 2**GATE_FRAC_BITS)
     mx, shx = multipliers(real_x)
@@ -163,7 +177,7 @@ def quantize_lstm(layer: FloatLSTM, in_scale: float, in_zp: int, ranges: dict, *
         cell_scale_power=p, cell_clip=0,
         forget_to_cell_multiplier=int(f2c_m), forget_to_cell_shift=int(f2c_s),
         input_to_cell_multiplier=int(i2c_m), input_to_cell_shift=int(i2c_s),
-        hidden_multiplier=int(hid_m), hidden_shift=int(hid_s),
+        hidden_multiplier=int(hid_m), hidden_shift=int(hid_s), activation_bits=bits,
     )  # fmt: skip
 
 
@@ -243,17 +257,21 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
     )  # fmt: skip
 
 
-def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict, *,
-                   bias_correction: bool = False, weights: str = "max", last: bool = True) -> DenseLayer:  # fmt: skip
+def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict, *, bias_correction: bool = False,
+                   weights: str = "max", last: bool = True, bits: int = 8) -> DenseLayer:  # fmt: skip
     """The requantized grid covers the calibrated pre-activation ("logits"), from 0 for
     relu/relu6 (to at most 6 for relu6). Unless it is the model's ``last`` layer (int8
-    logits), a sigmoid/tanh/softmax layer also gets its table and the quantization after it."""
+    logits), a sigmoid/tanh/softmax layer also gets its table and the quantization after it.
+    ``bits`` 16: the 16x8 layer (symmetric int16 output, int64 biases, no table)."""
     lo, hi = ranges["logits"]
     if layer.activation in ("relu", "relu6"):
         lo, hi = 0.0, min(hi, 6.0) if layer.activation == "relu6" else hi
-    out_scale, out_zp = asymmetric(lo, hi)
+    out_scale, out_zp = grid(lo, hi, bits)
     table = {}
     if not last and layer.activation in TABLE_ACTIVATIONS:
+        if bits == 16:
+            raise TinyrnnError(f"layer '{layer.name}': --activations int16 has no hidden {layer.activation} Dense "
+                               "(int8 tables only); use linear, relu or relu6 before the last layer")
         table = dict(zip(("table", "table_scale", "table_zero_point"),
                          build_table(layer.activation, out_scale, out_zp)))
     w_q, w_scale = symmetric_weights(layer.kernel.T, axis=1, rule=weights)
@@ -264,9 +282,9 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
     mult, shift = multipliers(in_scale * w_scale / out_scale)
     return DenseLayer(
         name=layer.name, input_size=layer.kernel.shape[0], output_size=layer.units,
-        weights=w_q, bias=int32_bias(bias, in_scale * w_scale, f"layer '{layer.name}'"),
+        weights=w_q, bias=int32_bias(bias, in_scale * w_scale, f"layer '{layer.name}'", bits),
         input_zero_point=in_zp, output_zero_point=out_zp, input_scale=in_scale, output_scale=out_scale,
-        multiplier=mult, shift=shift, activation=layer.activation, **table,
+        multiplier=mult, shift=shift, activation=layer.activation, **table, activation_bits=bits,
     )  # fmt: skip
 
 

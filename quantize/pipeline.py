@@ -7,13 +7,13 @@ import dataclasses
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.ir import FRONT_KINDS, RECURRENT_KINDS, InputQuant, Model
+from tinyrnn.core.ir import FRONT_KINDS, KINDS_16, RECURRENT_KINDS, InputQuant, Model
 from tinyrnn.quantize.calibrate import Ranges, calibrate, check_options
 from tinyrnn.quantize.float_model import FEEDFORWARD, FloatModel
 from tinyrnn.quantize.layers import (
     CELL_POWERS,
     WEIGHT_RULES,
-    asymmetric,
+    grid,
     quantize_bidirectional,
     quantize_conv1d,
     quantize_dense,
@@ -35,7 +35,20 @@ QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "
 # by that fraction of its span on each side: a regression head meets targets beyond the
 # calibration data's (results/har_regression.md); 0 keeps the calibrated range.
 DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max",
-            "output_headroom": 0.0}
+            "output_headroom": 0.0, "activations": "int8"}
+# --activations: int8, or 16x8 (int16 activations, int8 weights, int64 biases; LSTM and Dense only).
+ACTIVATIONS = {"int8": 8, "int16": 16}
+
+
+def _check_activations(model: FloatModel, activations: str) -> int:
+    if activations not in ACTIVATIONS:
+        raise TinyrnnError(f"activations {activations!r} unknown (use one of {', '.join(ACTIVATIONS)})")
+    bits = ACTIVATIONS[activations]
+    for layer in model.layers if bits == 16 else ():
+        if layer.kind not in KINDS_16:
+            raise TinyrnnError(f"layer '{layer.name}': a {layer.kind} layer has no 16x8 kernel (--activations int16: "
+                               "LSTM and Dense layers only)")
+    return bits
 
 
 def _check_order(model: FloatModel) -> None:
@@ -81,7 +94,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
                    percentile: float = DEFAULTS["percentile"], classes: list | None = None, *,
                    bias_correction: bool = DEFAULTS["bias_correction"], cell_power: str = DEFAULTS["cell_power"],
                    weights: str = DEFAULTS["weights"], output_headroom: float = DEFAULTS["output_headroom"],
-                   ranges: Ranges | None = None) -> Model:  # fmt: skip
+                   ranges: Ranges | None = None, activations: str = DEFAULTS["activations"]) -> Model:  # fmt: skip
     """Calibrate on ``calib_x`` (raw inputs, (N, T, F)) and quantize every layer.
 
     Levers (measured on HAR in results/har_accuracy.md): ``method`` — range rule for
@@ -92,21 +105,24 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     head's output range by this fraction of its span each side. ``ranges``: the result of
     ``calibrate(model, calib_x, method, percentile)`` if already computed (trying several
     levers on one calibration set then needs one float pass, not one per call).
+    ``activations`` "int16": the 16x8 model (int16 activations on symmetric grids from the
+    same calibrated ranges, int8 weights, int64 biases), LSTM and Dense layers only.
     """
     check_levers(method, percentile, bias_correction, cell_power, weights, output_headroom)
+    bits = _check_activations(model, activations)
     _check_order(model)
     if ranges is None:
         ranges = calibrate(model, calib_x, method, percentile)
     elif len(ranges.layers) != len(model.layers):
         raise TinyrnnError(f"ranges cover {len(ranges.layers)} layers, the model has {len(model.layers)}")
     ranges = _with_headroom(model, ranges, float(output_headroom))
-    in_scale, in_zp = asymmetric(*ranges.input)
-    input_quant = InputQuant(
-        offset=model.mean.astype(np.float32), scale=(model.std * in_scale).astype(np.float32), zero_point=in_zp
-    )
+    in_scale, in_zp = grid(*ranges.input, bits)
+    input_quant = InputQuant(offset=model.mean.astype(np.float32), scale=(model.std * in_scale).astype(np.float32),
+                             zero_point=in_zp, activation_bits=bits)  # fmt: skip
     common = {"bias_correction": bool(bias_correction), "weights": weights}
-    options = {"lstm": {**common, "cell_power": cell_power}, "gru": common, "rnn": common, "dense": common,
-               "pool1d": {}, "global_pool1d": {}, "flatten": {}}
+    wide = {"bits": bits} if bits == 16 else {}
+    options = {"lstm": {**common, "cell_power": cell_power, **wide}, "gru": common, "rnn": common,
+               "dense": {**common, **wide}, "pool1d": {}, "global_pool1d": {}, "flatten": {}}
     # The C of a Bidirectional layer (or a "same" Conv1D) buffers whole windows: the input's fixed length, else
     # the calibration's.
     max_steps = model.input_shape[0] or calib_x.shape[1]
@@ -125,7 +141,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
         "source": model.source,
         "calibration": {"method": method, "percentile": percentile, "samples": int(calib_x.shape[0]),
                         "bias_correction": bool(bias_correction), "cell_power": cell_power, "weights": weights,
-                        "output_headroom": float(output_headroom)},
+                        "output_headroom": float(output_headroom), "activations": activations},
         "float_activation": model.layers[-1].activation if model.layers[-1].kind == "dense" else "linear",
     }  # fmt: skip
     return Model(

@@ -71,7 +71,7 @@ def _input_fidelity(float_model: FloatModel, model: Model, x: np.ndarray) -> dic
     q = iq.quantize(x)
     x_deq = (q.astype(np.float64) - iq.zero_point) * iq.scale + iq.offset
     ref, deq = float_model.normalize(x), float_model.normalize(x_deq)
-    sat = int(np.count_nonzero((q == -128) | (q == 127)))
+    sat = int(np.count_nonzero(np.isin(q, iq.int_limits)))
     return {
         "sqnr_db": sqnr_db(float(np.sum(ref**2)), float(np.sum((deq - ref) ** 2))),
         "saturated": sat, "total": int(q.size), "saturated_pct": 100.0 * sat / q.size,
@@ -287,6 +287,7 @@ def _fmt(value, spec: str, suffix: str = "") -> str:
 def text_summary(report: dict) -> str:
     """A few lines with the headline numbers, for the terminal."""
     m, h, fid = report["model"], report["headline"], report["fidelity"]
+    q = "16x8" if m.get("activation_bits") == 16 else "int8"  # the integer model's label
     arch = " → ".join(f"{layer['kind']}({layer['units']})" for layer in m["layers"])
     lines = [
         f"quantization report: {m['name']} [{m['hash'][:12]}] {arch}, {m['totals']['params']:,} params, "
@@ -301,14 +302,14 @@ def text_summary(report: dict) -> str:
     elif acc:
         devs = "".join(f"  {d['target']} {d['accuracy']:.2%} (first {d.get('sequences', '?')} windows)"
                        for d in acc["devices"])
-        lines.append(f"accuracy: float {acc['float']:.2%}  int8 {acc['int8']:.2%}  ({100 * acc['delta']:+.2f} pp){devs}")
+        lines.append(f"accuracy: float {acc['float']:.2%}  {q} {acc['int8']:.2%}  ({100 * acc['delta']:+.2f} pp){devs}")
     reg = report.get("regression")
     if reg:
         each = lambda v: "/".join(_fmt(e, ".4g") for e in v)  # noqa: E731  (one value per output)
         for m in REGRESSION_METRICS:
             devs = "".join(f"  {d['target']} {each(d[m])}" for d in reg["devices"])
-            lines.append(f"{m}: float {each(reg['float'][m])}  int8 {each(reg['int8'][m])}{devs}")
-        lines.append(f"int8 RMSE / float RMSE: {each(reg['rmse_ratio'])}")
+            lines.append(f"{m}: float {each(reg['float'][m])}  {q} {each(reg['int8'][m])}{devs}")
+        lines.append(f"{q} RMSE / float RMSE: {each(reg['rmse_ratio'])}")
     out = fid["output"]
     agree = "" if reg else f"  argmax agreement {out['argmax_agreement']:.2%}"
     lines.append(

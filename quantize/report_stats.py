@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from tinyrnn.core.activations import activate
-from tinyrnn.core.golden.model import FEEDFORWARD, RECURRENT
+from tinyrnn.core.golden.model import RECURRENT, kernel
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
 from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, GLOBAL_KINDS, TABLE_ACTIVATIONS, Model
 
@@ -73,7 +73,7 @@ def sqnr_db(signal_energy: float, noise_energy: float) -> float | None:
 
 
 def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
-    """(float parameters, int8 weight bytes, int32 bias bytes) of one layer."""
+    """(float parameters, int8 weight bytes, bias bytes (int32, int64 at 16x8)) of one layer."""
     arrays = ("kernel", "recurrent_kernel", "bias", "input_bias", "recurrent_bias")
     params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
     if qlayer.kind in NO_WEIGHTS:
@@ -82,9 +82,13 @@ def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
         both = [_layer_counts(f, q) for f, q in ((flayer.forward, qlayer.forward), (flayer.backward, qlayer.backward))]
         return tuple(sum(column) for column in zip(*both))
     if qlayer.kind in PER_CHANNEL:
-        return params, int(qlayer.weights.size), 4 * int(qlayer.bias.size)
+        return params, int(qlayer.weights.size), _bias_bytes(qlayer) * int(qlayer.bias.size)
     biases = qlayer.bias.size if qlayer.kind in ("lstm", "rnn") else qlayer.bias_x.size + qlayer.bias_h.size
-    return params, int(qlayer.w_x.size + qlayer.w_h.size), 4 * int(biases)
+    return params, int(qlayer.w_x.size + qlayer.w_h.size), _bias_bytes(qlayer) * int(biases)
+
+
+def _bias_bytes(q) -> int:
+    return 8 if getattr(q, "activation_bits", 8) == 16 else 4
 
 
 def model_summary(float_model, model: Model, steps: int) -> dict:
@@ -118,7 +122,7 @@ def model_summary(float_model, model: Model, steps: int) -> dict:
         "name": model.name, "hash": model.content_hash(), "source": dict(model.meta.get("source", {})),
         "calibration": dict(model.meta.get("calibration", {})), "input_shape": [int(steps), int(model.input_size)],
         "output_size": int(model.output_size), "returns_sequences": bool(model.returns_sequences),
-        "classes": list(model.classes), "layers": layers,
+        "classes": list(model.classes), "layers": layers, "activation_bits": model.activation_bits,
         "totals": {
             "params": sum(x["params"] for x in layers), "weight_bytes": sum(x["weight_bytes"] for x in layers),
             "bias_bytes": sum(x["bias_bytes"] for x in layers), "macs_per_step": int(per_step),
@@ -168,6 +172,14 @@ def _tensor_row(tensor: str, dtype: str, scale: float, zero_point: int, note: st
     return {"tensor": tensor, "dtype": dtype, "scale": float(scale), "zero_point": int(zero_point), "note": note}
 
 
+def _act_dtype(q) -> str:
+    return f"int{getattr(q, 'activation_bits', 8)}"
+
+
+def _grid(q) -> str:
+    return "symmetric" if getattr(q, "activation_bits", 8) == 16 else "asymmetric"
+
+
 def _dense_scheme(flayer, q) -> dict:
     real = real_multiplier(q.multiplier, q.shift)
     w_scale = real * q.output_scale / q.input_scale  # per output channel
@@ -179,8 +191,8 @@ def _dense_scheme(flayer, q) -> dict:
         "weight_sqnr_db": _weight_sqnr(flayer.kernel.reshape(-1, q.output_size).T, q.weights.reshape(q.output_size, -1),
                                        w_scale[:, None]),
     }]  # fmt: skip
-    tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric"),
-               _tensor_row("output", "int8", q.output_scale, q.output_zero_point, f"activation {q.activation}")]  # fmt: skip
+    tensors = [_tensor_row("input", _act_dtype(q), q.input_scale, q.input_zero_point, _grid(q)),
+               _tensor_row("output", _act_dtype(q), q.output_scale, q.output_zero_point, f"activation {q.activation}")]  # fmt: skip
     return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": gates, "rescales": []}
 
 
@@ -198,7 +210,7 @@ def _layer_scheme(flayer, q) -> dict:
         what = f"{q.pool} pooling" if hasattr(q, "pool") else "flattened"
         tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, what)]
         return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
-    tensors = [_tensor_row("input", "int8", q.input_scale, q.input_zero_point, "asymmetric")]
+    tensors = [_tensor_row("input", _act_dtype(q), q.input_scale, q.input_zero_point, _grid(q))]
     if q.kind == "rnn" and q.activation == "relu":
         tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0, "hidden scale / 64"))
     else:
@@ -209,7 +221,7 @@ def _layer_scheme(flayer, q) -> dict:
     elif q.kind == "lstm":
         p = int(q.cell_scale_power)
         tensors.append(_tensor_row("cell state", "int16", 2.0**p, 0, f"power of two 2^{p}, range ±{2.0 ** (15 + p):g}"))
-        tensors.append(_tensor_row("hidden", "int8", q.hidden_scale, q.hidden_zero_point, "asymmetric"))
+        tensors.append(_tensor_row("hidden", _act_dtype(q), q.hidden_scale, q.hidden_zero_point, _grid(q)))
     else:
         tensors.append(_tensor_row("hidden state", "int16 Q0.15", 1.0 / Q15, 0, "carried between steps"))
         tensors.append(_tensor_row("hidden (matmuls, output)", "int8", q.hidden_scale, q.hidden_zero_point, "h16 / 256"))
@@ -236,7 +248,7 @@ def scheme_pairs(float_model, model: Model) -> list:
 def quant_scheme(float_model, model: Model) -> dict:
     iq = model.input_quant
     scale = np.asarray(iq.scale, np.float64)
-    inp = {"dtype": "int8", "zero_point": int(iq.zero_point), "scale": scale.tolist(), "offset": np.asarray(iq.offset, np.float64).tolist(),
+    inp = {"dtype": _act_dtype(iq), "zero_point": int(iq.zero_point), "scale": scale.tolist(), "offset": np.asarray(iq.offset, np.float64).tolist(),
            "note": "per-channel offset and scale (the Keras Normalization layer folded in)" if _has_normalization(float_model)
            else "per-channel offset and scale (calibrated ranges; the model has no Normalization layer)"}  # fmt: skip
     return {"input": inp, "layers": [_layer_scheme(f, q) for f, q in scheme_pairs(float_model, model)]}
@@ -320,7 +332,8 @@ def _tensor_specs(q) -> list:
     if q.kind in ONE_TENSOR:  # what the layer passes on: after its table, if it has one
         # The low rail is no saturation after a relu, nor in pooling over a grid from 0 (it passes a relu's on).
         relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind in NO_WEIGHTS and q.input_zero_point == -128)
-        return [("output", "output", "int8", INT8, lambda v: (v - q.result_zero_point) * q.result_scale,
+        return [("output", "output", _act_dtype(q), q.int_limits if q.kind == "dense" else INT8,
+                 lambda v: (v - q.result_zero_point) * q.result_scale,
                  (not relu, True))]
     if q.kind == "bidirectional":  # the merged output; its directions' states are not probed
         return [("output", "output", "int8", INT8, lambda v: (v - q.output_zero_point) * q.output_scale)]
@@ -334,7 +347,8 @@ def _tensor_specs(q) -> list:
     if q.kind == "lstm":
         c = 2.0**q.cell_scale_power
         specs.append(("cell", "cell state", "int16", INT16, lambda v: v * c))
-        specs.append(("hidden", "hidden state", "int8", INT8, lambda v: (v - q.hidden_zero_point) * q.hidden_scale))
+        specs.append(("hidden", "hidden state", _act_dtype(q), q.int_limits,
+                      lambda v: (v - q.hidden_zero_point) * q.hidden_scale))
     else:
         specs.append(("hidden", "hidden state", "Q0.15", INT16, lambda v: v / Q15))
     return specs
@@ -368,19 +382,19 @@ def run_int_layers(model: Model, x_q: np.ndarray, valid: np.ndarray | None = Non
     ``run_model`` probes only recurrent layers; an intermediate Dense layer's output
     is needed to compare it with the float twin.
     """
-    y, probes = np.asarray(x_q, np.int8), []
+    y, probes = np.asarray(x_q, model.int_dtype), []
     for layer in model.layers:
         record: dict = {}
         if layer.kind in ONE_TENSOR:
-            y = FEEDFORWARD[layer.kind](layer, y)
+            y = kernel(layer)(layer, y)
             record["output"] = [y]
         elif layer.kind == "bidirectional":  # (N, T, W), or (N, 1, W) as the float twin traces it
             seq, _ = RECURRENT[layer.kind](layer, y, valid=valid)
             record["output"] = [seq]
             y = seq if layer.return_sequences else seq[:, -1]
         else:
-            seq, _ = RECURRENT[layer.kind](layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)),
-                                           valid=valid)
+            seq, _ = kernel(layer)(layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)),
+                                   valid=valid)
             y = seq if layer.return_sequences else seq[:, -1]
         probes.append(record)
     return y, probes

@@ -149,7 +149,7 @@ def _lstm_layer(g: TfliteGraph, k: int, name: str, activations: str = "INT8") ->
         cell_scale_power=power, cell_clip=clip,
         forget_to_cell_multiplier=f2c[0], forget_to_cell_shift=f2c[1],
         input_to_cell_multiplier=i2c[0], input_to_cell_shift=i2c[1],
-        hidden_multiplier=hid[0], hidden_shift=hid[1],
+        hidden_multiplier=hid[0], hidden_shift=hid[1], activation_bits=16 if activations == "INT16" else 8,
     )  # fmt: skip
 
 
@@ -245,9 +245,11 @@ def _input_quant(g: TfliteGraph, k: int, affine: list, lstm_in: int) -> InputQua
     if not np.all(np.isfinite(a) & np.isfinite(b)) or np.any(a <= 0):
         raise _refuse(g, k, "input preprocessing is not a per-channel affine map with positive gain; "
                             "not representable by tinyrnn's input quantizer")  # fmt: skip
-    g.expect(lstm_in, "INT8", "LSTM input")
+    bits = 16 if g.dtype(lstm_in) == "INT16" else 8  # a 16x8 graph: int16 activations
+    g.expect(lstm_in, f"INT{bits}", "LSTM input")
     scale, zp = g.scalar_quant(lstm_in, "LSTM input")
-    return InputQuant(offset=(-b / a).astype(np.float32), scale=(float(scale) / a).astype(np.float32), zero_point=zp)
+    return InputQuant(offset=(-b / a).astype(np.float32), scale=(float(scale) / a).astype(np.float32), zero_point=zp,
+                      activation_bits=bits)
 
 
 def _check_last_step(g: TfliteGraph, k: int, x: int) -> None:
@@ -269,14 +271,15 @@ def _check_last_step(g: TfliteGraph, k: int, x: int) -> None:
 
 
 def _layer_op(g: TfliteGraph, k: int, x: int, layers: list, state: dict) -> None:
-    """Handle one op after the input preprocessing; ``state['phase']`` is 'layers' or 'post'."""
+    """Handle one op after the input preprocessing; ``state['phase']`` is 'layers' or 'post',
+    ``state['activations']`` the graph's activation type (INT8, or INT16 for 16x8)."""
     name, prev = g.ops[k], (layers[-1] if layers else None)
     if state["phase"] == "post" and name != "DEQUANTIZE":
         raise _refuse(g, k, "only DEQUANTIZE may follow the final SOFTMAX")
     if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         if prev is not None and (prev.kind != "lstm" or not prev.return_sequences):
             raise _refuse(g, k, "an LSTM must follow the input or an LSTM returning sequences")
-        layer = _lstm_layer(g, k, f"lstm_{len(layers)}")
+        layer = _lstm_layer(g, k, f"lstm_{len(layers)}", state["activations"])
         out = int(g.sub.operators[k].outputs[0])
         if not _same_quant(g, out, int(g.sub.operators[k].inputs[18])):
             raise _refuse(g, k, "output quantization differs from the hidden state's")
@@ -287,6 +290,8 @@ def _layer_op(g: TfliteGraph, k: int, x: int, layers: list, state: dict) -> None
         _check_last_step(g, k, x)
         prev.return_sequences = False
     elif name == "FULLY_CONNECTED":
+        if state["activations"] != "INT8":
+            raise _refuse(g, k, "a 16x8 FULLY_CONNECTED is not imported yet (16x8 graphs of LSTM ops only)")
         if prev is None or (prev.kind == "lstm" and prev.return_sequences) or getattr(prev, "activation", "") == "softmax":
             raise _refuse(g, k, "FULLY_CONNECTED must follow the last time step of an LSTM or another FULLY_CONNECTED")
         layers.append(_dense_layer(g, k, f"dense_{len(layers)}"))
@@ -325,6 +330,7 @@ def _walk(g: TfliteGraph) -> tuple[InputQuant, list, dict]:
                     raise _refuse(g, k, "unsupported op before the first LSTM (only QUANTIZE and a per-channel "
                                         "SUB/ADD/MUL/DIV input preprocessing may precede it)")  # fmt: skip
                 input_quant, state["phase"], tensors["kernel_input"] = _input_quant(g, k, affine, x), "layers", x
+                state["activations"] = f"INT{input_quant.activation_bits}"
             n_layers = len(layers)
             _layer_op(g, k, x, layers, state)
             if len(layers) > n_layers:
@@ -344,16 +350,17 @@ def _walk(g: TfliteGraph) -> tuple[InputQuant, list, dict]:
 
 def load_lstm_s16(path: str | os.PathLike) -> list[LSTMLayer]:
     """The layers of a 16x8 ``.tflite`` made only of UNIDIRECTIONAL_SEQUENCE_LSTM ops (int16
-    activations, int8 weights, int64 biases), for the golden ``lstm_s16``. Not an artifact
-    yet: the IR, codegen and ``tinyrnn quantize`` are int8 only."""
+    activations, int8 weights, int64 biases), for the golden ``lstm_s16`` (``load_tflite``
+    reads the whole graph as a 16x8 model)."""
     g = read_tflite(path)
     if not g.ops or set(g.ops) != {"UNIDIRECTIONAL_SEQUENCE_LSTM"}:
         raise TinyrnnError(f"{g.path}: a 16x8 import needs a graph of LSTM ops only (ops: {', '.join(g.ops) or 'none'})")
-    return [_lstm_layer(g, k, f"lstm_{k}", "INT16") for k in range(len(g.ops))]
+    return load_tflite(path).layers
 
 
 def load_tflite(path: str | os.PathLike) -> Model:
-    """Read an int8 ``.tflite`` into the IR; anything unsupported is refused in one line naming the op."""
+    """Read an int8 ``.tflite`` (or a 16x8 one of LSTM ops, int16 activations) into the IR; anything
+    unsupported is refused in one line naming the op."""
     g = read_tflite(path)
     if "WHILE" in g.ops:
         raise TinyrnnError(f"{g.path}: op WHILE is not supported: {WHILE_HINT}")

@@ -115,9 +115,14 @@ def test_float32_scale_products_would_be_caught(converted):
 def test_16x8_golden_and_host_c_match_tflm_on_every_state(converted, spec, tmp_path, run_c):
     """16x8: the converter cannot make it for an LSTM (TF 2.21), so each model's LSTM stack
     is rewritten to int16 activations / int64 biases (tflm_convert.to_16x8) and run by
-    TFLM; golden lstm_s16 must match every hidden and cell state, the C every hidden state."""
+    TFLM; golden lstm_s16 must match every hidden and cell state, the C every hidden state:
+    the kernel alone, and the library generated from the artifact ``tinyrnn quantize``
+    makes of the 16x8 .tflite."""
     from tflm_convert import to_16x8
 
+    from tinyrnn.app.api import quantize_file
+    from tinyrnn.codegen.hostlib import HostModel
+    from tinyrnn.core import tnr
     from tinyrnn.quantize.tflite_import import load_lstm_s16
     from tinyrnn.quantize.tflm import compare_s16_with_tflm
 
@@ -138,3 +143,8 @@ def test_16x8_golden_and_host_c_match_tflm_on_every_state(converted, spec, tmp_p
     for layer in layers:
         y = run_c(layer, y)
     np.testing.assert_array_equal(y, report["golden_output"])
+    quantize_file(str(path), None, str(tmp_path / "m16.tnr"))
+    model = tnr.load(tmp_path / "m16.tnr")
+    assert model.activation_bits == 16 and model.returns_sequences
+    host = HostModel(model, tmp_path / "host", sanitize=True)
+    np.testing.assert_array_equal(host.run(x[:8]), report["golden_output"][:8])

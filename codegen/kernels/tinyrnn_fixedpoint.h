@@ -165,4 +165,24 @@ __attribute__((cold))
 #endif
 int32_t tinyrnn_requantize_any(int32_t acc, const tinyrnn_requant_t *q);
 
+/* 16x8 kernels (golden requantize_s64). Arithmetic right shift of an int64 by n in
+ * [1, 62], spelled without relying on >> of negatives (implementation-defined in C99). */
+static inline int64_t tinyrnn_asr_s64(int64_t x, int32_t n)
+{
+    return x < 0 ? ~(~x >> n) : x >> n;
+}
+
+/* sat16(round(acc * mul / 2^rshift)), TFLM's 64-bit MultiplyByQuantizedMultiplier with
+ * the multiplier already rounded to Q15 (mul in [0, 2^15], rshift = 15 - shift in
+ * [8, 46]): with |acc| < 2^47 the product fits int64 (codegen and validate check both). */
+static inline int32_t tinyrnn_requantize_s64_sat16(int64_t acc, int32_t mul, int32_t rshift)
+{
+    const int64_t r = tinyrnn_asr_s64(acc * mul + ((int64_t)1 << (rshift - 1)), rshift);
+    return r > INT16_MAX ? INT16_MAX : (r < INT16_MIN ? INT16_MIN : (int32_t)r);
+}
+
+/* acc + sum_k w[k] * v[k] over int8 weights and int16 values, in int64 (the 16x8
+ * kernels' matmul; |acc| stays below 2^47 where codegen's bound holds). */
+int64_t tinyrnn_dot_s16(const int8_t *w, const int16_t *v, int32_t n, int64_t acc);
+
 #endif /* TINYRNN_FIXEDPOINT_H */

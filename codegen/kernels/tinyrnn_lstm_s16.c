@@ -3,54 +3,6 @@
 #include "tinyrnn_lstm_s16.h"
 
 #include "tinyrnn_activation_s16.h"
-#include "tinyrnn_arch.h"
-
-#if TINYRNN_PATH == TINYRNN_PATH_MVE
-#include <arm_mve.h>
-#endif
-
-/* Arithmetic right shift of an int64 by n in [1, 62], spelled without relying on >> of
- * negatives (implementation-defined in C99). */
-static inline int64_t tinyrnn_asr_s64(int64_t x, int32_t n)
-{
-    return x < 0 ? ~(~x >> n) : x >> n;
-}
-
-/* sat16(round(acc * mul / 2^rshift)), TFLM's 64-bit MultiplyByQuantizedMultiplier: with
- * |acc| < 2^47 and mul <= 2^15 the product fits int64. */
-static inline int32_t tinyrnn_requantize_s64_sat16(int64_t acc, int32_t mul, int32_t rshift)
-{
-    const int64_t r = tinyrnn_asr_s64(acc * mul + ((int64_t)1 << (rshift - 1)), rshift);
-    return r > INT16_MAX ? INT16_MAX : (r < INT16_MIN ? INT16_MIN : (int32_t)r);
-}
-
-/* acc + w . v in 64 bits (TFLM's 16x8 accumulator). Helium: 8 int8 weights widened by the
- * load against 8 int16 values per VMLALDAVA, the tail predicated. DSP: 4 weights per word,
- * SXTB16 splits them into (w0, w2), (w1, w3), PKHBT/PKHTB pair v the same way, two SMLALD;
- * the last n % 4 in C. */
-static int64_t tinyrnn_dot_s16(const int8_t *w, const int16_t *v, int32_t n, int64_t acc)
-{
-    int32_t k = 0;
-#if TINYRNN_PATH == TINYRNN_PATH_MVE
-    for (; k < n; k += 8) {
-        const mve_pred16_t lanes = vctp16q((uint32_t)(n - k));
-        acc = vmlaldavaq_s16(acc, vldrbq_z_s16(w + k, lanes), vld1q_z_s16(v + k, lanes));
-    }
-#elif TINYRNN_DSP_FAMILY
-    for (; k + 4 <= n; k += 4) {
-        const uint32_t word = tinyrnn_read_u32(w + k);
-        uint32_t v01, v23;
-        memcpy(&v01, v + k, sizeof v01);
-        memcpy(&v23, v + k + 2, sizeof v23);
-        acc = tinyrnn_smlald(tinyrnn_sxtb16(word), tinyrnn_pack_lo16(v01, v23), acc);
-        acc = tinyrnn_smlald(tinyrnn_sxtb16(tinyrnn_ror8(word)), tinyrnn_pack_hi16(v01, v23), acc);
-    }
-#endif
-    for (; k < n; ++k) {
-        acc += (int32_t)w[k] * (int32_t)v[k];
-    }
-    return acc;
-}
 
 /* Q3.12 pre-activation of gate g of unit j, times 3 (the table input): both matmuls
  * requantized and saturated separately, then their sum saturated (TFLM's order). */

@@ -53,3 +53,30 @@ int32_t tinyrnn_mul_high_round(int32_t a, int32_t b)
     return ah * bh + tinyrnn_asr_s32(q1, 16) + tinyrnn_asr_s32(q2, 16) + (int32_t)(low >> 16);
 }
 #endif
+
+/* Helium: 8 int8 weights widened by the load against 8 int16 values per VMLALDAVA, the
+ * tail predicated. DSP: 4 weights per word, SXTB16 splits them into (w0, w2), (w1, w3),
+ * PKHBT/PKHTB pair v the same way, two SMLALD; the last n % 4 in C. */
+int64_t tinyrnn_dot_s16(const int8_t *w, const int16_t *v, int32_t n, int64_t acc)
+{
+    int32_t k = 0;
+#if TINYRNN_PATH == TINYRNN_PATH_MVE
+    for (; k < n; k += 8) {
+        const mve_pred16_t lanes = vctp16q((uint32_t)(n - k));
+        acc = vmlaldavaq_s16(acc, vldrbq_z_s16(w + k, lanes), vld1q_z_s16(v + k, lanes));
+    }
+#elif TINYRNN_DSP_FAMILY
+    for (; k + 4 <= n; k += 4) {
+        const uint32_t word = tinyrnn_read_u32(w + k);
+        uint32_t v01, v23;
+        memcpy(&v01, v + k, sizeof v01);
+        memcpy(&v23, v + k + 2, sizeof v23);
+        acc = tinyrnn_smlald(tinyrnn_sxtb16(word), tinyrnn_pack_lo16(v01, v23), acc);
+        acc = tinyrnn_smlald(tinyrnn_sxtb16(tinyrnn_ror8(word)), tinyrnn_pack_hi16(v01, v23), acc);
+    }
+#endif
+    for (; k < n; ++k) {
+        acc += (int32_t)w[k] * (int32_t)v[k];
+    }
+    return acc;
+}

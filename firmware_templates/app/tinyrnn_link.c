@@ -121,7 +121,8 @@ static void parse_hash(uint8_t out[32], const char *hex)
 
 void tinyrnn_link_init(tinyrnn_link_t *l, const tinyrnn_model_if_t *model, const tinyrnn_board_if_t *board)
 {
-    uint32_t in = model->input_size, out = model->output_size;
+    uint32_t in = model->input_size * (uint32_t)model->element_size;
+    uint32_t out = model->output_size * (uint32_t)model->element_size; /* bytes per step in and out */
     memset(l, 0, sizeof *l);
     l->model = model;
     l->board = board;
@@ -129,7 +130,8 @@ void tinyrnn_link_init(tinyrnn_link_t *l, const tinyrnn_model_if_t *model, const
     model->reset(); /* static zeros are not necessarily the model's reset state */
     /* STEP/BENCH requests and STEP/RUN replies must fit one payload; INFO still works
      * otherwise, so the host can say which size is too big. */
-    l->config_ok = in >= 1 && out >= 1 && in + TRP_BENCH_REQUEST_FIXED <= TINYRNN_LINK_MAX_PAYLOAD &&
+    l->config_ok = in >= 1 && out >= 1 && (model->element_size == 1 || model->element_size == 2) &&
+                   in + TRP_BENCH_REQUEST_FIXED <= TINYRNN_LINK_MAX_PAYLOAD &&
                    out + TRP_TICKS_REPLY_FIXED <= TINYRNN_LINK_MAX_PAYLOAD;
     l->state = ST_SYNC0;
 }
@@ -161,6 +163,7 @@ static int32_t do_info(tinyrnn_link_t *l, const char **why)
     put_u16(p + TRP_INFO_REPLY_INPUT_SIZE, m->input_size);
     put_u16(p + TRP_INFO_REPLY_OUTPUT_SIZE, m->output_size);
     put_u16(p + TRP_INFO_REPLY_OUT_STEPS, m->returns_sequences ? 0u : 1u);
+    put_u16(p + TRP_INFO_REPLY_ELEMENT_SIZE, m->element_size);
     n = put_name(p + TRP_INFO_REPLY_BOARD, l->board->name, room < TRP_BOARD_NAME_MAX ? room : TRP_BOARD_NAME_MAX);
     return TRP_INFO_REPLY_FIXED + n;
 }
@@ -179,14 +182,14 @@ static int32_t do_step(tinyrnn_link_t *l, const char **why)
 {
     const tinyrnn_model_if_t *m = l->model;
     uint32_t t0;
-    if (l->len != m->input_size) {
-        *why = "STEP payload must be input_size bytes";
+    if (l->len != m->input_size * (uint32_t)m->element_size) {
+        *why = "STEP payload must be input_size values";
         return -(int32_t)TRP_E_BAD_LENGTH;
     }
     t0 = l->board->ticks();
-    m->step((const int8_t *)(l->rx + TRP_STEP_REQUEST_X), (int8_t *)(l->tx + TRP_TICKS_REPLY_Y));
+    m->step(l->rx + TRP_STEP_REQUEST_X, l->tx + TRP_TICKS_REPLY_Y);
     put_u32(l->tx + TRP_TICKS_REPLY_TICKS, l->board->ticks() - t0);
-    return TRP_TICKS_REPLY_FIXED + m->output_size;
+    return (int32_t)(TRP_TICKS_REPLY_FIXED + m->output_size * (uint32_t)m->element_size);
 }
 
 static int32_t do_run(tinyrnn_link_t *l, const char **why)
@@ -196,7 +199,7 @@ static int32_t do_run(tinyrnn_link_t *l, const char **why)
     uint32_t bytes, n, out, t0;
     int all = m->returns_sequences != 0;
     /* RUN_MASKED: each step also carries a valid flag (n flags, then n steps). */
-    uint32_t record = m->input_size + ((flags & TRP_RUN_MASKED) ? 1u : 0u);
+    uint32_t record = m->input_size * (uint32_t)m->element_size + ((flags & TRP_RUN_MASKED) ? 1u : 0u);
     const uint8_t *valid;
     if (l->len < TRP_RUN_REQUEST_FIXED + 1u || (l->len - TRP_RUN_REQUEST_FIXED) % record != 0) {
         *why = "RUN needs flags + whole time steps";
@@ -204,7 +207,7 @@ static int32_t do_run(tinyrnn_link_t *l, const char **why)
     }
     bytes = l->len - TRP_RUN_REQUEST_FIXED;
     n = bytes / record;
-    out = all ? n * m->output_size : m->output_size;
+    out = (all ? n * m->output_size : m->output_size) * (uint32_t)m->element_size;
     if (TRP_TICKS_REPLY_FIXED + out > TINYRNN_LINK_MAX_PAYLOAD) {
         *why = "RUN chunk outputs exceed max payload";
         return -(int32_t)TRP_E_BAD_LENGTH;
@@ -223,8 +226,8 @@ static int32_t do_run(tinyrnn_link_t *l, const char **why)
     }
     valid = (flags & TRP_RUN_MASKED) ? l->rx + TRP_RUN_REQUEST_X : 0;
     t0 = l->board->ticks();
-    if (m->run_chunk((const int8_t *)(l->rx + TRP_RUN_REQUEST_X + (valid ? n : 0u)), valid, (uint16_t)n,
-                     (int8_t *)(l->tx + TRP_TICKS_REPLY_Y), all, (flags & TRP_RUN_LAST) != 0) != 0) {
+    if (m->run_chunk(l->rx + TRP_RUN_REQUEST_X + (valid ? n : 0u), valid, (uint16_t)n, l->tx + TRP_TICKS_REPLY_Y, all,
+                     (flags & TRP_RUN_LAST) != 0) != 0) {
         l->run_active = 0;
         *why = "whole-window model: window too long or masked, or sequence outputs split over chunks";
         return -(int32_t)TRP_E_BAD_ARG;
@@ -243,8 +246,9 @@ static int32_t do_bench(tinyrnn_link_t *l, const char **why)
     const tinyrnn_model_if_t *m = l->model;
     uint8_t *x = l->rx + TRP_BENCH_REQUEST_X;
     uint32_t n, i, t0, c0, ticks, cycles;
-    if (l->len != TRP_BENCH_REQUEST_FIXED && l->len != TRP_BENCH_REQUEST_FIXED + m->input_size) {
-        *why = "BENCH needs n + nothing or input_size bytes";
+    const uint32_t in = m->input_size * (uint32_t)m->element_size;
+    if (l->len != TRP_BENCH_REQUEST_FIXED && l->len != TRP_BENCH_REQUEST_FIXED + in) {
+        *why = "BENCH needs n + nothing or input_size values";
         return -(int32_t)TRP_E_BAD_LENGTH;
     }
     n = get_u32(l->rx + TRP_BENCH_REQUEST_N);
@@ -253,12 +257,12 @@ static int32_t do_bench(tinyrnn_link_t *l, const char **why)
         return -(int32_t)TRP_E_BAD_ARG;
     }
     if (l->len == TRP_BENCH_REQUEST_FIXED)
-        memset(x, 0, m->input_size); /* fits: config_ok checked F + 4 <= max payload */
+        memset(x, 0, in); /* fits: config_ok checked F + 4 <= max payload */
     m->reset();
     c0 = l->board->cycles ? l->board->cycles() : 0u;
     t0 = l->board->ticks();
     for (i = 0; i < n; i++)
-        m->step((const int8_t *)x, (int8_t *)l->tx); /* tx is scratch until the reply is built */
+        m->step(x, l->tx); /* tx is scratch until the reply is built */
     ticks = l->board->ticks() - t0;
     cycles = l->board->cycles ? l->board->cycles() - c0 : 0u;
     m->reset(); /* leave no half-run state behind a benchmark */

@@ -23,20 +23,23 @@
 #endif
 
 /* What the dispatcher needs from a model (provided by model_glue.c). */
+/* Inputs and outputs travel as their wire bytes: element_size bytes per value (1: int8,
+ * 2: int16 little-endian, at any alignment; the glue converts). */
 typedef struct tinyrnn_model_if {
-    uint16_t input_size;       /* F: int8 values per time step */
-    uint16_t output_size;      /* O: int8 values per output */
+    uint16_t input_size;       /* F: values per time step */
+    uint16_t output_size;      /* O: values per output */
     uint8_t returns_sequences; /* 1: one output per step, 0: last step only */
     uint16_t kernel_abi;       /* kernel ABI version the model was generated for */
     const char *hash_hex;      /* 64 hex chars: SHA-256 of the IR artifact */
     void (*reset)(void);
-    void (*step)(const int8_t *x_t, int8_t *y); /* NULL: a whole-window model (STEP, BENCH refused) */
-    /* Feed n steps continuing the current state. all_outputs: write n*O bytes (one
-     * output per step), else write only the last step's O bytes. valid: NULL, or n
+    void (*step)(const uint8_t *x_t, uint8_t *y); /* NULL: a whole-window model (STEP, BENCH refused) */
+    /* Feed n steps continuing the current state. all_outputs: write n*O values (one
+     * output per step), else write only the last step's O values. valid: NULL, or n
      * flags (0 = a masked step: state kept, output repeated). last: the window's last
      * chunk (a whole-window model computes then). Returns 0, or nonzero if refused
      * (a whole-window model: window too long, or sequence outputs over several chunks). */
-    int (*run_chunk)(const int8_t *x, const uint8_t *valid, uint16_t n, int8_t *y, int all_outputs, int last);
+    int (*run_chunk)(const uint8_t *x, const uint8_t *valid, uint16_t n, uint8_t *y, int all_outputs, int last);
+    uint8_t element_size; /* bytes per input/output value: 1 (int8) or 2 (int16, a 16x8 model) */
 } tinyrnn_model_if_t;
 
 /* The one model this firmware serves (defined by model_glue.c). */

@@ -52,26 +52,27 @@
 #define TRP_INFO_REPLY_INPUT_SIZE 42u            /* u16 */
 #define TRP_INFO_REPLY_OUTPUT_SIZE 44u           /* u16 */
 #define TRP_INFO_REPLY_OUT_STEPS 46u             /* u16: outputs per RUN window: 1 = last step only, 0 = one per input step */
-#define TRP_INFO_REPLY_BOARD 48u                 /* rest: board name, ASCII */
-#define TRP_INFO_REPLY_FIXED 48u
+#define TRP_INFO_REPLY_ELEMENT_SIZE 48u          /* u16: bytes per input/output value: 1 int8, 2 int16 (16x8, little-endian) */
+#define TRP_INFO_REPLY_BOARD 50u                 /* rest: board name, ASCII */
+#define TRP_INFO_REPLY_FIXED 50u
 
 /* RUN_REQUEST: byte offsets; _FIXED = bytes before the variable part */
 #define TRP_RUN_REQUEST_FLAGS 0u                 /* u8: RUN_FIRST | RUN_LAST | RUN_MASKED */
-#define TRP_RUN_REQUEST_X 1u                     /* rest: n whole time steps, n*F int8 (RUN_MASKED: n valid flags first) */
+#define TRP_RUN_REQUEST_X 1u                     /* rest: n whole time steps, n*F values (RUN_MASKED: n valid flags first) */
 #define TRP_RUN_REQUEST_FIXED 1u
 
 /* TICKS_REPLY: byte offsets; _FIXED = bytes before the variable part */
 #define TRP_TICKS_REPLY_TICKS 0u                 /* u32: model ticks (RUN: whole window so far) */
-#define TRP_TICKS_REPLY_Y 4u                     /* rest: int8 outputs */
+#define TRP_TICKS_REPLY_Y 4u                     /* rest: output values */
 #define TRP_TICKS_REPLY_FIXED 4u
 
 /* STEP_REQUEST: byte offsets; _FIXED = bytes before the variable part */
-#define TRP_STEP_REQUEST_X 0u                    /* rest: F int8 */
+#define TRP_STEP_REQUEST_X 0u                    /* rest: F values */
 #define TRP_STEP_REQUEST_FIXED 0u
 
 /* BENCH_REQUEST: byte offsets; _FIXED = bytes before the variable part */
 #define TRP_BENCH_REQUEST_N 0u                   /* u32: steps */
-#define TRP_BENCH_REQUEST_X 4u                   /* rest: F int8, or empty for zeros */
+#define TRP_BENCH_REQUEST_X 4u                   /* rest: F values, or empty for zeros */
 #define TRP_BENCH_REQUEST_FIXED 4u
 
 /* BENCH_REPLY: byte offsets; _FIXED = bytes before the variable part */

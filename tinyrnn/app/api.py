@@ -126,6 +126,8 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
     if output is not None and not model_path.endswith(".keras"):
         raise TinyrnnError(f"{model_path}: --output selects an output of a .keras model only")
     if model_path.endswith(".tflite"):
+        if levers.get("activations", "int8") != "int8":
+            raise TinyrnnError(f"{model_path}: --activations applies to a .keras model (a .tflite brings its own)")
         model, used = load_tflite(model_path), 0
     elif model_path.endswith(".keras"):
         if not calib_spec:
@@ -170,7 +172,8 @@ def evaluate(model_path: str, data_spec: str, n: int | None = None, output: str 
         data = load_data(data_spec, model)
         x, y = data.x[:n], data.y[:n]
         out = dequantize_output(model, run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x)))
-        return {**scores(out, y, data_spec, model.meta.get("float_activation", "linear")), "kind": "int8-golden",
+        kind = "16x8-golden" if model.activation_bits == 16 else "int8-golden"
+        return {**scores(out, y, data_spec, model.meta.get("float_activation", "linear")), "kind": kind,
                 "keras_agreement": model.meta.get("keras_agreement")}  # fmt: skip
     data = load_data(data_spec)
     keras_model = open_keras(model_path)

@@ -3,8 +3,11 @@ so every run (QEMU, a real board, CMSIS-NN beside them) measures the same thing.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.fixedpoint import quantize_multiplier
 from tinyrnn.core.ir import Conv1DLayer, GRULayer, InputQuant, LSTMLayer, Model, Pool1DLayer, SimpleRNNLayer
 
@@ -94,8 +97,27 @@ def _conv_lstm(name: str, inputs: int) -> Model:
     return Model(name=name, input_size=inputs, input_quant=quant, layers=[conv, pool, lstm])
 
 
-def bench_input(name: str):
-    return np.random.default_rng(1000 + MODELS[name][3]).integers(-128, 128, MODELS[name][1], dtype=np.int8)
+def bench_input(name: str, bits: int = 8):
+    """The fixed input step of ``name``; for a 16x8 model (``bits`` 16) the same codes scaled to int16."""
+    x = np.random.default_rng(1000 + MODELS[name][3]).integers(-128, 128, MODELS[name][1], dtype=np.int8)
+    return x.astype(np.int16) << 8 if bits == 16 else x
+
+
+def wide_model(name: str) -> Model:
+    """The 16x8 twin of LSTM model ``name``: its weights, int16 activations (zero points 0,
+    input and hidden scales 2^-15), int64 biases; the gate multipliers take the 2^-8 of
+    the 256x finer input and hidden grids, so the gates see what the int8 model's see."""
+    model = bench_model(name)
+    lstm = model.layers[-1]
+    if lstm.kind != "lstm" or len(model.layers) != 1:
+        raise TinyrnnError(f"model {name}: the 16x8 twin needs a single LSTM layer")
+    hid = _multiplier(2.0**-15)  # o·tanh(c) in Q0.30 → h at 2^-15
+    wide = dataclasses.replace(
+        lstm, activation_bits=16, bias=lstm.bias.astype(np.int64) << 8, input_zero_point=0, hidden_zero_point=0,
+        input_scale=2.0**-15, hidden_scale=2.0**-15, gate_x_shift=lstm.gate_x_shift - 8,
+        gate_h_shift=lstm.gate_h_shift - 8, hidden_multiplier=hid[0], hidden_shift=hid[1])  # fmt: skip
+    quant = dataclasses.replace(model.input_quant, activation_bits=16)
+    return dataclasses.replace(model, name=f"{name}_16x8", input_quant=quant, layers=[wide])
 
 
 def conv_macs(name: str) -> int:

@@ -9,7 +9,10 @@ times ``2^max(shift, 0)``, must fit int32: that is the kernels' (and TFLM's) lef
 before the multiply, which overflows (TFLM: undefined behaviour; tinyrnn's C:
 saturation; the golden model's int64: a wrong product) outside it. The accumulators
 themselves must fit int32, shifts lie in [-31, 30], and the tanh prescale of the cell
-state in [-31, 14]. Errors name the layer and the field.
+state in [-31, 14]. A 16x8 layer (``activation_bits`` 16) instead accumulates in int64
+from int16 inputs: every accumulator bound must stay below 2^47 and every matmul shift
+in [-31, 7] with a non-negative multiplier (TFLM's 64-bit requantization, ``requantize_s64``).
+Errors name the layer and the field.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import activation_s8, bidirectional_s8, conv1d_s8, dense_s8, gru_s8, lstm_s8, rnn_s8
-from tinyrnn.core.golden.fixedpoint import INT32_MAX, shifted_fits
+from tinyrnn.core.golden.fixedpoint import ACC_BOUND, INT32_MAX, shifted_fits
 from tinyrnn.core.ir import GLOBAL_KINDS, Conv1DLayer, DenseLayer, GRULayer, LSTMLayer, Pool1DLayer, SimpleRNNLayer
 
 SHIFT_MIN, SHIFT_MAX = -31, 30  # rounding divide by 2^31 at most; left shift below 2^31
@@ -27,11 +30,12 @@ ACT_SHIFT_MIN, ACT_SHIFT_MAX = -31, 14  # tinyrnn_act_prescale keeps int16·3·2
 # times an int16 value (cell state, tanh output).
 CELL_PRODUCT_BOUND = 32767 * 32768
 LSTM_PRODUCTS = {"forget_to_cell": "f·c", "input_to_cell": "i·g", "hidden": "o·tanh(c)"}
+WIDE_SHIFT_MIN, WIDE_SHIFT_MAX = -31, 7  # requantize_s64: a right shift of 15 - shift in [8, 46]
 
 
-def acc_bound(w: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Largest |bias + w·v| over int8 v, per row (|v| <= 128); w (..., K), bias (...)."""
-    return np.abs(np.asarray(bias, np.int64)) + 128 * np.abs(np.asarray(w, np.int64)).sum(axis=-1)
+def acc_bound(w: np.ndarray, bias: np.ndarray, top: int = 128) -> np.ndarray:
+    """Largest |bias + w·v| over int8 v, per row (|v| <= 128, or ``top``); w (..., K), bias (...)."""
+    return np.abs(np.asarray(bias, np.int64)) + top * np.abs(np.asarray(w, np.int64)).sum(axis=-1)
 
 
 def _shifts(where: str, field: str, shift) -> np.ndarray:
@@ -80,9 +84,54 @@ def _gates(where: str, layer, bias_x, bias_h) -> tuple[np.ndarray, np.ndarray]:
     return bound_x, bound_h
 
 
+def _check_wide(where: str, matmuls: tuple) -> None:
+    """16x8 matmuls (weights field, bound, shift field, shifts, multiplier field, multipliers)."""
+    for w_field, bound, s_field, shift, m_field, mult in matmuls:
+        if bound.size and bound.max() >= ACC_BOUND:
+            raise TinyrnnError(f"{where}: {w_field} with its bias: the int64 accumulator can reach "
+                               f"{int(bound.max())}, at least 2^47 (TFLM's 64-bit requantization)")
+        s, m = np.atleast_1d(np.asarray(shift, np.int64)), np.atleast_1d(np.asarray(mult, np.int64))
+        bad = (s < WIDE_SHIFT_MIN) | (s > WIDE_SHIFT_MAX)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise TinyrnnError(f"{where}: {_at(s_field, k, s.size)} = {int(s[k])} outside [{WIDE_SHIFT_MIN}, "
+                               f"{WIDE_SHIFT_MAX}] (a 16x8 layer's 64-bit requantization)")
+        if (m < 0).any():
+            k = int(np.argmax(m < 0))
+            raise TinyrnnError(f"{where}: {_at(m_field, k, m.size)} = {int(m[k])} is negative (a 16x8 layer's "
+                               "multipliers are not)")
+
+
+def check_wide(layer, where: str) -> dict:
+    """The domain of a 16x8 LSTM or Dense layer (int16 inputs: |v| <= 2^15)."""
+    if isinstance(layer, DenseLayer):
+        bound = acc_bound(layer.weights, layer.bias, 1 << 15)
+        _check_wide(where, (("weights", bound, "shift", layer.shift, "multiplier", layer.multiplier),))
+        return {"bound": bound}
+    if not isinstance(layer, LSTMLayer):
+        raise TinyrnnError(f"{where}: a {layer.kind} layer has no 16x8 kernel (activation_bits 16: LSTM and Dense)")
+    bound_x, bound_h = acc_bound(layer.w_x, layer.bias, 1 << 15), acc_bound(layer.w_h, 0, 1 << 15)
+    _check_wide(where, (("w_x", bound_x, "gate_x_shift", layer.gate_x_shift, "gate_x_multiplier", layer.gate_x_multiplier),
+                        ("w_h", bound_h, "gate_h_shift", layer.gate_h_shift, "gate_h_multiplier", layer.gate_h_multiplier)))
+    _check_cell(layer, where)
+    return {"bound_x": bound_x, "bound_h": bound_h}
+
+
+def _check_cell(layer: LSTMLayer, where: str) -> None:
+    """The LSTM cell's requantizations and the tanh prescale of the cell state (int8 and 16x8 alike)."""
+    for stem, what in LSTM_PRODUCTS.items():
+        check_requant(where, f"{stem}_shift", what, CELL_PRODUCT_BOUND, getattr(layer, f"{stem}_shift"))
+    tanh_shift = int(layer.cell_scale_power) + 12  # cell state (scale 2^p) → Q3.12
+    if not ACT_SHIFT_MIN <= tanh_shift <= ACT_SHIFT_MAX:
+        raise TinyrnnError(f"{where}: cell_scale_power = {int(layer.cell_scale_power)} outside "
+                           f"[{ACT_SHIFT_MIN - 12}, {ACT_SHIFT_MAX - 12}] (tanh of the cell state)")
+
+
 def check_layer(layer, where: str) -> dict:
     """Refuse a layer outside the domain (TinyrnnError naming the field); else its
     accumulator bounds, which codegen's precomputed requantization uses."""
+    if getattr(layer, "activation_bits", 8) == 16:
+        return check_wide(layer, where)
     if isinstance(layer, DenseLayer):
         bound = acc_bound(layer.weights, _biases(where, dense_s8.effective_bias, layer))
         _check_acc(where, "weights", bound)
@@ -115,12 +164,7 @@ def check_layer(layer, where: str) -> dict:
     if not isinstance(layer, LSTMLayer):
         raise TinyrnnError(f"{where}: layer kind {getattr(layer, 'kind', type(layer).__name__)!r} unknown")
     bound_x, bound_h = _gates(where, layer, *_biases(where, lstm_s8.effective_biases, layer))
-    for stem, what in LSTM_PRODUCTS.items():
-        check_requant(where, f"{stem}_shift", what, CELL_PRODUCT_BOUND, getattr(layer, f"{stem}_shift"))
-    tanh_shift = int(layer.cell_scale_power) + 12  # cell state (scale 2^p) → Q3.12
-    if not ACT_SHIFT_MIN <= tanh_shift <= ACT_SHIFT_MAX:
-        raise TinyrnnError(f"{where}: cell_scale_power = {int(layer.cell_scale_power)} outside "
-                           f"[{ACT_SHIFT_MIN - 12}, {ACT_SHIFT_MAX - 12}] (tanh of the cell state)")
+    _check_cell(layer, where)
     return {"bound_x": bound_x, "bound_h": bound_h}
 
 

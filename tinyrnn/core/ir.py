@@ -35,6 +35,26 @@ FRONT_KINDS = ("conv1d", "pool1d")  # before the recurrent stack, streaming: inp
 # Directly after the last recurrent layer (returning sequences): a sequence in, one vector out.
 GLOBAL_KINDS = ("global_pool1d", "flatten")
 MERGE_MODES = ("concat", "sum", "ave", "mul")  # Keras Bidirectional's, except None
+# Activation widths: int8, or 16x8 (int16 activations with zero point 0, int8 weights, int64
+# biases, as TFLite Micro's int16 kernels) for the kinds with a 16-bit kernel.
+ACTIVATION_BITS = (8, 16)
+KINDS_16 = ("lstm", "dense")
+
+
+class Bits:
+    """The optional ``activation_bits`` field (last, default 8): left out of the document
+    at 8, so int8 artifacts keep the document (and hash) they always had."""
+
+    OPTIONAL_FIELDS: ClassVar[tuple] = ("activation_bits",)
+
+    def absent_fields(self) -> tuple:
+        return ("activation_bits",) if self.activation_bits == 8 else ()
+
+    @property
+    def int_limits(self) -> tuple[int, int]:
+        """The activation codes' range: int8's or int16's."""
+        top = 2 ** (int(self.activation_bits) - 1)
+        return -top, top - 1
 
 
 def conv_padding(padding: str, span: int) -> tuple[int, int]:
@@ -46,8 +66,9 @@ def conv_padding(padding: str, span: int) -> tuple[int, int]:
 
 
 @dataclass
-class InputQuant:
-    """Float input → int8: ``q[c] = clamp(round((x[c] - offset[c]) / scale[c]) + zero_point)``.
+class InputQuant(Bits):
+    """Float input → int8 (int16 at ``activation_bits`` 16):
+    ``q[c] = clamp(round((x[c] - offset[c]) / scale[c]) + zero_point)``.
 
     Per-channel offset and scale fold a Keras ``Normalization`` layer (or our own
     per-channel range fit) into the quantizer, so channels whose ranges differ 100×
@@ -57,6 +78,7 @@ class InputQuant:
     offset: np.ndarray  # (F,) float32
     scale: np.ndarray  # (F,) float32
     zero_point: int
+    activation_bits: int = 8
 
     def quantize(self, x: np.ndarray) -> np.ndarray:
         """float32 arithmetic, round half to even, ±inf clip to the rails; NaN (no sample)
@@ -64,16 +86,18 @@ class InputQuant:
         with np.errstate(invalid="ignore", over="ignore"):
             q = np.round((np.asarray(x, np.float32) - self.offset) / self.scale)
         q = np.where(np.isnan(q), 0, q) + self.zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
+        return np.clip(q, *self.int_limits).astype(np.int16 if self.activation_bits == 16 else np.int8)
 
 
 @dataclass
-class LSTMLayer:
+class LSTMLayer(Bits):
     """TFLite Micro's integer LSTM (int8 x/h, int16 gates and cell), CMSIS-NN naming.
 
     Arrays are stacked in gate order input, forget, cell, output. ``w_x`` is
     (4, H, I), ``w_h`` (4, H, H), ``bias`` (4, H) int32 on the input path only.
     Each gate's input and recurrent matmul has its own (multiplier, shift) to Q3.12.
+    ``activation_bits`` 16: the 16x8 LSTM (golden ``lstm_s16``): int16 x/h with zero
+    points 0, int64 ``bias``.
     """
 
     kind: ClassVar[str] = "lstm"
@@ -100,6 +124,7 @@ class LSTMLayer:
     input_to_cell_shift: int
     hidden_multiplier: int  # o * tanh(c) (Q0.15 * Q0.15) → int8 h
     hidden_shift: int
+    activation_bits: int = 8
 
     @property
     def output_size(self) -> int:
@@ -180,19 +205,22 @@ class SimpleRNNLayer:
 
 
 @dataclass
-class DenseLayer:
+class DenseLayer(Bits):
     """int8 fully connected layer, per-output-channel requantization, then its activation.
 
     ``output_scale``/``output_zero_point`` are the requantized pre-activation's grid.
     A hidden sigmoid/tanh/softmax layer also carries ``table`` (256 int32, built in
     ``golden/activation_s8.py``) and the quantization of what it passes on after the
     table (``table_scale``, ``table_zero_point``); ``result_scale``/``result_zero_point``
-    are what the next layer sees either way.
+    are what the next layer sees either way. ``activation_bits`` 16: TFLite Micro's 16x8
+    fully connected layer (golden ``dense_s16``): int16 input and output with zero points
+    0, int64 ``bias``, no table.
     """
 
     kind: ClassVar[str] = "dense"
     # Left out of the document without a table, so older artifacts load and keep their hashes.
-    OPTIONAL_FIELDS: ClassVar[tuple] = ("table", "table_scale", "table_zero_point")
+    TABLE_FIELDS: ClassVar[tuple] = ("table", "table_scale", "table_zero_point")
+    OPTIONAL_FIELDS: ClassVar[tuple] = (*TABLE_FIELDS, *Bits.OPTIONAL_FIELDS)
     name: str
     input_size: int
     output_size: int
@@ -208,6 +236,7 @@ class DenseLayer:
     table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # (256,) or (0,): no table
     table_scale: float | None = None
     table_zero_point: int | None = None
+    activation_bits: int = 8
 
     @property
     def has_table(self) -> bool:
@@ -222,7 +251,7 @@ class DenseLayer:
         return self.table_zero_point if self.has_table else self.output_zero_point
 
     def absent_fields(self) -> tuple:
-        return () if self.has_table else self.OPTIONAL_FIELDS
+        return (() if self.has_table else self.TABLE_FIELDS) + super().absent_fields()
 
 
 @dataclass
@@ -445,6 +474,15 @@ class Model:
 
     def valid_steps(self, x: np.ndarray) -> np.ndarray | None:
         return valid_steps(x, self.mask_value)
+
+    @property
+    def activation_bits(self) -> int:
+        """8, or 16 for a 16x8 model (every layer's ``activation_bits`` equal, validate checks)."""
+        return int(self.input_quant.activation_bits)
+
+    @property
+    def int_dtype(self):
+        return np.int16 if self.activation_bits == 16 else np.int8
 
     @property
     def output_size(self) -> int:

@@ -16,6 +16,7 @@ from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.activation_s8 import EXP_ONE, OUTPUT_QUANT, TABLE_SIZE
 from tinyrnn.core.golden.model import run_front
 from tinyrnn.core.ir import (
+    ACTIVATION_BITS,
     CONV_ACTIVATIONS,
     CONV_PADDINGS,
     DENSE_ACTIVATIONS,
@@ -24,6 +25,7 @@ from tinyrnn.core.ir import (
     POOLS,
     GATES_GRU,
     GATES_LSTM,
+    KINDS_16,
     MERGE_MODES,
     RNN_ACTIVATIONS,
     TABLE_ACTIVATIONS,
@@ -72,10 +74,11 @@ def _check_array(where: str, name: str, a, shape: tuple, bits: int | None) -> No
 
 
 def _array_specs(layer) -> dict:
-    """name → (shape, bits) of a layer's arrays."""
+    """name → (shape, bits) of a layer's arrays (a 16x8 layer's bias: int64)."""
+    bias_bits = 64 if getattr(layer, "activation_bits", 8) == 16 else 32
     if isinstance(layer, DenseLayer):
         o, i = layer.output_size, layer.input_size
-        return {"weights": ((o, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
+        return {"weights": ((o, i), 8), "bias": ((o,), bias_bits), "multiplier": ((o,), 32), "shift": ((o,), 32)}
     if isinstance(layer, Conv1DLayer):
         o, k, i = layer.output_size, layer.kernel_size, layer.input_size
         return {"weights": ((o, k, i), 8), "bias": ((o,), 32), "multiplier": ((o,), 32), "shift": ((o,), 32)}
@@ -87,7 +90,7 @@ def _array_specs(layer) -> dict:
     g = len(GATES_LSTM) if isinstance(layer, LSTMLayer) else len(GATES_GRU)
     h, i = layer.hidden_size, layer.input_size
     specs = {"w_x": ((g, h, i), 8), "w_h": ((g, h, h), 8)}
-    specs.update({b: ((g, h), 32) for b in (("bias",) if isinstance(layer, LSTMLayer) else ("bias_x", "bias_h"))})
+    specs.update({b: ((g, h), bias_bits) for b in (("bias",) if isinstance(layer, LSTMLayer) else ("bias_x", "bias_h"))})
     specs.update({k: ((g,), 32) for k in ("gate_x_multiplier", "gate_x_shift", "gate_h_multiplier", "gate_h_shift")})
     return specs
 
@@ -100,6 +103,9 @@ def check_table(layer: DenseLayer, where: str, last: bool) -> None:
     if not isinstance(table, np.ndarray) or table.ndim != 1 or table.dtype.kind not in "iu":
         raise TinyrnnError(f"{where}: field 'table' must be a 1-D integer array")
     needed = layer.activation in TABLE_ACTIVATIONS and not last
+    if needed and layer.activation_bits == 16:
+        raise TinyrnnError(f"{where}: a hidden {layer.activation} Dense layer has no 16x8 kernel (its table is int8): "
+                           "linear, relu or relu6 only before the last layer")
     if table.size != (TABLE_SIZE if needed else 0):
         why = (f"a hidden {layer.activation} layer needs its {TABLE_SIZE}-entry table (re-quantize the model)" if needed
                else f"a {'last' if last else layer.activation} Dense layer takes no table")
@@ -156,6 +162,9 @@ def _check_bidirectional(layer: BidirectionalLayer, where: str) -> None:
         if not isinstance(inner, kinds):
             raise TinyrnnError(f"{where}: {name} must be an LSTM, GRU or SimpleRNN layer")
         _check_layer(inner, f"{where} {name}")
+        if getattr(inner, "activation_bits", 8) != 8:
+            raise TinyrnnError(f"{where}: {name}: activation_bits {inner.activation_bits}: a Bidirectional layer is "
+                               "int8 only")
     f, b = layer.forward, layer.backward
     shape = (type(f), f.input_size, f.hidden_size, f.return_sequences)
     if (type(b), b.input_size, b.hidden_size, b.return_sequences) != shape:
@@ -170,10 +179,25 @@ def _check_bidirectional(layer: BidirectionalLayer, where: str) -> None:
     domain.check_merge(layer, where)
 
 
+def check_bits(obj, where: str) -> None:
+    """``activation_bits`` 8 or 16; at 16 a kind with a 16x8 kernel and zero points 0 (symmetric int16)."""
+    bits = getattr(obj, "activation_bits", 8)
+    if bits not in ACTIVATION_BITS:
+        raise TinyrnnError(f"{where}: field 'activation_bits' = {bits!r}, not one of {ACTIVATION_BITS}")
+    if bits == 16 and getattr(obj, "kind", None) not in (None, *KINDS_16):  # None: the input quantizer
+        raise TinyrnnError(f"{where}: a {obj.kind} layer has no 16x8 kernel (activation_bits 16: LSTM and Dense only)")
+    zero_points = [f.name for f in dataclasses.fields(obj) if f.name.endswith("zero_point") and f.type == "int"]
+    for name in zero_points if bits == 16 else ():
+        if getattr(obj, name) != 0:
+            raise TinyrnnError(f"{where}: field '{name}' = {getattr(obj, name)}: int16 activations are symmetric "
+                               "(zero point 0)")
+
+
 def _check_layer(layer, where: str) -> None:
     if isinstance(layer, BidirectionalLayer):
         return _check_bidirectional(layer, where)
     _check_fields(layer, where)
+    check_bits(layer, where)
     if isinstance(layer, (Conv1DLayer, Pool1DLayer)):
         check_front_layer(layer, where)  # before the array shapes, which depend on kernel_size
     sizes = ("input_size", "hidden_size" if hasattr(layer, "hidden_size") else "output_size")
@@ -196,6 +220,8 @@ def _check_layer(layer, where: str) -> None:
              GRULayer: (("bias_x", "w_x", "input_zero_point"),),
              SimpleRNNLayer: (("bias", "w_x", "input_zero_point"), (None, "w_h", "hidden_zero_point")),
              Conv1DLayer: (), Pool1DLayer: (), GlobalPool1DLayer: (), FlattenLayer: ()}[type(layer)]  # fmt: skip  (a Conv1D's: domain.check_layer)
+    if getattr(layer, "activation_bits", 8) == 16:
+        pairs = ()  # int64 biases, zero points 0: domain.check_wide
     for bias, w, zp in pairs:
         folded = (0 if bias is None else getattr(layer, bias).astype(np.int64)) - getattr(layer, zp) * getattr(
             layer, w).astype(np.int64).sum(axis=-1)
@@ -246,6 +272,7 @@ def validate(model: Model, where: str = "model") -> None:
         _check_scalar(where, "mask_value", model.mask_value, "float")
     quant = model.input_quant
     _check_fields(quant, f"{where}: input_quant")
+    check_bits(quant, f"{where}: input_quant")
     for name in ("offset", "scale"):
         _check_array(f"{where}: input_quant", name, getattr(quant, name), (model.input_size,), None)
     if not np.all(quant.scale > 0):
@@ -258,6 +285,11 @@ def validate(model: Model, where: str = "model") -> None:
         if isinstance(layer, DenseLayer):
             check_table(layer, lwhere, last=k == len(model.layers) - 1)
         _check_layer(layer, lwhere)
+        if model.activation_bits == 16 and layer.kind not in KINDS_16:
+            raise TinyrnnError(f"{lwhere}: a {layer.kind} layer has no 16x8 kernel (a 16x8 model: LSTM and Dense only)")
+        if getattr(layer, "activation_bits", 8) != model.activation_bits:
+            raise TinyrnnError(f"{lwhere}: activation_bits {getattr(layer, 'activation_bits', 8)} in a model whose "
+                               f"input has {model.activation_bits} (one width throughout)")
         if layer.input_size != width:
             raise TinyrnnError(f"{lwhere}: input size {layer.input_size} != previous output {width}")
         if isinstance(layer, DenseLayer):

@@ -42,10 +42,16 @@ class DeviceInfo:
     output_size: int
     out_steps: int  # 1 = last step of a window, 0 = one output per step
     board: str
+    element_size: int = 1  # bytes per input/output value: 1 int8, 2 int16 (a 16x8 model)
 
     @property
     def returns_sequences(self) -> bool:
         return self.out_steps == 0
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The values' wire type: int8, or little-endian int16."""
+        return np.dtype("<i2" if self.element_size == 2 else "i1")
 
 
 @dataclass(frozen=True)
@@ -111,13 +117,15 @@ class Device:
                 protocol_version=d["protocol_version"], kernel_abi=d["kernel_abi"], model_hash=d["model_hash"].hex(),
                 tick_hz=d["tick_hz"], max_payload=d["max_payload"], input_size=d["input_size"],
                 output_size=d["output_size"], out_steps=d["out_steps"], board=d["board"].decode("ascii", "replace"),
+                element_size=d["element_size"],
             )
             if info.protocol_version != PROTOCOL_VERSION:
                 raise TinyrnnError(
                     f"{self.link.url}: firmware speaks protocol v{info.protocol_version}, this tinyrnn speaks "
                     f"v{PROTOCOL_VERSION}: rebuild the firmware with this tinyrnn"
                 )
-            if info.out_steps not in (0, 1) or info.input_size == 0 or info.output_size == 0:
+            if info.out_steps not in (0, 1) or info.input_size == 0 or info.output_size == 0 or \
+                    info.element_size not in (1, 2):
                 raise LinkError(f"INFO reply has impossible sizes {info}", kind="layout", offset=f.offset)
             self.link.max_payload = info.max_payload
             self._info = info
@@ -148,22 +156,27 @@ class Device:
         self.link.request(FrameType.RESET)
 
     # ------------------------------------------------------------------ model
-    def _as_int8(self, x, ndim: int, what: str) -> np.ndarray:
-        x = np.asarray(x)
-        if x.dtype != np.int8:
-            raise TinyrnnError(f"{what} must be int8 (quantized), got {x.dtype}")
+    def _as_codes(self, x, ndim: int, what: str) -> np.ndarray:
+        """x as the device's wire values (int8, or int16 for a 16x8 model)."""
+        x, dtype = np.asarray(x), self.info().dtype
+        if x.dtype.kind != "i" or x.dtype.itemsize != dtype.itemsize:
+            raise TinyrnnError(f"{what} must be int{8 * dtype.itemsize} (quantized), got {x.dtype}")
         if x.ndim != ndim or x.shape[-1] != self.info().input_size:
             shape = "(T, F)" if ndim == 2 else "(F,)"
             raise TinyrnnError(f"{what} has shape {x.shape}, the device model wants {shape} with F={self.info().input_size}")
-        return np.ascontiguousarray(x)
+        return np.ascontiguousarray(x.astype(dtype))
+
+    def _values(self, y: bytes) -> np.ndarray:
+        info = self.info()
+        return np.frombuffer(y, info.dtype).astype(np.int16 if info.element_size == 2 else np.int8)
 
     def step(self, x_t) -> tuple[np.ndarray, int]:
-        """One time step on the device's current state → (y int8 (O,), ticks)."""
-        x = self._as_int8(x_t, 1, "x_t")
+        """One time step on the device's current state → (y (O,), ticks)."""
+        x = self._as_codes(x_t, 1, "x_t")
         f = self.link.request(FrameType.STEP, x.tobytes())
         d = TICKS_REPLY.unpack(f.payload)
-        self._expect_len(d["y"], self.info().output_size, "STEP", f.offset)
-        return np.frombuffer(d["y"], np.int8).copy(), d["ticks"]
+        self._expect_len(d["y"], self.info().output_size * self.info().element_size, "STEP", f.offset)
+        return self._values(d["y"]), d["ticks"]
 
     def _expect_len(self, y: bytes, n: int, what: str, offset: int) -> None:
         if len(y) != n:
@@ -174,9 +187,9 @@ class Device:
 
     def steps_per_chunk(self, masked: bool = False) -> int:
         info = self.info()
-        n = (info.max_payload - 1) // (info.input_size + int(masked))  # + one valid flag per step
+        n = (info.max_payload - 1) // (info.input_size * info.element_size + int(masked))  # + one valid flag per step
         if info.returns_sequences:
-            n = min(n, (info.max_payload - TICKS_REPLY.fixed_size) // info.output_size)
+            n = min(n, (info.max_payload - TICKS_REPLY.fixed_size) // (info.output_size * info.element_size))
         if n < 1:
             raise TinyrnnError(f"{self.link.url}: one time step does not fit the device's {info.max_payload}-byte payload")
         return n
@@ -196,10 +209,10 @@ class Device:
                                   timeout_s=wait)
             d = TICKS_REPLY.unpack(f.payload)
             want = (end - start) * info.output_size if info.returns_sequences else (info.output_size if end == T else 0)
-            self._expect_len(d["y"], want, f"RUN chunk {start}:{end}", f.offset)
+            self._expect_len(d["y"], want * info.element_size, f"RUN chunk {start}:{end}", f.offset)
             outs.append(d["y"])
             ticks = d["ticks"]
-        y = np.frombuffer(b"".join(outs), np.int8).copy()
+        y = self._values(b"".join(outs))
         return (y.reshape(T, info.output_size) if info.returns_sequences else y), ticks
 
     def run(self, x_q, valid=None) -> tuple[np.ndarray, int]:
@@ -217,7 +230,7 @@ class Device:
         device parser, so the device cannot complain about it. A dead device costs
         (retries + 1) timeouts before the error; a crashed one reports its fault at once.
         """
-        x = self._as_int8(x_q, 2, "x_q")
+        x = self._as_codes(x_q, 2, "x_q")
         if x.shape[0] == 0:
             raise TinyrnnError("x_q has no time steps")
         if valid is not None:
@@ -240,7 +253,7 @@ class Device:
         """n steps of a fixed input (zeros by default) from a reset state; state is reset after."""
         if not 1 <= int(n) <= 0xFFFFFFFF:
             raise TinyrnnError(f"bench n={n} must be in 1..2^32-1")
-        x = b"" if x_t is None else self._as_int8(x_t, 1, "x_t").tobytes()
+        x = b"" if x_t is None else self._as_codes(x_t, 1, "x_t").tobytes()
         f = self.link.request(FrameType.BENCH, BENCH_REQUEST.pack(n=int(n), x=x), timeout_s=timeout_s)
         d = BENCH_REPLY.unpack(f.payload)
         if d["n"] != int(n):

@@ -32,7 +32,7 @@ from enum import IntEnum
 
 from tinyrnn.core.errors import TinyrnnError
 
-PROTOCOL_VERSION = 2  # 2: BENCH replies carry cycles
+PROTOCOL_VERSION = 2  # 2: INFO element_size (16x8 models: int16 values), BENCH cycles
 SYNC = b"\xa5\x5a"  # not ASCII: a text boot banner or printf never looks like a frame start
 HEADER = struct.Struct("<BBH")  # type, seq, payload length (after the sync bytes)
 CRC = struct.Struct("<H")
@@ -40,7 +40,7 @@ OVERHEAD = len(SYNC) + HEADER.size + CRC.size  # 8 bytes around every payload
 CRC_INIT = 0xFFFF
 CRC_POLY = 0x1021
 REPLY_BIT = 0x80
-MIN_MAX_PAYLOAD = 64  # every device buffer must hold at least the INFO reply + a short name
+MIN_MAX_PAYLOAD = 64  # every device buffer must hold at least the INFO reply + a short name (14 chars)
 BOARD_NAME_MAX = 32
 ERROR_TEXT_MAX = 40
 IDLE_TIMEOUT_MS = 50  # device drops a half-received frame after this much line silence
@@ -167,17 +167,18 @@ INFO_REPLY = Layout("INFO_REPLY", (
     Field("input_size", "u16"),
     Field("output_size", "u16"),
     Field("out_steps", "u16", "outputs per RUN window: 1 = last step only, 0 = one per input step"),
+    Field("element_size", "u16", "bytes per input/output value: 1 int8, 2 int16 (16x8, little-endian)"),
     Field("board", "rest", "board name, ASCII"),
 ))
 RUN_REQUEST = Layout("RUN_REQUEST", (
     Field("flags", "u8", "RUN_FIRST | RUN_LAST | RUN_MASKED"),
-    Field("x", "rest", "n whole time steps, n*F int8 (RUN_MASKED: n valid flags first)"),
+    Field("x", "rest", "n whole time steps, n*F values (RUN_MASKED: n valid flags first)"),
 ))
 TICKS_REPLY = Layout("TICKS_REPLY", (
-    Field("ticks", "u32", "model ticks (RUN: whole window so far)"), Field("y", "rest", "int8 outputs"),
+    Field("ticks", "u32", "model ticks (RUN: whole window so far)"), Field("y", "rest", "output values"),
 ))
-STEP_REQUEST = Layout("STEP_REQUEST", (Field("x", "rest", "F int8"),))
-BENCH_REQUEST = Layout("BENCH_REQUEST", (Field("n", "u32", "steps"), Field("x", "rest", "F int8, or empty for zeros")))
+STEP_REQUEST = Layout("STEP_REQUEST", (Field("x", "rest", "F values"),))
+BENCH_REQUEST = Layout("BENCH_REQUEST", (Field("n", "u32", "steps"), Field("x", "rest", "F values, or empty for zeros")))
 BENCH_REPLY = Layout("BENCH_REPLY", (
     Field("n", "u32"), Field("ticks", "u32"), Field("stack_peak", "u32", "bytes; STACK_UNKNOWN if unknown"),
     Field("cycles", "u32", "core clock cycles of the n steps (DWT CYCCNT), mod 2^32; 0: no cycle counter"),

@@ -25,7 +25,7 @@ class VerifyResult:
     mismatched_elements: int = 0
     first_mismatch: dict | None = None
     ticks: list = field(default_factory=list)  # per inference, in sequence order
-    outputs: list = field(default_factory=list)  # device outputs, int8, in sequence order
+    outputs: list = field(default_factory=list)  # device outputs (int8, int16 for 16x8), in sequence order
     indices: list = field(default_factory=list)  # the sequence index of each output
     error: str | None = None  # link failure that ended the run early
     rate: float = 0.0  # sequences per second
@@ -35,7 +35,7 @@ class VerifyResult:
         """Compare one received output with the golden one; returns the differing count.
 
         Call in increasing index order (the parallel runner merges before calling)."""
-        got = np.asarray(got, np.int8)
+        got = np.asarray(got, want.dtype)
         if got.size != want.size:
             raise TinyrnnError(f"sequence {index}: the device sent {got.size} output values, the model has "
                                f"{want.size}: the firmware was not built from this artifact")
@@ -92,9 +92,9 @@ def _first_difference(index: int, got: np.ndarray, want: np.ndarray) -> dict:
 
 
 def check_input(model: Model, x_q) -> np.ndarray:
-    x_q = np.asarray(x_q, np.int8)
+    x_q = np.asarray(x_q, model.int_dtype)
     if x_q.ndim != 3 or x_q.shape[2] != model.input_size:
-        raise TinyrnnError(f"input must be (N, T, {model.input_size}) int8, got {x_q.shape}")
+        raise TinyrnnError(f"input must be (N, T, {model.input_size}) {np.dtype(model.int_dtype)}, got {x_q.shape}")
     return x_q
 
 
@@ -102,10 +102,10 @@ def check_layout(device: Device, model: Model) -> None:
     """The device's INFO sizes must be the model's: a firmware whose hash matches but whose
     sizes do not (a glue bug, a hand-edited build) would otherwise fail deep in a comparison."""
     info = device.info()
-    want = (model.input_size, model.output_size, 0 if model.returns_sequences else 1)
-    got = (info.input_size, info.output_size, info.out_steps)
+    want = (model.input_size, model.output_size, 0 if model.returns_sequences else 1, model.activation_bits // 8)
+    got = (info.input_size, info.output_size, info.out_steps, info.element_size)
     if got != want:
-        names = ("input size", "output size", "outputs per window (0 = every step)")
+        names = ("input size", "output size", "outputs per window (0 = every step)", "bytes per value")
         diff = "; ".join(f"{n} {g} (model: {w})" for n, g, w in zip(names, got, want) if g != w)
         raise TinyrnnError(f"{device.link.url} ({info.board}) reports {diff}: the firmware was not built from "
                            "this artifact, or its model glue is broken")
@@ -113,7 +113,7 @@ def check_layout(device: Device, model: Model) -> None:
 
 def verify_device(device: Device, model: Model, x_q: np.ndarray, progress: bool = True,
                   valid: np.ndarray | None = None) -> VerifyResult:
-    """Run every sequence of x_q (N, T, F) int8 on the device and compare with the golden model.
+    """Run every sequence of x_q (N, T, F) int8 (int16: 16x8) on the device and compare with the golden model.
 
     ``valid`` (N, T) bool (``model.valid_steps`` of the float windows): masked steps."""
     x_q = check_input(model, x_q)

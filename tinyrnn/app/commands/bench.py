@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyrnn.app import bench_target, cmsis_nn, cycles
-from tinyrnn.app.bench_models import FRONT, MODELS, bench_input, bench_model, conv_macs, macs_per_step
+from tinyrnn.app.bench_models import FRONT, MODELS, bench_input, bench_model, conv_macs, macs_per_step, wide_model
 from tinyrnn.codegen.build import build, map_code_ranges
 from tinyrnn.codegen.project import model_objects, model_sizes, render_project
 from tinyrnn.core.boards import (
@@ -39,6 +39,7 @@ from tinyrnn.core.boards import (
     weight_layouts,
 )
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.ir import Model
 from tinyrnn.harness import trace
 from tinyrnn.harness.dut import Device
 from tinyrnn.harness.qemu import Qemu
@@ -83,17 +84,18 @@ def configure(parser) -> None:
 
 # --------------------------------------------------------------------------- measuring
 def bench_one(board: str, name: str, workdir, steps: int = DEFAULT_STEPS, with_cycles: bool = False,
-              weights: str = DEFAULT_WEIGHTS) -> dict:
+              weights: str = DEFAULT_WEIGHTS, model: Model | None = None) -> dict:
     """Build ``name`` for ``board`` with the ``weights`` layout, run it under QEMU; one result
-    row (FIELDS). ``with_cycles``: a second, traced run estimates cycles (est_cycles_per_step, else None)."""
-    model = bench_model(name)
-    project = render_project(model, board, Path(workdir) / f"{board}-{name}-{weights}", weights=weights)
+    row (FIELDS). ``with_cycles``: a second, traced run estimates cycles (est_cycles_per_step, else None).
+    ``model``: measure this model of ``name``'s shape instead (``wide_model(name)``: its 16x8 twin)."""
+    model = model or bench_model(name)
+    project = render_project(model, board, Path(workdir) / f"{board}-{model.name}-{weights}", weights=weights)
     built = build(project["project_dir"])
     sizes = model_sizes(project["project_dir"])
     timeout = 60.0 + steps * macs_per_step(name) / 2e4  # M0 at ~4 instructions per MAC, QEMU at ~80 MIPS
     with Qemu(board, built["elf"], timeout_s=timeout + 60) as qemu, \
             Device.open(qemu.url, expected_hash=model.content_hash()) as device:
-        result = device.bench(steps, bench_input(name), timeout_s=timeout)
+        result = device.bench(steps, bench_input(name, model.activation_bits), timeout_s=timeout)
     instructions = result.ticks * instructions_per_tick(board) / result.n
     est = cycles_per_step(board, name, project["project_dir"], steps) if with_cycles else None
     return {"board": board, "model": name, "weights": weights, "path": project["path"],

@@ -7,14 +7,14 @@ import argparse
 from tinyrnn.app.api import REGRESSION_HEADROOM, quantize_file
 from tinyrnn.quantize.calibrate import METHODS
 from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
-from tinyrnn.quantize.pipeline import DEFAULTS
+from tinyrnn.quantize.pipeline import ACTIVATIONS, DEFAULTS
 from tinyrnn.quantize.referee import summary as referee_summary
 
 HELP = "quantize a Keras model to an int8 artifact"
 
 
 def configure(p) -> None:
-    p.add_argument("model", help=".keras model file, or an int8 .tflite with a fused LSTM")
+    p.add_argument("model", help=".keras model file, or an int8 .tflite with a fused LSTM (or a 16x8 one of LSTM ops)")
     p.add_argument("--calib", help="calibration data for a .keras model (NPZ file, UCI HAR folder or synthetic:NAME)")
     p.add_argument("--out", required=True, help="output artifact file (.tnr)")
 
@@ -31,13 +31,17 @@ def configure(p) -> None:
                    help=f"widen the Dense head's output range by this fraction of it on each side (default: "
                         f"{REGRESSION_HEADROOM} when the calibration data has float (regression) targets, else "
                         f"{DEFAULTS['output_headroom']})")
+    p.add_argument("--activations", choices=list(ACTIVATIONS), default=DEFAULTS["activations"],
+                   help="int16: the 16x8 mode (int16 activations, int8 weights, int64 biases, as TFLite Micro's "
+                        "16x8 kernels; LSTM and Dense layers only)")
     p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration (and the Keras referee)")
     p.add_argument("--output", metavar="NAME", help="the output layer of a Keras model with several outputs")
 
 def run(args):
     result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
                            bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights,
-                           output_headroom=args.output_headroom, output=args.output)  # fmt: skip
+                           output_headroom=args.output_headroom, output=args.output,
+                           activations=args.activations)  # fmt: skip
     lines = [f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"]
     if result["keras_agreement"]:
         lines.append(referee_summary(result["keras_agreement"]))

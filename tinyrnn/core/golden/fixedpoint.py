@@ -75,6 +75,25 @@ def requantize(acc, multiplier, shift) -> np.ndarray:
     return rounding_divide_by_pot(doubling_high_mul(shifted, multiplier), right)
 
 
+ACC_BOUND = 2**47  # TFLM's precondition on the int64 accumulator of requantize_s64
+
+
+def reduced_multiplier(multiplier) -> np.ndarray:
+    """The Q31 multiplier rounded to Q15 (TFLM/CMSIS-NN REDUCE_MULTIPLIER)."""
+    m = np.asarray(multiplier, np.int64)
+    return np.where(m < 0x7FFF0000, (m + (1 << 15)) >> 16, INT16_MAX)
+
+
+def requantize_s64(acc, multiplier, shift) -> np.ndarray:
+    """round(acc · reduced_multiplier / 2^(15 − shift)), ties up; acc int64 with |acc| < 2^47,
+    multiplier >= 0, shift in [-31, 7] (TFLM's assumptions; the domain check refuses others)."""
+    acc = np.asarray(acc, np.int64)
+    if np.any(np.abs(acc) >= ACC_BOUND):
+        raise OverflowError("requantize_s64: accumulator outside ±2^47")
+    total = 15 - np.asarray(shift, np.int64)
+    return (acc * reduced_multiplier(multiplier) + (np.int64(1) << (total - 1))) >> total
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """Real multiplier → (Q31 multiplier, shift) as TFLite's QuantizeMultiplier does."""
     if real == 0.0:

@@ -58,6 +58,15 @@ def cell_update(layer: LSTMLayer, pre: list, c) -> tuple[np.ndarray, np.ndarray]
     return c_new, requantize(o_t * tanh_c, layer.hidden_multiplier, layer.hidden_shift)
 
 
+def probe_step(probe, pre: list, c_new, h_new) -> None:
+    """Report the gate pre-activations and states of a step to ``probe(name, array)``."""
+    if probe is not None:
+        for name, value in zip(("gate_input", "gate_forget", "gate_cell", "gate_output"), pre):
+            probe(name, value)
+        probe("cell", c_new)
+        probe("hidden", h_new)
+
+
 def lstm_s8_step(layer: LSTMLayer, x, h, c, biases, probe=None):
     """One time step for a batch: x (B, I) int8, h (B, H) int8, c (B, H) int16 → (h, c).
 
@@ -70,11 +79,7 @@ def lstm_s8_step(layer: LSTMLayer, x, h, c, biases, probe=None):
     pre = [_gate(layer, g, x, h, bias_x, bias_h) for g in GATES]
     c_new, hid = cell_update(layer, pre, c)
     h_new = sat8(hid + layer.hidden_zero_point)
-    if probe is not None:
-        for name, value in zip(("gate_input", "gate_forget", "gate_cell", "gate_output"), pre):
-            probe(name, value)
-        probe("cell", c_new)
-        probe("hidden", h_new)
+    probe_step(probe, pre, c_new, h_new)
     return h_new.astype(np.int8), c_new.astype(np.int16)
 
 
@@ -84,19 +89,25 @@ def initial_state(layer: LSTMLayer, batch: int) -> tuple[np.ndarray, np.ndarray]
     return h, np.zeros((batch, layer.hidden_size), np.int16)
 
 
-def lstm_s8(layer: LSTMLayer, x, state=None, probe=None, valid=None) -> tuple[np.ndarray, tuple]:
-    """Run a batch of sequences x (B, T, I) int8 → (hidden states (B, T, H) int8, final state).
-
-    ``valid`` (B, T) bool, optional: on a step where it is False the state and the
-    output stay those of the previous step (Keras masking)."""
-    x = np.asarray(x)
-    batch, steps, _ = x.shape
-    h, c = state if state is not None else initial_state(layer, batch)
-    biases = effective_biases(layer)
-    out = np.empty((batch, steps, layer.hidden_size), np.int8)
+def scan(step, x, state: tuple, valid=None) -> tuple[np.ndarray, tuple]:
+    """``step(x_t, h, c) -> (h, c)`` over x (B, T, I) from ``state``: (hidden states (B, T, H),
+    final state). ``valid`` (B, T) bool, optional: on a step where it is False the state
+    and the output stay those of the previous step (Keras masking)."""
+    h, c = state
+    batch, steps = x.shape[:2]
+    out = np.empty((batch, steps, h.shape[1]), h.dtype)
     for t in range(steps):
-        h_new, c_new = lstm_s8_step(layer, x[:, t, :], h, c, biases, probe)
+        h_new, c_new = step(x[:, t, :], h, c)
         keep = np.ones((batch, 1), bool) if valid is None else np.asarray(valid)[:, t, None]
         h, c = np.where(keep, h_new, h), np.where(keep, c_new, c)
         out[:, t, :] = h
     return out, (h, c)
+
+
+def lstm_s8(layer: LSTMLayer, x, state=None, probe=None, valid=None) -> tuple[np.ndarray, tuple]:
+    """Run a batch of sequences x (B, T, I) int8 → (hidden states (B, T, H) int8, final state);
+    ``valid`` as in ``scan``."""
+    x = np.asarray(x)
+    biases = effective_biases(layer)
+    state = state if state is not None else initial_state(layer, x.shape[0])
+    return scan(lambda x_t, h, c: lstm_s8_step(layer, x_t, h, c, biases, probe), x, state, valid)

@@ -10,11 +10,21 @@ from tinyrnn.core.golden.bidirectional_s8 import DIRECTIONS, bidirectional_s8
 from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
 from tinyrnn.core.golden.global_pool1d_s8 import global_pool1d_s8
+from tinyrnn.core.golden.dense_s16 import dense_s16
+from tinyrnn.core.golden.lstm_s16 import lstm_s16
 from tinyrnn.core.golden.pool1d_s8 import pool1d_s8
 from tinyrnn.core.ir import RECURRENT_KINDS, FlattenLayer, Model
 
 RECURRENT = {**DIRECTIONS, "bidirectional": bidirectional_s8}
 FRONT = {"conv1d": conv1d_s8, "pool1d": pool1d_s8}
+WIDE = {"lstm": lstm_s16, "dense": dense_s16}  # the 16x8 kernels (ir.KINDS_16)
+
+
+def kernel(layer):
+    """The golden function of a layer: its kind's, the 16x8 one at ``activation_bits`` 16."""
+    if getattr(layer, "activation_bits", 8) == 16:
+        return WIDE[layer.kind]
+    return FEEDFORWARD.get(layer.kind) or RECURRENT[layer.kind]
 
 
 def flatten_s8(layer: FlattenLayer, x) -> np.ndarray:
@@ -31,7 +41,8 @@ FEEDFORWARD = {"dense": dense_s8, **FRONT, "global_pool1d": global_pool1d_s8, "f
 
 def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: np.ndarray | None = None,
               running: bool = False) -> np.ndarray:  # fmt: skip
-    """x_q (N, T, F) int8 → (N, O) int8, or (N, T, O) when the model returns sequences.
+    """x_q (N, T, F) int8 → (N, O) int8, or (N, T, O) when the model returns sequences
+    (int16 throughout for a 16x8 model).
 
     ``probes`` (optional) receives one dict per layer of arrays seen inside it. ``valid``
     (N, T) bool (optional, from ``model.valid_steps`` of the float input): masked steps
@@ -39,26 +50,22 @@ def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: 
     output is the window's), as Keras does after a Masking layer. ``running``: a global
     pooling layer gives its result after every step (``run_steps``).
     """
-    y = np.asarray(x_q, np.int8)
+    y = np.asarray(x_q, model.int_dtype)
     for layer in model.layers:
         if layer.kind == "flatten" and y.shape[1] != layer.window:  # as the C's _run refuses it
             raise ValueError(f"layer {layer.name}: the model takes windows of {layer.window} steps, got {y.shape[1]}")
     for layer in model.layers:
         record: dict = {}
         probe = (lambda name, v: record.setdefault(name, []).append(np.asarray(v))) if probes is not None else None
-        if layer.kind == "dense":
-            y = dense_s8(layer, y)
-        elif layer.kind == "global_pool1d":
+        if layer.kind == "global_pool1d":
             y = global_pool1d_s8(layer, y, valid, running)
-        elif layer.kind == "flatten":
-            y = flatten_s8(layer, y)
-        elif layer.kind in FRONT:
-            y = FRONT[layer.kind](layer, y)
-            if not y.shape[1]:
+        elif layer.kind in FEEDFORWARD:
+            y = kernel(layer)(layer, y)
+            if layer.kind in FRONT and not y.shape[1]:
                 raise ValueError(f"layer {layer.name}: a window of {x_q.shape[1]} steps gives no output "
                                  f"(the model needs more than {model.warmup})")
         else:
-            seq, _ = RECURRENT[layer.kind](layer, y, probe=probe, valid=valid)
+            seq, _ = kernel(layer)(layer, y, probe=probe, valid=valid)
             y = seq if layer.return_sequences else seq[:, -1]
         if probes is not None:
             probes.append(record)
@@ -67,7 +74,7 @@ def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: 
 
 def run_front(model: Model, x_q: np.ndarray) -> np.ndarray:
     """The Conv1D/pooling front end on whole windows: (N, T, F) → (N, T', C) (x_q without one)."""
-    y = np.asarray(x_q, np.int8)
+    y = np.asarray(x_q, model.int_dtype)
     for layer in model.layers:
         if layer.kind in FRONT:
             y = FRONT[layer.kind](layer, y)
@@ -90,7 +97,7 @@ def run_steps(model: Model, x_q: np.ndarray) -> np.ndarray:
     due = np.arange(warmup, steps, stride)
     if due.size != front.shape[1]:  # the stream's timing and the whole-window lengths disagree
         raise ValueError(f"front end: {front.shape[1]} output steps on {steps} inputs, the stream has {due.size}")
-    x = np.zeros((n, steps, front.shape[2]), np.int8)
+    x = np.zeros((n, steps, front.shape[2]), model.int_dtype)
     x[:, due] = front
     layers = [layer for layer in model.layers if layer.kind not in FRONT]
     last = max(k for k, layer in enumerate(layers) if layer.kind in RECURRENT_KINDS)
@@ -106,6 +113,6 @@ def dequantize_output(model: Model, y: np.ndarray) -> np.ndarray:
 
 
 def predict(model: Model, x: np.ndarray) -> np.ndarray:
-    """Float input → class index by the int8 golden model (argmax of int8 logits)."""
+    """Float input → class index by the integer golden model (argmax of its logits)."""
     y = run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x))
     return np.argmax(y, axis=-1)

@@ -1,0 +1,91 @@
+"""The 16x8 layers' C (``activation_bits`` 16): params of ``tinyrnn_lstm_s16`` and
+``tinyrnn_dense_s16``, every integer computed here once.
+
+Each matmul's (multiplier, shift) becomes TFLM's 64-bit requantization constants: the
+Q31 multiplier rounded to Q15 (``reduced_multiplier``) and the right shift 15 − shift;
+the LSTM cell's requantizations are the int8 LSTM's (``layout.requant``). The layer's
+int16 state (h, c) and its kernel's int16 work area (the previous h) live in the
+model's state struct.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyrnn.codegen import layout
+from tinyrnn.codegen.checks import as_int
+from tinyrnn.core import domain
+from tinyrnn.core.golden.dense_s16 import activation_range_s16
+from tinyrnn.core.golden.fixedpoint import reduced_multiplier
+from tinyrnn.core.ir import DenseLayer, LSTMLayer
+
+GATES = 4
+
+
+def _c_list(values) -> str:
+    return "{" + ", ".join(layout.c_int(int(v)) for v in values) + "}"
+
+
+def _requant(where: str, stem: str, multiplier, shift, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Q15 multipliers, right shifts) of n matmuls (the domain check has bounded both)."""
+    mult = as_int(where, f"{stem}multiplier", multiplier, np.int32, (n,))
+    shift = as_int(where, f"{stem}shift", shift, np.int32, (n,))
+    return reduced_multiplier(mult), 15 - shift.astype(np.int64)
+
+
+def _rows(w: np.ndarray) -> np.ndarray:
+    """(4, H, K) gate rows → [H][4][K]: one block of four rows per unit (tinyrnn_lstm_s16.h)."""
+    return np.ascontiguousarray(np.asarray(w).transpose(1, 0, 2))
+
+
+def lstm_entry(layer: LSTMLayer, k: int, prefix: str, where: str, lut_name: str, source: str) -> tuple[dict, list]:
+    """Template entry of one 16x8 LSTM layer (as ``generate._recurrent``) and its arrays."""
+    H, I = layer.hidden_size, layer.input_size
+    domain.check_layer(layer, where)
+    w_x = as_int(where, "w_x", layer.w_x, np.int8, (GATES, H, I))
+    w_h = as_int(where, "w_h", layer.w_h, np.int8, (GATES, H, H))
+    bias = as_int(where, "bias", layer.bias, np.int64, (GATES, H))
+    mx, rx = _requant(where, "gate_x_", layer.gate_x_multiplier, layer.gate_x_shift, GATES)
+    mh, rh = _requant(where, "gate_h_", layer.gate_h_multiplier, layer.gate_h_shift, GATES)
+    arrays = [
+        layout.c_array(f"{prefix}_w_x", _rows(w_x), np.int8, f"{where}: input weights [H][4][I]"),
+        layout.c_array(f"{prefix}_w_h", _rows(w_h), np.int8, f"{where}: recurrent weights [H][4][H]"),
+        layout.c_array(f"{prefix}_bias", bias.T, np.int64, f"{where}: input biases [H][4]"),
+    ]
+    clip = int(layer.cell_clip)
+    cell_min, cell_max = (max(-clip, -32768), min(clip, 32767)) if clip > 0 else (-32768, 32767)
+    tanh_mul, tanh_round, tanh_shift = layout.tanh_prescale(int(layer.cell_scale_power) + 12)
+    fields = {"input_size": I, "hidden_size": H, "w_x": arrays[0]["cname"], "w_h": arrays[1]["cname"],
+              "bias": arrays[2]["cname"], "gate_mul": _c_list(np.stack([mx, mh], 1).reshape(-1)),
+              "gate_rshift": _c_list(np.stack([rx, rh], 1).reshape(-1)),
+              **{stem: layout.c_struct(layout.requant(int(getattr(layer, f"{stem}_multiplier")),
+                                                      int(getattr(layer, f"{stem}_shift")), domain.CELL_PRODUCT_BOUND))
+                 for stem in domain.LSTM_PRODUCTS},
+              "cell_min": cell_min, "cell_max": cell_max, "tanh_cell_mul": tanh_mul, "tanh_cell_round": tanh_round,
+              "tanh_cell_shift": tanh_shift, "sigmoid_lut": lut_name}  # fmt: skip
+    h = f"l{k}_h"
+    state = [("int16_t", f"l{k}_c", H, 0, f"{where}: cell state"), ("int16_t", h, H, 0, f"{where}: hidden state")]
+    entry = {"index": k, "kind": "lstm", "params": f"{prefix}_params", "input": source, "h": h, "size": H,
+             "comment": where, "ctype": "tinyrnn_lstm_s16_params", "kernel": "tinyrnn_lstm_s16_step",
+             "scratch": (0, H, 0), "args": f"st->{h}, st->l{k}_c, st->scratch", "fields": fields, "state": state,
+             "state_io": [h, f"l{k}_c"]}  # fmt: skip
+    return entry, arrays
+
+
+def dense_fields(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
+    """The fields of one 16x8 Dense layer's params struct and its arrays."""
+    O, I = layer.output_size, layer.input_size
+    domain.check_layer(layer, where)
+    mult, rshift = _requant(where, "", layer.multiplier, layer.shift, O)
+    arrays = [
+        layout.c_array(f"{prefix}_weights", as_int(where, "weights", layer.weights, np.int8, (O, I)), np.int8,
+                       f"{where}: weights [O][I]"),
+        layout.c_array(f"{prefix}_bias", as_int(where, "bias", layer.bias, np.int64, (O,)), np.int64,
+                       f"{where}: bias [O]"),
+        layout.c_array(f"{prefix}_multiplier", mult, np.int32, f"{where}: Q15 multiplier [O]"),
+        layout.c_array(f"{prefix}_rshift", rshift, np.int32, f"{where}: right shift 15 - shift [O]"),
+    ]  # fmt: skip
+    fields = {"input_size": I, "output_size": O, **{k: a["cname"] for k, a in zip(
+        ("weights", "bias", "multiplier", "rshift"), arrays)}}  # fmt: skip
+    fields["activation_min"], fields["activation_max"] = activation_range_s16(layer)
+    return fields, arrays

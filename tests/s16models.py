@@ -1,0 +1,37 @@
+"""Small 16x8 models for the tests, quantized by ``quantize_model(activations="int16")``
+from random float twins (numpy only, no TensorFlow): an LSTM stack and a Dense head."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyrnn.quantize.float_model import FloatDense, FloatLSTM, FloatModel
+from tinyrnn.quantize.pipeline import quantize_model
+
+
+def float_stack(rng, features: int, hidden=(8,), dense=((4, "linear"),), sequences: bool = False) -> FloatModel:
+    """LSTM layers of ``hidden`` units (all but the last return sequences, the last as
+    ``sequences``), then Dense layers of (units, activation)."""
+    layers, width = [], features
+    for k, units in enumerate(hidden):
+        seq = sequences or k < len(hidden) - 1
+        layers.append(FloatLSTM(f"lstm_{k}", rng.normal(scale=0.5, size=(width, 4 * units)),
+                                rng.normal(scale=0.4, size=(units, 4 * units)), rng.normal(scale=0.3, size=4 * units), seq))
+        width = units
+    for k, (units, activation) in enumerate(dense):
+        layers.append(FloatDense(f"dense_{k}", rng.normal(scale=0.6, size=(width, units)),
+                                 rng.normal(scale=0.2, size=units), activation))
+        width = units
+    return FloatModel("m", (None, features), np.zeros(features), np.ones(features), layers)
+
+
+def data(rng, n: int, steps: int, features: int) -> np.ndarray:
+    return (rng.normal(size=(n, steps, features)) * np.linspace(0.5, 2.0, features)).astype(np.float32)
+
+
+def model_pair(seed: int = 0, features: int = 3, **kwargs):
+    """(float twin, its 16x8 model, its int8 model, evaluation windows) of one random stack."""
+    rng = np.random.default_rng(seed)
+    fm = float_stack(rng, features, **kwargs)
+    x = data(rng, 120, 10, features)
+    return fm, quantize_model(fm, x[:80], activations="int16"), quantize_model(fm, x[:80]), x[80:]
