@@ -61,6 +61,8 @@ def front_pass(model: Model, front: list, members: list, arrays: list, steps: in
     if not front:
         return {"front_flush": []}
     layers = model.layers[: len(front)]
+    for i, entry in enumerate(front):  # x_t enters at layer `first`: the model input, or a right padding
+        entry["window_input"] = "x_t" if i == 0 else f"first == {i} ? x_t : {entry['input']}"
     flush = []
     for i, layer in enumerate(layers):
         if getattr(layer, "pad_right", 0):
