@@ -9,8 +9,9 @@ front door on the corpus's synthetic windows.
 
 Columns: accepted or the refusal; the float twin's largest difference from Keras's
 predict (absolute, over every layer's output, on the calibration windows); Keras float
-and tinyrnn int8 (golden) accuracy on the held-out windows and the paired difference; int8 with one input scale for every channel (``input_scales="tensor"``, the
-default before per-channel input scales) for comparison;
+and tinyrnn int8 (golden) accuracy on the held-out windows and the paired difference;
+int8 with per-channel input scales (the opt-in lever ``input_scales="channel"``,
+quantize/equalize.py) for comparison;
 the device: ``--device-windows`` held-out windows on QEMU mps2-an386 (Cortex-M4), every
 output compared with the golden model.
 """
@@ -56,8 +57,8 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
         return {"model": name, "data": "HAR", "accepted": False, "refusal": str(exc).split(": ", 1)[-1]}
     float_acc = evaluate(str(path), str(test_npz))["accuracy"]
     int8_acc = evaluate(q["artifact"], str(test_npz))["accuracy"]
-    one = quantize_file(str(path), str(calib_npz), str(work / f"{name}_one.tnr"), input_scales="tensor")
-    one_scale_acc = evaluate(one["artifact"], str(test_npz))["accuracy"]
+    per_channel = quantize_file(str(path), str(calib_npz), str(work / f"{name}_ch.tnr"), input_scales="channel")
+    per_channel_acc = evaluate(per_channel["artifact"], str(test_npz))["accuracy"]
     dev = verify(q["artifact"], f"qemu:{BOARD}", str(test_npz), n_device, build_dir=str(work / f"{name}_fw"),
                  progress=False)  # fmt: skip
     log(f"{name}: Keras {float_acc:.4f}, int8 {int8_acc:.4f}, device {dev['sequences']} seq, "
@@ -65,7 +66,7 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
     return {"model": name, "data": "HAR", "accepted": True, "keras_max_abs_diff": q["keras_agreement"]["max_abs_diff"],
             "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"], "float_accuracy": float_acc,
             "int8_accuracy": int8_acc, "delta_pp": 100 * (int8_acc - float_acc),
-            "int8_one_input_scale_accuracy": one_scale_acc, "device_sequences": dev["sequences"],
+            "int8_channel_scales_accuracy": per_channel_acc, "device_sequences": dev["sequences"],
             "device_mismatches": dev["mismatches"], "device_verified": dev["verified"]}  # fmt: skip
 
 
@@ -110,7 +111,7 @@ def markdown(rows: list, args) -> str:
              f"QEMU {BOARD} (Cortex-M4), every output byte compared with the golden model. Synthetic rows: untrained "
              "(weights as initialized, biases randomized), the corpus's 96 windows."
              + (" Rows of models not named by --only are kept from the earlier run." if args.update else ""), "",
-             "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | int8, one input scale "
+             "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | int8, per-channel input scales "
              "| device == golden |", "|---|---|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for r in rows:
         if not r["accepted"]:
@@ -121,7 +122,7 @@ def markdown(rows: list, args) -> str:
         delta = f"{r['delta_pp']:+.2f}" if "delta_pp" in r else ""
         lines.append(f"| {r['model']} | {r['data']} | accepted | {r['keras_max_abs_diff']:.2g} | "
                      f"{_pct(r.get('float_accuracy'))} | {_pct(r.get('int8_accuracy'))} | {delta} | "
-                     f"{_pct(r.get('int8_one_input_scale_accuracy'))} | {device} |")
+                     f"{_pct(r.get('int8_channel_scales_accuracy'))} | {device} |")
     har = [r for r in rows if r["accepted"] and r["data"] == "HAR"]
     if har:
         worst = min(har, key=lambda r: r["delta_pp"])
@@ -129,9 +130,9 @@ def markdown(rows: list, args) -> str:
                       f"largest twin vs Keras difference {max(r['keras_max_abs_diff'] for r in rows if r['accepted']):.2g}; "
                       f"device mismatches {sum(r.get('device_mismatches', 0) for r in rows if r['accepted'])} "
                       f"over {sum(r.get('device_sequences', 0) for r in rows if r['accepted'])} sequences."]  # fmt: skip
-        both = [r for r in har if "int8_one_input_scale_accuracy" in r]
+        both = [r for r in har if "int8_channel_scales_accuracy" in r]
         if both:
-            gain = [100 * (r["int8_accuracy"] - r["int8_one_input_scale_accuracy"]) for r in both]
+            gain = [100 * (r["int8_channel_scales_accuracy"] - r["int8_accuracy"]) for r in both]
             lines += ["", f"Per-channel input scales vs one input scale, {len(both)} HAR classifiers: mean "
                           f"{np.mean(gain):+.2f} pp (better on {sum(g > 0 for g in gain)}, worse on "
                           f"{sum(g < 0 for g in gain)}, worst {min(gain):+.2f} pp)."]  # fmt: skip
@@ -155,7 +156,8 @@ def main() -> None:
     ap.add_argument("--only", help="comma-separated corpus names")
     ap.add_argument("--out", type=Path, default=REPO / "results")
     ap.add_argument("--update", action="store_true",
-                    help="replace only the rerun models' rows in OUT/corpus.json (the others are kept) and rewrite the table")
+                    help="replace only the rerun models' rows in OUT/corpus.json (the others are kept), "
+                         "rewrite the table")
     args = ap.parse_args()
     from tinyrnn.tfsupport import import_keras
     from tinyrnn.train.data import save_npz

@@ -1,12 +1,12 @@
 """Where a corpus model's int8 accuracy goes: per-layer attribution over training seeds.
 
-    .venv/bin/python benchmarks/stack_attribution.py                 # → results/stack_attribution.{md,json}
+    .venv/bin/python benchmarks/stack_attribution.py     # → results/stack_attribution_tables.md, .json
     .venv/bin/python benchmarks/stack_attribution.py --seeds 0 --epochs 1 --out /tmp/sa   # smoke run
 
 The corpus recipe (benchmarks/corpus.py: ``corpus.build`` and ``_fit`` with the seed,
 20 epochs, the same HAR split, calibration windows and held-out windows), once per
-``--seeds``; each trained model quantized twice, with per-channel input scales (the
-default, quantize/equalize.py) and with one input scale. Per seed and quantization:
+``--seeds``; each trained model quantized twice, with one input scale (the default)
+and with per-channel input scales (``input_scales="channel"``, quantize/equalize.py). Per seed and quantization:
 Keras float and int8 golden accuracy, the paired window counts (float right / int8
 wrong and the reverse), the changed decisions that were float near-ties (top-two
 margin below one int8 logit step), output SQNR, and the accuracy when only the input
@@ -122,6 +122,9 @@ def int8_result(fm, qm, x: np.ndarray, labels: np.ndarray, float_pred: np.ndarra
             "input_only_accuracy": input_only_accuracy(fm, qm, x, labels)}  # fmt: skip
 
 
+SCALES = {"tensor": "one input scale (the default)", "channel": "per-channel input scales (--input-scales channel)"}
+
+
 def seed_row(keras, name: str, seed: int, data, epochs: int) -> dict:
     from tinyrnn.quantize.keras_import import import_model
     from tinyrnn.quantize.pipeline import quantize_model
@@ -133,12 +136,12 @@ def seed_row(keras, name: str, seed: int, data, epochs: int) -> dict:
     fm = import_model(model, name)
     ref = fm.run(test.x)
     row = {"seed": seed, "float_accuracy": float(np.mean(float_pred == test.y))}
-    for scales in ("channel", "tensor"):
+    for scales in SCALES:
         qm = quantize_model(fm, calib, input_scales=scales)
         row[scales] = int8_result(fm, qm, test.x, test.y, float_pred, ref)
         row[scales]["layers"] = attribution(fm, qm, test.x, test.y)
-    log(f"{name} seed {seed}: float {row['float_accuracy']:.4f}, int8 {row['channel']['accuracy']:.4f} per-channel "
-        f"input scales, {row['tensor']['accuracy']:.4f} one input scale")
+    log(f"{name} seed {seed}: float {row['float_accuracy']:.4f}, int8 {row['tensor']['accuracy']:.4f} one input "
+        f"scale, {row['channel']['accuracy']:.4f} per-channel input scales")
     return row
 
 
@@ -147,7 +150,6 @@ SEED_HEADER = ["| seed | Keras float | int8 | Δ pp | float right, int8 wrong | 
                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
 LAYER_HEADER = ["| seed | layer | kind | SQNR alone dB | SQNR chain dB | accuracy, only this layer int8 | float output range "
                 "| int8 codes used |", "|---:|---|---|---:|---:|---:|---|---:|"]  # fmt: skip
-SCALES = {"channel": "per-channel input scales (the default)", "tensor": "one input scale (the default before)"}
 
 
 def markdown(name: str, rows: list, argv: list) -> str:
@@ -163,7 +165,8 @@ def markdown(name: str, rows: list, argv: list) -> str:
                          f"({q['changed_near_ties']}) | {q['near_ties']} | {q['output_sqnr_db']:.1f} | "
                          f"{100 * q['input_only_accuracy']:.2f} % |")
         d = np.array([r[scales]["delta_pp"] for r in rows])
-        lines += ["", f"Mean Δ {d.mean():+.2f} pp over {len(rows)} seeds (min {d.min():+.2f}, max {d.max():+.2f}).", ""]
+        lines += ["", f"Mean Δ {d.mean():+.2f} pp over {len(rows)} seeds (min {d.min():+.2f}, max {d.max():+.2f}).",
+                  ""]  # fmt: skip
     for scales, title in SCALES.items():
         lines += [f"## Per layer, {title} (alone: only this layer int8; chain: all layers int8 up to it)", "",
                   *LAYER_HEADER]
@@ -193,9 +196,11 @@ def main() -> None:
     rows = [seed_row(keras, args.model, int(s), data, args.epochs) for s in args.seeds.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"{args.model}_attribution" if args.model != "stack_lstm_gru_rnn" else "stack_attribution"
-    (args.out / f"{stem}.json").write_text(json.dumps({"model": args.model, "epochs": args.epochs, "rows": rows}, indent=1))
-    (args.out / f"{stem}.md").write_text(markdown(args.model, rows, sys.argv[1:]))
-    log(f"wrote {args.out / stem}.md")
+    result = {"model": args.model, "epochs": args.epochs, "rows": rows}
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    # tables only: results/stack_attribution.md is the reading of them, written by hand
+    (args.out / f"{stem}_tables.md").write_text(markdown(args.model, rows, sys.argv[1:]))
+    log(f"wrote {args.out / stem}_tables.md")
 
 
 if __name__ == "__main__":

@@ -141,14 +141,14 @@ def _finite(where: str, values: np.ndarray) -> np.ndarray:
 
 
 def calibrate(model: FloatModel, x: np.ndarray, method: str = "percentile", percentile: float = 99.99,
-              input_scales: str = "channel") -> Ranges:  # fmt: skip
+              input_scales: str = "tensor") -> Ranges:  # fmt: skip
     """Ranges (by ``method``) and bias-correction means from one float pass over ``x``.
 
     The cell state always takes its true extremes (the cell power rule picks from them)
     and the gate pre-activations are recorded as min/max for information only (Q3.12
     is fixed); the input, hidden and logits ranges follow ``method``. ``input_scales``
-    "channel": each input channel's range (by ``method``) is equalized into the first
-    layer (``equalize.py``; the ranges are the equalized model's); "tensor": one scale.
+    "tensor": one input scale; "channel": each input channel's range (by ``method``) is
+    equalized into the first layer (``equalize.py``; the ranges are the equalized model's).
     """
     check_options(method, percentile)
     check_input_scales(input_scales)

@@ -6,9 +6,8 @@ integer kernels do, on their grids (``quantize/layers.py``, ``golden/*_s8.py``):
 
 - weights: int8 symmetric, one scale per gate and path (LSTM/GRU), per output
   channel (Dense); biases on the int32 grid ``s_in · s_w``;
-- the normalized input and every layer input: the int8 grid of the layer feeding it (the
-  input's per channel: ``quantize/equalize.py`` folds each channel's scale into the first
-  layer, whose input weights are rounded as the quantizer rounds them, scaled);
+- the normalized input and every layer input: the int8 grid of the layer feeding it (one
+  input scale: the quantizer's default, not ``input_scales="channel"``);
 - each gate's input and recurrent matmul: Q3.12, saturated, then their sum saturated;
 - LSTM: ``f·c`` and ``i·g`` each on the int16 cell grid 2^p and saturated, their sum
   too; the hidden state on its asymmetric int8 grid;
@@ -113,11 +112,10 @@ def _define_layers(keras) -> None:
 
 def _input_layer(keras):
     class QATInput(keras.layers.Layer):
-        """The normalized input on its int8 grid. qparams: per channel scale, lo, hi."""
+        """The normalized input on the first layer's int8 grid. qparams: scale, lo, hi."""
 
         def build(self, input_shape):
-            self.qparams = self.add_weight(shape=(3, int(input_shape[-1])), initializer="ones", trainable=False,
-                                           name="qparams")  # fmt: skip
+            self.qparams = self.add_weight(shape=(3,), initializer="ones", trainable=False, name="qparams")
 
         def call(self, x):
             return on_grid(x, self.qparams[0], self.qparams[1], self.qparams[2])
@@ -143,14 +141,6 @@ def _recurrent_base(keras):
             self.recurrent_kernel = self.add_weight(shape=(h, g * h), name="recurrent_kernel")
             self.bias = self.add_weight(shape=self.bias_shape(), initializer="zeros", name="bias")
             self.qparams = self.add_weight(shape=(6,), initializer="ones", trainable=False, name="qparams")
-            # the per-channel input scales folded into the first layer (quantize/equalize.py), else 1
-            self.input_peaks = self.add_weight(shape=(n_in,), initializer="ones", trainable=False, name="input_peaks")
-
-        def input_weights(self):
-            """The kernel rounded as the quantizer rounds the equalized one, back in input units; its scales."""
-            peaks = self.input_peaks[:, None]
-            wx, sx = per_gate_weights(self.kernel * peaks, self.gates)
-            return wx / peaks, sx
 
         def call(self, x):
             steps = ops.transpose(x, (1, 0, 2))  # time-major for scan
@@ -179,7 +169,7 @@ def _lstm_layer(keras, base):
             return (4 * self.units,)
 
         def input_path(self, x):
-            wx, sx = self.input_weights()
+            wx, sx = per_gate_weights(self.kernel, 4)
             bias = bias_grid(self.bias, self.qparams[0] * sx, self.units)
             return q312(ops.matmul(x, wx) + bias), (per_gate_weights(self.recurrent_kernel, 4)[0],)
 
@@ -220,7 +210,7 @@ def _gru_layer(keras, base):
             return (2, 3 * self.units)
 
         def input_path(self, x):
-            wx, sx = self.input_weights()
+            wx, sx = per_gate_weights(self.kernel, 3)
             wh, sh = per_gate_weights(self.recurrent_kernel, 3)
             pre_x = q312(ops.matmul(x, wx) + bias_grid(self.bias[0], self.qparams[0] * sx, self.units))
             return pre_x, (wh, bias_grid(self.bias[1], H8_STEP * sh, self.units))
@@ -355,10 +345,8 @@ def _int8_range(scale: float, zero_point: int) -> list:
 def assign_scales(pairs, quant_in, ir_model) -> None:
     """Take every scale and grid from the quantized IR of the current weights."""
     first = ir_model.layers[0]
-    peaks = np.asarray(ir_model.meta["calibration"].get("channel_peaks") or np.ones(first.input_size))
-    step = first.input_scale * peaks
-    quant_in.qparams.assign(np.stack([step, *_int8_range(step, first.input_zero_point)]).astype(np.float32))
-    pairs[0][1].input_peaks.assign(peaks.astype(np.float32))
+    quant_in.qparams.assign(np.array([first.input_scale, *_int8_range(first.input_scale, first.input_zero_point)],
+                                     np.float32))
     for (_, twin), q in zip(pairs, ir_model.layers):
         if q.kind == "lstm":
             step = 2.0**q.cell_scale_power

@@ -47,7 +47,8 @@ def _model(rng, front: str) -> FloatModel:
         layers.append(FloatConv1D("conv", rng.normal(0.0, 0.5, (2, FEATURES, 4)), rng.normal(0.0, 0.1, 4), "linear",
                                   padding="valid", strides=1, dilation=1))  # fmt: skip
     elif front == "bidirectional":
-        layers.append(FloatBidirectional("bi", _recurrent(rng, "gru", FEATURES, "f"), _recurrent(rng, "gru", FEATURES, "b"), "concat"))
+        directions = (_recurrent(rng, "gru", FEATURES, name) for name in ("f", "b"))
+        layers.append(FloatBidirectional("bi", *directions, "concat"))
     if front in ("lstm", "gru", "rnn"):
         layers.append(_recurrent(rng, front, FEATURES))
     elif front != "bidirectional":
@@ -75,11 +76,11 @@ def test_equalized_model_is_the_same_function(front):
 def test_channel_peaks_fit_every_channel():
     rng = np.random.default_rng(2)
     model, x = _model(rng, "lstm"), _inputs(rng)
-    ranges = calibrate(model, x, "minmax")
+    ranges = calibrate(model, x, "minmax", input_scales="channel")
     y = model.normalize(x) / ranges.channel_peaks
     assert np.allclose(np.abs(y).max(axis=(0, 1)), 1.0)  # each channel reaches the grid's edge
     assert channel_peaks(np.array([0.0, -3.0]), np.array([0.0, 2.0])).tolist() == [1.0, 3.0]  # a dead channel keeps 1
-    assert calibrate(model, x, "minmax", input_scales="tensor").channel_peaks is None
+    assert calibrate(model, x, "minmax").channel_peaks is None
 
 
 def _narrow_channel_sqnr(model: FloatModel, x: np.ndarray, calib: np.ndarray, input_scales: str) -> float:
@@ -95,8 +96,9 @@ def test_narrow_channel_keeps_its_resolution_and_the_model_tracks_float():
     model, calib, x = _model(rng, "lstm"), _inputs(rng, 128), _inputs(rng, 128)
     one, per_channel = (_narrow_channel_sqnr(model, x, calib, s) for s in ("tensor", "channel"))
     assert per_channel > one + 20.0, (one, per_channel)  # ~50× finer steps on the narrow channel: ~34 dB
-    q = quantize_model(model, calib)
+    q = quantize_model(model, calib, input_scales="channel")
     assert q.meta["calibration"]["input_scales"] == "channel"
+    assert quantize_model(model, calib).meta["calibration"]["input_scales"] == "tensor"
     ref = model.run(x)
     y = dequantize_output(q, run_model(q, q.input_quant.quantize(x)))
     assert 10 * np.log10(np.mean(ref**2) / np.mean((y - ref) ** 2)) > 25.0
@@ -109,7 +111,7 @@ def test_input_scales_option_and_precomputed_ranges_are_checked():
         quantize_model(model, x, input_scales="pixel")
     with pytest.raises(TinyrnnError, match="input_scales 'pixel' unknown"):
         calibrate(model, x, input_scales="pixel")
-    with pytest.raises(TinyrnnError, match="other input scales than input_scales='tensor'"):
-        quantize_model(model, x, input_scales="tensor", ranges=calibrate(model, x))
-    a = quantize_model(model, x, input_scales="tensor", ranges=calibrate(model, x, input_scales="tensor"))
-    assert a.content_hash() == quantize_model(model, x, input_scales="tensor").content_hash()
+    with pytest.raises(TinyrnnError, match="other input scales than input_scales='channel'"):
+        quantize_model(model, x, input_scales="channel", ranges=calibrate(model, x))
+    a = quantize_model(model, x, input_scales="channel", ranges=calibrate(model, x, input_scales="channel"))
+    assert a.content_hash() == quantize_model(model, x, input_scales="channel").content_hash()

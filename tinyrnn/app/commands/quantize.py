@@ -29,8 +29,8 @@ def configure(p) -> None:
     p.add_argument("--weights", choices=WEIGHT_RULES, default=DEFAULTS["weights"],
                    help="weight scales: max |w|, or mse (clip outlier weights where that lowers the error)")
     p.add_argument("--input-scales", choices=INPUT_SCALES, default=DEFAULTS["input_scales"],
-                   help="channel: each input channel's range on the int8 grid (folded into the first layer); "
-                        "tensor: one input scale")
+                   help="tensor: one input scale; channel: each input channel's range on the int8 grid (folded "
+                        "into the first layer's weights)")
     p.add_argument("--output-headroom", type=float, default=None,
                    help=f"widen the Dense head's output range by this fraction of it on each side (default: "
                         f"{REGRESSION_HEADROOM} when the calibration data has float (regression) targets, else "
