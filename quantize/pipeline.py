@@ -33,8 +33,8 @@ QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "
 # by that fraction of its span on each side: a regression head meets targets beyond the
 # calibration data's (results/har_regression.md); 0 keeps the calibrated range. input_scales
 # "tensor" gives the input one scale; "channel" fits each input channel's range to the int8 grid
-# (quantize/equalize.py): on HAR it changed accuracy only through near-tie windows and output SQNR
-# both ways (−3.0…+14.2 dB, results/stack_attribution.md), so it is opt-in.
+# (quantize/equalize.py): on HAR accuracy moved within noise (mostly near-tie windows) and output
+# SQNR both ways (−3.0…+14.2 dB, results/stack_attribution.md), so it is opt-in.
 DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max",
             "output_headroom": 0.0, "input_scales": "tensor"}
 
