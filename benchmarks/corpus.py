@@ -5,10 +5,13 @@ front door on the corpus's synthetic windows.
 
     .venv/bin/python benchmarks/corpus.py                      # → results/corpus.{md,json}
     .venv/bin/python benchmarks/corpus.py --epochs 1 --only lstm_dense --out /tmp/c   # smoke run
+    .venv/bin/python benchmarks/corpus.py --only stack_lstm_gru_rnn --update   # rerun rows into results/corpus.*
 
 Columns: accepted or the refusal; the float twin's largest difference from Keras's
 predict (absolute, over every layer's output, on the calibration windows); Keras float
 and tinyrnn int8 (golden) accuracy on the held-out windows and the paired difference;
+int8 with per-channel input scales (the opt-in lever ``input_scales="channel"``,
+quantize/equalize.py) for comparison;
 the device: ``--device-windows`` held-out windows on QEMU mps2-an386 (Cortex-M4), every
 output compared with the golden model.
 """
@@ -54,13 +57,16 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
         return {"model": name, "data": "HAR", "accepted": False, "refusal": str(exc).split(": ", 1)[-1]}
     float_acc = evaluate(str(path), str(test_npz))["accuracy"]
     int8_acc = evaluate(q["artifact"], str(test_npz))["accuracy"]
+    per_channel = quantize_file(str(path), str(calib_npz), str(work / f"{name}_ch.tnr"), input_scales="channel")
+    per_channel_acc = evaluate(per_channel["artifact"], str(test_npz))["accuracy"]
     dev = verify(q["artifact"], f"qemu:{BOARD}", str(test_npz), n_device, build_dir=str(work / f"{name}_fw"),
                  progress=False)  # fmt: skip
     log(f"{name}: Keras {float_acc:.4f}, int8 {int8_acc:.4f}, device {dev['sequences']} seq, "
         f"{dev['mismatches']} mismatching; twin vs Keras {q['keras_agreement']['max_abs_diff']:.2g}")
     return {"model": name, "data": "HAR", "accepted": True, "keras_max_abs_diff": q["keras_agreement"]["max_abs_diff"],
             "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"], "float_accuracy": float_acc,
-            "int8_accuracy": int8_acc, "delta_pp": 100 * (int8_acc - float_acc), "device_sequences": dev["sequences"],
+            "int8_accuracy": int8_acc, "delta_pp": 100 * (int8_acc - float_acc),
+            "int8_channel_scales_accuracy": per_channel_acc, "device_sequences": dev["sequences"],
             "device_mismatches": dev["mismatches"], "device_verified": dev["verified"]}  # fmt: skip
 
 
@@ -103,18 +109,20 @@ def markdown(rows: list, args) -> str:
              "`../shared/data/har_train.npz`, quantized with defaults on 300 training windows (the Keras referee on the "
              f"same windows), scored on held-out sessions; device: the first {args.device_windows} held-out windows on "
              f"QEMU {BOARD} (Cortex-M4), every output byte compared with the golden model. Synthetic rows: untrained "
-             "(weights as initialized, biases randomized), the corpus's 96 windows.", "",
-             "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | device == golden |",
-             "|---|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+             "(weights as initialized, biases randomized), the corpus's 96 windows."
+             + (" Rows of models not named by --only are kept from the earlier run." if args.update else ""), "",
+             "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | int8, per-channel input scales "
+             "| device == golden |", "|---|---|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for r in rows:
         if not r["accepted"]:
-            lines.append(f"| {r['model']} | {r['data']} | refused: {r['refusal']} | | | | | |")
+            lines.append(f"| {r['model']} | {r['data']} | refused: {r['refusal']} | | | | | | |")
             continue
         device = "" if "device_sequences" not in r else (
             f"{r['device_sequences']} seq, {r['device_mismatches']} mismatching")
         delta = f"{r['delta_pp']:+.2f}" if "delta_pp" in r else ""
         lines.append(f"| {r['model']} | {r['data']} | accepted | {r['keras_max_abs_diff']:.2g} | "
-                     f"{_pct(r.get('float_accuracy'))} | {_pct(r.get('int8_accuracy'))} | {delta} | {device} |")
+                     f"{_pct(r.get('float_accuracy'))} | {_pct(r.get('int8_accuracy'))} | {delta} | "
+                     f"{_pct(r.get('int8_channel_scales_accuracy'))} | {device} |")
     har = [r for r in rows if r["accepted"] and r["data"] == "HAR"]
     if har:
         worst = min(har, key=lambda r: r["delta_pp"])
@@ -122,7 +130,22 @@ def markdown(rows: list, args) -> str:
                       f"largest twin vs Keras difference {max(r['keras_max_abs_diff'] for r in rows if r['accepted']):.2g}; "
                       f"device mismatches {sum(r.get('device_mismatches', 0) for r in rows if r['accepted'])} "
                       f"over {sum(r.get('device_sequences', 0) for r in rows if r['accepted'])} sequences."]  # fmt: skip
+        both = [r for r in har if "int8_channel_scales_accuracy" in r]
+        if both:
+            gain = [100 * (r["int8_channel_scales_accuracy"] - r["int8_accuracy"]) for r in both]
+            lines += ["", f"Per-channel input scales vs one input scale, {len(both)} HAR classifiers: mean "
+                          f"{np.mean(gain):+.2f} pp (better on {sum(g > 0 for g in gain)}, worse on "
+                          f"{sum(g < 0 for g in gain)}, worst {min(gain):+.2f} pp)."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def merged(path: Path, rows: list, epochs: int) -> list:
+    """The rows of an earlier run at ``path`` with those of the same models replaced by ``rows``."""
+    old = json.loads(path.read_text())
+    if old["epochs"] != epochs:
+        raise SystemExit(f"{path}: made with {old['epochs']} epochs, this run {epochs}: rerun it whole")
+    new = {r["model"]: r for r in rows}
+    return [new.pop(r["model"], r) for r in old["rows"]] + list(new.values())
 
 
 def main() -> None:
@@ -132,6 +155,9 @@ def main() -> None:
     ap.add_argument("--device-windows", type=int, default=10)
     ap.add_argument("--only", help="comma-separated corpus names")
     ap.add_argument("--out", type=Path, default=REPO / "results")
+    ap.add_argument("--update", action="store_true",
+                    help="replace only the rerun models' rows in OUT/corpus.json (the others are kept), "
+                         "rewrite the table")
     args = ap.parse_args()
     from tinyrnn.tfsupport import import_keras
     from tinyrnn.train.data import save_npz
@@ -152,6 +178,8 @@ def main() -> None:
             if name in corpus.ACCEPTED and name not in NOT_HAR:
                 rows.append(har_row(name, keras, train, test, calib, args.epochs, args.device_windows, work))
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.update:
+        rows = merged(args.out / "corpus.json", rows, args.epochs)
     (args.out / "corpus.json").write_text(json.dumps({"epochs": args.epochs, "rows": rows}, indent=1) + "\n")
     (args.out / "corpus.md").write_text(markdown(rows, args))
     log(f"wrote {args.out / 'corpus.md'}")

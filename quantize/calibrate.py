@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.quantize.equalize import channel_peaks, check_input_scales, equalize
 from tinyrnn.quantize.float_model import FEEDFORWARD, FloatModel, sigmoid
 from tinyrnn.quantize.layers import asymmetric
 
@@ -29,8 +30,9 @@ MSE_FINE = np.linspace(0.8, 1.25, 19)  # then around the best fraction (steps of
 
 @dataclass
 class Ranges:
-    input: tuple  # (lo, hi) of the normalized input
+    input: tuple  # (lo, hi) of the normalized input (divided by channel_peaks)
     layers: list = field(default_factory=list)  # per layer: dict of name → (lo, hi), plus statistics
+    channel_peaks: np.ndarray | None = None  # (F,) per-channel input scales (equalize.py), None: one scale
 
 
 def check_options(method: str, percentile: float) -> None:
@@ -138,16 +140,25 @@ def _finite(where: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def calibrate(model: FloatModel, x: np.ndarray, method: str = "percentile", percentile: float = 99.99) -> Ranges:
+def calibrate(model: FloatModel, x: np.ndarray, method: str = "percentile", percentile: float = 99.99,
+              input_scales: str = "tensor") -> Ranges:  # fmt: skip
     """Ranges (by ``method``) and bias-correction means from one float pass over ``x``.
 
     The cell state always takes its true extremes (the cell power rule picks from them)
     and the gate pre-activations are recorded as min/max for information only (Q3.12
-    is fixed); the input, hidden and logits ranges follow ``method``.
+    is fixed); the input, hidden and logits ranges follow ``method``. ``input_scales``
+    "tensor": one input scale; "channel": each input channel's range (by ``method``) is
+    equalized into the first layer (``equalize.py``; the ranges are the equalized model's).
     """
     check_options(method, percentile)
+    check_input_scales(input_scales)
     y, valid = _finite("normalized input", model.normalize(x)), model.valid_steps(x)
-    ranges = Ranges(input=value_range(y, method, percentile))
+    peaks = None
+    if input_scales == "channel":
+        flat = y.reshape(-1, y.shape[-1])
+        peaks = channel_peaks(*zip(*(value_range(flat[:, c], method, percentile) for c in range(flat.shape[1]))))
+        model, y = equalize(model, peaks), y / peaks
+    ranges = Ranges(input=value_range(y, method, percentile), channel_peaks=peaks)
     for k, layer in enumerate(model.layers):
         trace: dict = {}
         last = k == len(model.layers) - 1

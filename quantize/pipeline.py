@@ -9,6 +9,7 @@ import numpy as np
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.ir import FRONT_KINDS, KINDS_16, RECURRENT_KINDS, InputQuant, Model
 from tinyrnn.quantize.calibrate import Ranges, calibrate, check_options
+from tinyrnn.quantize.equalize import check_input_scales, equalize
 from tinyrnn.quantize.float_model import FEEDFORWARD, FloatModel
 from tinyrnn.quantize.layers import (
     CELL_POWERS,
@@ -33,9 +34,12 @@ QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "
 # layer, no change with one, accuracy equal within noise); mse ranges, mse weight scales and the
 # other cell power rules did not beat these. output_headroom widens the Dense head's output range
 # by that fraction of its span on each side: a regression head meets targets beyond the
-# calibration data's (results/har_regression.md); 0 keeps the calibrated range.
+# calibration data's (results/har_regression.md); 0 keeps the calibrated range. input_scales
+# "tensor" gives the input one scale; "channel" fits each input channel's range to the int8 grid
+# (quantize/equalize.py): on HAR accuracy moved within noise (mostly near-tie windows) and output
+# SQNR both ways (−3.0…+14.2 dB, results/stack_attribution.md), so it is opt-in.
 DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max",
-            "output_headroom": 0.0, "activations": "int8"}
+            "output_headroom": 0.0, "activations": "int8", "input_scales": "tensor"}
 # --activations: int8, or 16x8 (int16 activations, int8 weights, int64 biases; LSTM and Dense only).
 ACTIVATIONS = {"int8": 8, "int16": 16}
 
@@ -66,9 +70,10 @@ def _check_order(model: FloatModel) -> None:
 
 
 def check_levers(method: str, percentile: float, bias_correction, cell_power: str, weights: str,
-                 output_headroom: float = 0.0) -> None:
+                 output_headroom: float = 0.0, input_scales: str = "tensor") -> None:
     """Every option of ``quantize_model`` valid, or a TinyrnnError naming the option."""
     check_options(method, percentile)
+    check_input_scales(input_scales)
     if not 0.0 <= float(output_headroom) <= 10.0:
         raise TinyrnnError(f"output headroom must be between 0 and 10 (a fraction of the range), got {output_headroom}")
     if not isinstance(bias_correction, (bool, np.bool_)):
@@ -94,7 +99,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
                    percentile: float = DEFAULTS["percentile"], classes: list | None = None, *,
                    bias_correction: bool = DEFAULTS["bias_correction"], cell_power: str = DEFAULTS["cell_power"],
                    weights: str = DEFAULTS["weights"], output_headroom: float = DEFAULTS["output_headroom"],
-                   ranges: Ranges | None = None, activations: str = DEFAULTS["activations"]) -> Model:  # fmt: skip
+                   input_scales: str = DEFAULTS["input_scales"], ranges: Ranges | None = None,
+                   activations: str = DEFAULTS["activations"]) -> Model:  # fmt: skip
     """Calibrate on ``calib_x`` (raw inputs, (N, T, F)) and quantize every layer.
 
     Levers (measured on HAR in results/har_accuracy.md): ``method`` — range rule for
@@ -102,19 +108,25 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     "mse"); ``bias_correction`` — fold the mean shift weight rounding causes into the
     biases; ``cell_power`` — LSTM cell scale rule ("max", "tight", "percentile");
     ``weights`` — weight scale rule ("max", "mse"); ``output_headroom`` — widen the Dense
-    head's output range by this fraction of its span each side. ``ranges``: the result of
-    ``calibrate(model, calib_x, method, percentile)`` if already computed (trying several
-    levers on one calibration set then needs one float pass, not one per call).
-    ``activations`` "int16": the 16x8 model (int16 activations on symmetric grids from the
-    same calibrated ranges, int8 weights, int64 biases), LSTM and Dense layers only.
+    head's output range by this fraction of its span each side; ``input_scales`` — "tensor"
+    (one input scale) or "channel" (each input channel's range on the int8 grid, ``equalize.py``).
+    ``ranges``: the result of ``calibrate(model, calib_x, method, percentile, input_scales)``
+    if already computed (trying several levers on one calibration set then needs one float
+    pass, not one per call). ``activations`` "int16": the 16x8 model (int16 activations on
+    symmetric grids from the same calibrated ranges, int8 weights, int64 biases), LSTM and
+    Dense layers only.
     """
-    check_levers(method, percentile, bias_correction, cell_power, weights, output_headroom)
+    check_levers(method, percentile, bias_correction, cell_power, weights, output_headroom, input_scales)
     bits = _check_activations(model, activations)
     _check_order(model)
     if ranges is None:
-        ranges = calibrate(model, calib_x, method, percentile)
+        ranges = calibrate(model, calib_x, method, percentile, input_scales)
     elif len(ranges.layers) != len(model.layers):
         raise TinyrnnError(f"ranges cover {len(ranges.layers)} layers, the model has {len(model.layers)}")
+    elif (ranges.channel_peaks is not None) != (input_scales == "channel"):
+        raise TinyrnnError(f"ranges were calibrated for other input scales than input_scales={input_scales!r}")
+    if ranges.channel_peaks is not None:
+        model = equalize(model, ranges.channel_peaks)
     ranges = _with_headroom(model, ranges, float(output_headroom))
     in_scale, in_zp = grid(*ranges.input, bits)
     input_quant = InputQuant(offset=model.mean.astype(np.float32), scale=(model.std * in_scale).astype(np.float32),
@@ -141,7 +153,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
         "source": model.source,
         "calibration": {"method": method, "percentile": percentile, "samples": int(calib_x.shape[0]),
                         "bias_correction": bool(bias_correction), "cell_power": cell_power, "weights": weights,
-                        "output_headroom": float(output_headroom), "activations": activations},
+                        "output_headroom": float(output_headroom), "activations": activations,
+                        "input_scales": input_scales},
         "float_activation": model.layers[-1].activation if model.layers[-1].kind == "dense" else "linear",
     }  # fmt: skip
     return Model(

@@ -6,7 +6,8 @@ integer kernels do, on their grids (``quantize/layers.py``, ``golden/*_s8.py``):
 
 - weights: int8 symmetric, one scale per gate and path (LSTM/GRU), per output
   channel (Dense); biases on the int32 grid ``s_in · s_w``;
-- the normalized input and every layer input: the int8 grid of the layer feeding it;
+- the normalized input and every layer input: the int8 grid of the layer feeding it (one
+  input scale: the quantizer's default, not ``input_scales="channel"``);
 - each gate's input and recurrent matmul: Q3.12, saturated, then their sum saturated;
 - LSTM: ``f·c`` and ``i·g`` each on the int16 cell grid 2^p and saturated, their sum
   too; the hidden state on its asymmetric int8 grid;

@@ -120,7 +120,8 @@ REGRESSION_HEADROOM = 0.5
 
 def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500,
                   output: str | None = None, **levers) -> dict:  # fmt: skip
-    """``levers``: quantize_model's keyword options (percentile, bias_correction, cell_power, weights);
+    """``levers``: quantize_model's keyword options (percentile, bias_correction, cell_power, weights,
+    output_headroom, input_scales);
     ``output``: the output layer of a Keras model with several. A Keras model is refused
     unless its float twin agrees with Keras's own predict (quantize/referee.py)."""
     if output is not None and not model_path.endswith(".keras"):

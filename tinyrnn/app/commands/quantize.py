@@ -6,6 +6,7 @@ import argparse
 
 from tinyrnn.app.api import REGRESSION_HEADROOM, quantize_file
 from tinyrnn.quantize.calibrate import METHODS
+from tinyrnn.quantize.equalize import INPUT_SCALES
 from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
 from tinyrnn.quantize.pipeline import ACTIVATIONS, DEFAULTS
 from tinyrnn.quantize.referee import summary as referee_summary
@@ -27,6 +28,9 @@ def configure(p) -> None:
                    help="LSTM cell scale 2^p: max (no saturation on calibration data), tight (one lower), percentile")
     p.add_argument("--weights", choices=WEIGHT_RULES, default=DEFAULTS["weights"],
                    help="weight scales: max |w|, or mse (clip outlier weights where that lowers the error)")
+    p.add_argument("--input-scales", choices=INPUT_SCALES, default=DEFAULTS["input_scales"],
+                   help="tensor: one input scale; channel: each input channel's range on the int8 grid (folded "
+                        "into the first layer's weights)")
     p.add_argument("--output-headroom", type=float, default=None,
                    help=f"widen the Dense head's output range by this fraction of it on each side (default: "
                         f"{REGRESSION_HEADROOM} when the calibration data has float (regression) targets, else "
@@ -40,8 +44,8 @@ def configure(p) -> None:
 def run(args):
     result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
                            bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights,
-                           output_headroom=args.output_headroom, output=args.output,
-                           activations=args.activations)  # fmt: skip
+                           output_headroom=args.output_headroom, input_scales=args.input_scales,
+                           output=args.output, activations=args.activations)  # fmt: skip
     lines = [f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"]
     if result["keras_agreement"]:
         lines.append(referee_summary(result["keras_agreement"]))
