@@ -47,7 +47,10 @@ static inline int32x4_t tinyrnn_interpolate_mve(int32x4_t a, uint32x4_t uh, int3
 }
 
 /* tinyrnn_sigmoid_gate per lane (|v| < 255 * 2^9: no end test). */
-static inline int32x4_t tinyrnn_sigmoid_gate_mve(int32x4_t v, const uint16_t *lut)
+#if defined(__GNUC__)
+__attribute__((noinline)) /* three calls per block, one copy (the LSTM's code budget) */
+#endif
+static int32x4_t tinyrnn_sigmoid_gate_mve(int32x4_t v, const uint16_t *lut)
 {
     const int32x4_t a = vabsq_s32(v);
     const int32x4_t s = tinyrnn_interpolate_mve(a, vshrq_n_u32(vreinterpretq_u32_s32(a), 9), 9, 10, lut);
@@ -56,7 +59,10 @@ static inline int32x4_t tinyrnn_sigmoid_gate_mve(int32x4_t v, const uint16_t *lu
 
 /* tinyrnn_tanh_prescaled per lane: past the table end s is 0xFFFF (the index is clamped
  * so the gather stays inside the table; the lane's value is replaced). */
-static inline int32x4_t tinyrnn_tanh_prescaled_mve(int32x4_t v, const uint16_t *lut)
+#if defined(__GNUC__)
+__attribute__((noinline)) /* twice per block, one copy: the LSTM layer's code stays within 3 KB */
+#endif
+static int32x4_t tinyrnn_tanh_prescaled_mve(int32x4_t v, const uint16_t *lut)
 {
     const int32x4_t a = vabsq_s32(v);
     const uint32x4_t uh = vshrq_n_u32(vreinterpretq_u32_s32(a), 8);
