@@ -53,7 +53,8 @@ def test_float_twin_equals_keras_and_int8_tracks_it(tmp_path):
         (lambda k: k.layers.Bidirectional(k.layers.LSTM(4, unroll=True)), "unroll=True"),
         (lambda k: k.layers.LSTM(4, go_backwards=True), "go_backwards=True"),
         (lambda k: k.layers.LSTM(4, activation="relu"), "activation='relu'"),
-        (lambda k: k.layers.Conv1D(4, 3, padding="same"), "layer 'conv1d\\w*' \\(Conv1D\\): option padding='same'"),
+        (lambda k: k.layers.Conv1D(4, 3, padding="same", strides=2),
+         "layer 'conv1d\\w*' \\(Conv1D\\): option padding='same' with strides > 1"),
     ],
 )
 def test_unsupported_layers_and_options_are_named(tmp_path, make_layer, message):
