@@ -103,7 +103,7 @@ def table(row: dict, benched: list, meta: dict) -> str:
                      f"| {r['ram_state_bytes']:,} B | {r['instructions_per_step']:,} |")
     lines += ["", "`tinyrnn bench`'s lstm_i9_h32 (random weights, fixed seed) and its 16x8 twin "
               "(`bench.wide_model`: the same weights, int16 activations), one `_step` per BENCH step, int8 weight "
-              "layout (the 16x8 kernels are portable C on every path):", "",
+              "layout (the 16x8 dot products: SMLALD on the M4, portable C on the M0; the cells are portable C):", "",
               "| board | core | mode | path | instructions/step | flash code | flash weights | RAM |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for b in benched:
