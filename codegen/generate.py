@@ -24,6 +24,7 @@ from tinyrnn.core import domain
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden import gru_s8, lstm_s8
 from tinyrnn.core.golden.dense_s8 import activation_range, effective_bias
+from tinyrnn.core.golden.dense_s16 import activation_range_s16
 from tinyrnn.core.golden.lut import sigmoid_table_uint16
 from tinyrnn.core.ir import (
     DENSE_ACTIVATIONS,
@@ -37,7 +38,7 @@ from tinyrnn.core.ir import (
     Model,
     SimpleRNNLayer,
 )
-from tinyrnn.core.validate import check_front, check_global, check_table
+from tinyrnn.core.validate import check_front, check_global, check_output_bits, check_table
 
 # Bump when a kernel signature or params struct changes: the device reports it (INFO).
 # 2: tinyrnn_gru_s8 added. 3: per-path weight layouts, precomputed requantization.
@@ -78,6 +79,7 @@ def _check_structure(model: Model, name: str) -> None:
         where = f"layer {k} ({layer.name})"
         if isinstance(layer, DenseLayer):
             seen_dense = True
+            check_output_bits(layer, where, last=k == len(model.layers) - 1)
         elif layer.kind in FRONT_KINDS:
             if seen_dense or seen_recurrent:
                 raise TinyrnnError(f"{where}: a Conv1D or pooling layer must come before the recurrent layers")
@@ -229,7 +231,8 @@ def _dense(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:
     fields = {"input_size": I, "output_size": O, "weights": arrays[0]["cname"], "bias": arrays[1]["cname"],
               "multiplier": arrays[2]["cname"], "shift": arrays[3]["cname"],
               "output_zero_point": int(layer.output_zero_point)}
-    fields["activation_min"], fields["activation_max"] = activation_range(layer)
+    wide_out = layer.output_bits == 16  # int16 logits (tinyrnn_dense_s8_s16)
+    fields["activation_min"], fields["activation_max"] = (activation_range_s16 if wide_out else activation_range)(layer)
     return fields, arrays
 
 
@@ -279,7 +282,8 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     lut_name = f"tinyrnn_{name}_sigmoid_lut"
     arrays = [_array(lut_name, sigmoid_table_uint16(), np.uint16, "sigmoid(i/24) in Q0.16 (tinyrnn.golden.lut)")]
     recurrent, head, members, front, plan, tails = [], [], [], [], [], []
-    act_t = "int16_t" if model.activation_bits == 16 else "int8_t"  # the C type of inputs, outputs, hidden states
+    act_t = "int16_t" if model.activation_bits == 16 else "int8_t"  # the C type of inputs and hidden states
+    out_t = "int16_t" if model.output_bits == 16 else "int8_t"  # of outputs: int16 logits in an int8 model too
     dense_layers = [k for k, layer in enumerate(model.layers) if isinstance(layer, DenseLayer)]
     source = "x_t"
     for k, layer in enumerate(model.layers):
@@ -354,7 +358,7 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
     kinds = sorted(kernels | tables | window.inner_kinds(model))
     return {
         "name": name, "NAME": name.upper(), "hash": digest, "kernel_abi": KERNEL_ABI_VERSION, "act_t": act_t,
-        "act_type": act_t[:-2], "act_min": -(2 ** (model.activation_bits - 1)),
+        "act_type": act_t[:-2], "out_t": out_t, "out_type": out_t[:-2], "act_min": -(2 ** (model.activation_bits - 1)),
         "act_max": 2 ** (model.activation_bits - 1) - 1, "quant_clip": 2**model.activation_bits,
         "model_name": _comment(model.name), "path": path, "PATH": path.upper(),
         "path_id": layout.PATH_IDS[path],

@@ -106,11 +106,11 @@ class HostModel:
     def _call(self, mode: str, x: np.ndarray, payload: bytes, per_seq: tuple) -> np.ndarray:
         n, t = x.shape[:2]
         out = run_host(self.exe, [mode, n, t], payload, sanitize=self.sanitize)
-        dtype = np.dtype(self.model.int_dtype).newbyteorder("=")
+        dtype = np.dtype(self.model.output_dtype).newbyteorder("=")  # int16 logits in an int8 model too
         expected = n * int(np.prod(per_seq)) * dtype.itemsize
         if len(out) != expected:
             raise TinyrnnError(f"host driver wrote {len(out)} bytes, expected {expected}")
-        return np.frombuffer(out, dtype).reshape((n, *per_seq)).astype(self.model.int_dtype)
+        return np.frombuffer(out, dtype).reshape((n, *per_seq)).astype(self.model.output_dtype)
 
     def run(self, x) -> np.ndarray:
         x = self._check_x(x)

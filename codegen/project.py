@@ -41,7 +41,8 @@ def _render_glue(model: Model, name: str, path: Path) -> None:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     path.write_text(env.from_string(text).render(name=name, returns_sequences=model.returns_sequences,
                                                 whole_window=model.whole_window,
-                                                element_size=model.activation_bits // 8))
+                                                element_size=model.activation_bits // 8,
+                                                output_element_size=model.output_bits // 8))
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -8,7 +8,9 @@ and the C does the same two float32 operations in the same order.
 
 Probabilities come from tables computed here in float64 and rounded to float32 once, so
 the C needs no libm: softmax from exp(-scale * d) for d = max - y in [0, 255] (a logit's
-distance from the largest), sigmoid from one entry per int8 value.
+distance from the largest), sigmoid from one entry per int8 value. int16 logits use two
+256-entry tables instead, exp(-scale * d) = hi[d >> 8] * lo[d & 255] (one float32
+product: within an ulp or so of exp), for softmax's d and sigmoid's |y|.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ def _sigmoid_table(scale: float, zero_point: int) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-real))).astype(np.float32)
 
 
+def _exp_tables(scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """(hi, lo): exp(-scale * 256 * j) and exp(-scale * i) for j, i = 0..255 (int16 logits)."""
+    steps = np.arange(256, dtype=np.float64)
+    return np.exp(-float(scale) * 256 * steps).astype(np.float32), np.exp(-float(scale) * steps).astype(np.float32)
+
+
 def io_context(model: Model, name: str, activation: str) -> tuple[dict, list]:
     """Template entries of the float helpers and the const arrays they read."""
     quant = model.input_quant
@@ -66,17 +74,23 @@ def io_context(model: Model, name: str, activation: str) -> tuple[dict, list]:
     prefix = f"tinyrnn_{name}"
     arrays = [float_array(f"{prefix}_input_offset", offset, "input quantization: per-channel offset"),
               float_array(f"{prefix}_input_scale", scale, "input quantization: per-channel scale")]
-    # Probabilities from a table over int8 codes; int16 logits would need 65536 entries.
-    classifier = activation in ("softmax", "sigmoid") and model.activation_bits == 8
+    # Probabilities from one table over int8 codes, or two over int16 logits' distances.
+    classifier = activation in ("softmax", "sigmoid")
+    wide = model.output_bits == 16
     out_scale, out_zp = float(model.output_scale), int(model.output_zero_point)
-    if activation == "softmax":
+    if classifier and wide:
+        hi, lo = _exp_tables(out_scale)
+        arrays.append(float_array(f"{prefix}_exp_hi", hi, "exp(-OUTPUT_SCALE * 256 * j)"))
+        arrays.append(float_array(f"{prefix}_exp_lo", lo, "exp(-OUTPUT_SCALE * i)"))
+    elif activation == "softmax":
         arrays.append(float_array(f"{prefix}_softmax_exp", _softmax_table(out_scale),
                                   "exp(-OUTPUT_SCALE * d), d = max logit - logit"))
     elif activation == "sigmoid":
         arrays.append(float_array(f"{prefix}_sigmoid_prob", _sigmoid_table(out_scale, out_zp),
                                   "sigmoid((y - OUTPUT_ZERO_POINT) * OUTPUT_SCALE), index y + 128"))
     context = {"input_zero_point": zero_point, "output_scale_hex": hex_float(out_scale),
-               "classifier": classifier, "argmax": activation == "softmax",
+               "classifier": classifier, "argmax": activation == "softmax", "wide_probabilities": classifier and wide,
+               "exp_hi": arrays[-2]["cname"] if classifier and wide else None,
                "prob_table": arrays[-1]["cname"] if classifier else None,
                "prob_table_length": arrays[-1]["length"] if classifier else 0,
                "input_offset": arrays[0]["cname"], "input_scale": arrays[1]["cname"]}

@@ -37,8 +37,8 @@ SUPPORT = (
     ("SimpleRNN", f"activation {' or '.join(RNN_ACTIVATIONS)}, use_bias, return_sequences", "as LSTM"),
     ("Bidirectional", f"of LSTM, GRU or SimpleRNN (as those), merge_mode {', '.join(MERGE_MODES)}; whole-window "
                       "C API (_run, no _step)", "merge_mode None, after Masking, other wrapped layers"),
-    ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs int8 "
-              "pre-activation logits); per step on sequences", "other activations"),
+    ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs "
+              "pre-activation logits, int16 by default, int8 with --logits int8); per step on sequences", "other activations"),
     ("TimeDistributed(Dense)", "as Dense, per step", "any other wrapped layer"),
     ("Conv1D", "before the recurrent layers: padding valid or causal (streams in the step API) or same (strides 1: "
                "whole-window C API), strides, dilation_rate, activation linear, relu or relu6",

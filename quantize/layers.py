@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.domain import acc_bound
 from tinyrnn.core.golden.activation_s8 import build_table
 from tinyrnn.core.golden.bidirectional_s8 import LEFT_SHIFT
 from tinyrnn.core.golden.fixedpoint import ACC_BOUND, quantize_multiplier
@@ -258,15 +259,18 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
 
 
 def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict, *, bias_correction: bool = False,
-                   weights: str = "max", last: bool = True, bits: int = 8) -> DenseLayer:  # fmt: skip
+                   weights: str = "max", last: bool = True, bits: int = 8,
+                   logits_bits: int = 8) -> DenseLayer:  # fmt: skip
     """The requantized grid covers the calibrated pre-activation ("logits"), from 0 for
     relu/relu6 (to at most 6 for relu6). Unless it is the model's ``last`` layer (int8
     logits), a sigmoid/tanh/softmax layer also gets its table and the quantization after it.
-    ``bits`` 16: the 16x8 layer (symmetric int16 output, int64 biases, no table)."""
+    ``bits`` 16: the 16x8 layer (symmetric int16 output, int64 biases, no table).
+    ``logits_bits`` 16 (the last layer of an int8 model): int16 logits on a symmetric grid."""
     lo, hi = ranges["logits"]
     if layer.activation in ("relu", "relu6"):
         lo, hi = 0.0, min(hi, 6.0) if layer.activation == "relu6" else hi
-    out_scale, out_zp = grid(lo, hi, bits)
+    wide_out = last and bits == 8 and logits_bits == 16
+    out_scale, out_zp = grid(lo, hi, 16 if wide_out else bits)
     table = {}
     if not last and layer.activation in TABLE_ACTIVATIONS:
         if bits == 16:
@@ -279,12 +283,16 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
     bias = layer.bias
     if bias_correction:
         bias = bias - bias_shift(layer.kernel.T, w_q, w_scale[:, None], ranges["input_mean"])
+    q_bias = int32_bias(bias, in_scale * w_scale, f"layer '{layer.name}'", bits)
+    if wide_out:  # no finer than the accumulator allows: acc · 2^shift must fit int32 (tinyrnn.core.domain)
+        bound = acc_bound(w_q, q_bias.astype(np.int64) - in_zp * w_q.astype(np.int64).sum(1))
+        out_scale = max(out_scale, float(np.max(in_scale * w_scale * bound)) / 2**29)
     mult, shift = multipliers(in_scale * w_scale / out_scale)
     return DenseLayer(
         name=layer.name, input_size=layer.kernel.shape[0], output_size=layer.units,
-        weights=w_q, bias=int32_bias(bias, in_scale * w_scale, f"layer '{layer.name}'", bits),
-        input_zero_point=in_zp, output_zero_point=out_zp, input_scale=in_scale, output_scale=out_scale,
-        multiplier=mult, shift=shift, activation=layer.activation, **table, activation_bits=bits,
+        weights=w_q, bias=q_bias, input_zero_point=in_zp, output_zero_point=out_zp, input_scale=in_scale,
+        output_scale=out_scale, multiplier=mult, shift=shift, activation=layer.activation, **table,
+        activation_bits=bits, output_bits=16 if wide_out else 8,
     )  # fmt: skip
 
 

@@ -39,9 +39,13 @@ QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "
 # (quantize/equalize.py): on HAR accuracy moved within noise (mostly near-tie windows) and output
 # SQNR both ways (−3.0…+14.2 dB, results/stack_attribution.md), so it is opt-in.
 DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max",
-            "output_headroom": 0.0, "activations": "int8", "input_scales": "tensor"}
+            "output_headroom": 0.0, "activations": "int8", "input_scales": "tensor", "logits": "int16"}
 # --activations: int8, or 16x8 (int16 activations, int8 weights, int64 biases; LSTM and Dense only).
 ACTIVATIONS = {"int8": 8, "int16": 16}
+# --logits: the width of a last Dense layer's output in an int8 model. int16 (the default) keeps
+# apart classes whose float logits differ by less than an int8 step (results/stack_attribution.md:
+# every int8 loss of a corpus model was such a tie); int8 is TFLite's int8 output contract.
+LOGITS = {"int16": 16, "int8": 8}
 
 
 def _check_activations(model: FloatModel, activations: str) -> int:
@@ -100,7 +104,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
                    bias_correction: bool = DEFAULTS["bias_correction"], cell_power: str = DEFAULTS["cell_power"],
                    weights: str = DEFAULTS["weights"], output_headroom: float = DEFAULTS["output_headroom"],
                    input_scales: str = DEFAULTS["input_scales"], ranges: Ranges | None = None,
-                   activations: str = DEFAULTS["activations"]) -> Model:  # fmt: skip
+                   activations: str = DEFAULTS["activations"], logits: str = DEFAULTS["logits"]) -> Model:  # fmt: skip
     """Calibrate on ``calib_x`` (raw inputs, (N, T, F)) and quantize every layer.
 
     Levers (measured on HAR in results/har_accuracy.md): ``method`` — range rule for
@@ -114,9 +118,12 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     if already computed (trying several levers on one calibration set then needs one float
     pass, not one per call). ``activations`` "int16": the 16x8 model (int16 activations on
     symmetric grids from the same calibrated ranges, int8 weights, int64 biases), LSTM and
-    Dense layers only.
+    Dense layers only. ``logits`` "int16" (default): a last Dense layer of an int8 model
+    outputs int16 (zero point 0; ``LOGITS``); "int8": int8 outputs as TFLite's.
     """
     check_levers(method, percentile, bias_correction, cell_power, weights, output_headroom, input_scales)
+    if logits not in LOGITS:
+        raise TinyrnnError(f"logits {logits!r} unknown (use one of {', '.join(LOGITS)})")
     bits = _check_activations(model, activations)
     _check_order(model)
     if ranges is None:
@@ -143,7 +150,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     layers = []
     scale, zp = in_scale, in_zp
     for k, (layer, layer_ranges) in enumerate(zip(model.layers, ranges.layers)):
-        position = {"last": k == len(model.layers) - 1} if layer.kind == "dense" else {}
+        last = k == len(model.layers) - 1
+        position = {"last": last, "logits_bits": LOGITS[logits] if last else 8} if layer.kind == "dense" else {}
         q = QUANTIZERS[layer.kind](layer, scale, zp, layer_ranges, **options[layer.kind], **position)
         # The next layer reads what this one passes on: a Dense layer's after its table.
         dense = layer.kind in FEEDFORWARD
@@ -154,7 +162,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
         "calibration": {"method": method, "percentile": percentile, "samples": int(calib_x.shape[0]),
                         "bias_correction": bool(bias_correction), "cell_power": cell_power, "weights": weights,
                         "output_headroom": float(output_headroom), "activations": activations,
-                        "input_scales": input_scales},
+                        "input_scales": input_scales, "logits": logits},
         "float_activation": model.layers[-1].activation if model.layers[-1].kind == "dense" else "linear",
     }  # fmt: skip
     return Model(

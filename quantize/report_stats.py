@@ -176,6 +176,11 @@ def _act_dtype(q) -> str:
     return f"int{getattr(q, 'activation_bits', 8)}"
 
 
+def _out_bits(q) -> int:
+    """The layer output's width: int16 for a 16x8 layer and for int16 logits."""
+    return max(getattr(q, "activation_bits", 8), getattr(q, "output_bits", 8))
+
+
 def _grid(q) -> str:
     return "symmetric" if getattr(q, "activation_bits", 8) == 16 else "asymmetric"
 
@@ -192,7 +197,8 @@ def _dense_scheme(flayer, q) -> dict:
                                        w_scale[:, None]),
     }]  # fmt: skip
     tensors = [_tensor_row("input", _act_dtype(q), q.input_scale, q.input_zero_point, _grid(q)),
-               _tensor_row("output", _act_dtype(q), q.output_scale, q.output_zero_point, f"activation {q.activation}")]  # fmt: skip
+               _tensor_row("output", f"int{_out_bits(q)}", q.output_scale, q.output_zero_point,
+                           f"activation {q.activation}")]  # fmt: skip
     return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": gates, "rescales": []}
 
 
@@ -332,7 +338,7 @@ def _tensor_specs(q) -> list:
     if q.kind in ONE_TENSOR:  # what the layer passes on: after its table, if it has one
         # The low rail is no saturation after a relu, nor in pooling over a grid from 0 (it passes a relu's on).
         relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind in NO_WEIGHTS and q.input_zero_point == -128)
-        return [("output", "output", _act_dtype(q), q.int_limits if q.kind == "dense" else INT8,
+        return [("output", "output", f"int{_out_bits(q)}", INT16 if _out_bits(q) == 16 else INT8,
                  lambda v: (v - q.result_zero_point) * q.result_scale,
                  (not relu, True))]
     if q.kind == "bidirectional":  # the merged output; its directions' states are not probed

@@ -13,7 +13,7 @@ class FakeDevice:
     def __init__(self, model_hash: str, input_size: int, output_size: int, out_steps: int = 1):
         self.info = P.INFO_REPLY.pack(protocol_version=P.PROTOCOL_VERSION, kernel_abi=1,
                                       model_hash=bytes.fromhex(model_hash), tick_hz=0, max_payload=256,
-                                      input_size=input_size, output_size=output_size, out_steps=out_steps, element_size=1,
+                                      input_size=input_size, output_size=output_size, out_steps=out_steps, element_size=1, output_element_size=1,
                                       board=b"fake")  # fmt: skip
         self.output_size = output_size
         self._server = socket.create_server(("127.0.0.1", 0))

@@ -240,6 +240,18 @@ def dense_layer(rng, input_size: int, output_size: int, *, activation: str = "li
     )
 
 
+def int16_logits(rng, model: Model, extreme: float = 0.0) -> Model:
+    """``model`` with its last Dense layer giving int16 logits (``output_bits`` 16, zero point 0),
+    requantized ~256x finer than its int8 grid (anything valid where extreme)."""
+    head = model.layers[-1]
+    bounds = _bound(head.weights, head.bias.astype(np.int64) - head.input_zero_point *
+                    head.weights.astype(np.int64).sum(axis=1))
+    mult, shift = _mult_shift_arrays(rng, 60.0 * 256 / (_PRODUCT_STD * math.sqrt(head.input_size)), extreme, bounds)
+    wide = dataclasses.replace(head, output_bits=16, output_zero_point=0, output_scale=head.output_scale / 256,
+                               multiplier=mult, shift=shift)
+    return dataclasses.replace(model, layers=[*model.layers[:-1], wide])
+
+
 def conv_layer(rng, input_size: int, filters: int, *, kernel_size: int = 3, dilation: int = 1,
                padding: str = "causal", activation: str = "linear", extreme: float = 0.0,
                name: str = "conv", strides: int = 1) -> Conv1DLayer:

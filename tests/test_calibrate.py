@@ -234,9 +234,11 @@ def test_cli_and_quantize_model_share_the_defaults():
     from tinyrnn.quantize.pipeline import DEFAULTS
 
     args = vars(_parser().parse_args(["quantize", "m.keras", "--out", "m.tnr"]))
-    # the CLI leaves the headroom to quantize_file, which picks it from the calibration targets
-    assert args["output_headroom"] is None
-    assert {k: args[k] for k in DEFAULTS if k != "output_headroom"} == {k: v for k, v in DEFAULTS.items() if k != "output_headroom"}
+    # the CLI leaves the headroom to quantize_file, which picks it from the calibration targets, and
+    # the logits width to quantize_model (given for a .tflite, it is refused)
+    late = ("output_headroom", "logits")
+    assert args["output_headroom"] is None and args["logits"] is None
+    assert {k: args[k] for k in DEFAULTS if k not in late} == {k: v for k, v in DEFAULTS.items() if k not in late}
     params = inspect.signature(quantize_model).parameters
     assert {k: params[k].default for k in DEFAULTS} == DEFAULTS
     assert _parser().parse_args(["quantize", "m.keras", "--out", "m.tnr", "--no-bias-correction"]).bias_correction is False

@@ -44,7 +44,8 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not ins
 def render_glue(out: Path, returns_sequences: bool) -> Path:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     text = env.from_string((APP / "model_glue.c.j2").read_text()).render(name="stub", returns_sequences=returns_sequences,
-                                                                         whole_window=False, element_size=1)
+                                                                         whole_window=False, element_size=1,
+                                                                         output_element_size=1)
     path = out / "model_glue.c"
     path.write_text(text)
     return path

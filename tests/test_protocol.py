@@ -108,8 +108,8 @@ def test_committed_c_header_matches_spec():
 
 
 def test_layouts():
-    # 50 fixed bytes (element_size since protocol v2) + a board name of up to 14 characters
-    assert P.INFO_REPLY.fixed_size == 50 and P.INFO_REPLY.fixed_size + 14 == P.MIN_MAX_PAYLOAD
+    # 52 fixed bytes (element_size since protocol v2, output_element_size since v3) + a board name of up to 12
+    assert P.INFO_REPLY.fixed_size == 52 and P.INFO_REPLY.fixed_size + 12 == P.MIN_MAX_PAYLOAD
     raw = P.BENCH_REPLY.pack(n=5, ticks=7, stack_peak=P.STACK_UNKNOWN, cycles=9)
     assert P.BENCH_REPLY.unpack(raw) == {"n": 5, "ticks": 7, "stack_peak": P.STACK_UNKNOWN, "cycles": 9}
     with pytest.raises(LinkError, match="expected 16 bytes"):
@@ -328,7 +328,8 @@ def test_socket_links_disable_nagle():
 
 def info_payload(f: int, o: int, max_payload: int = 64) -> bytes:
     return P.INFO_REPLY.pack(protocol_version=P.PROTOCOL_VERSION, kernel_abi=1, model_hash=bytes(32), tick_hz=0,
-                             max_payload=max_payload, input_size=f, output_size=o, out_steps=1, element_size=1, board=b"script")
+                             max_payload=max_payload, input_size=f, output_size=o, out_steps=1, element_size=1,
+                             output_element_size=1, board=b"script")
 
 
 def test_window_is_resent_after_a_lost_request(link):

@@ -122,7 +122,7 @@ static void parse_hash(uint8_t out[32], const char *hex)
 void tinyrnn_link_init(tinyrnn_link_t *l, const tinyrnn_model_if_t *model, const tinyrnn_board_if_t *board)
 {
     uint32_t in = model->input_size * (uint32_t)model->element_size;
-    uint32_t out = model->output_size * (uint32_t)model->element_size; /* bytes per step in and out */
+    uint32_t out = model->output_size * (uint32_t)model->output_element_size; /* bytes per step in and out */
     memset(l, 0, sizeof *l);
     l->model = model;
     l->board = board;
@@ -131,6 +131,7 @@ void tinyrnn_link_init(tinyrnn_link_t *l, const tinyrnn_model_if_t *model, const
     /* STEP/BENCH requests and STEP/RUN replies must fit one payload; INFO still works
      * otherwise, so the host can say which size is too big. */
     l->config_ok = in >= 1 && out >= 1 && (model->element_size == 1 || model->element_size == 2) &&
+                   (model->output_element_size == 1 || model->output_element_size == 2) &&
                    in + TRP_BENCH_REQUEST_FIXED <= TINYRNN_LINK_MAX_PAYLOAD &&
                    out + TRP_TICKS_REPLY_FIXED <= TINYRNN_LINK_MAX_PAYLOAD;
     l->state = ST_SYNC0;
@@ -164,6 +165,7 @@ static int32_t do_info(tinyrnn_link_t *l, const char **why)
     put_u16(p + TRP_INFO_REPLY_OUTPUT_SIZE, m->output_size);
     put_u16(p + TRP_INFO_REPLY_OUT_STEPS, m->returns_sequences ? 0u : 1u);
     put_u16(p + TRP_INFO_REPLY_ELEMENT_SIZE, m->element_size);
+    put_u16(p + TRP_INFO_REPLY_OUTPUT_ELEMENT_SIZE, m->output_element_size);
     n = put_name(p + TRP_INFO_REPLY_BOARD, l->board->name, room < TRP_BOARD_NAME_MAX ? room : TRP_BOARD_NAME_MAX);
     return TRP_INFO_REPLY_FIXED + n;
 }
@@ -189,7 +191,7 @@ static int32_t do_step(tinyrnn_link_t *l, const char **why)
     t0 = l->board->ticks();
     m->step(l->rx + TRP_STEP_REQUEST_X, l->tx + TRP_TICKS_REPLY_Y);
     put_u32(l->tx + TRP_TICKS_REPLY_TICKS, l->board->ticks() - t0);
-    return (int32_t)(TRP_TICKS_REPLY_FIXED + m->output_size * (uint32_t)m->element_size);
+    return (int32_t)(TRP_TICKS_REPLY_FIXED + m->output_size * (uint32_t)m->output_element_size);
 }
 
 static int32_t do_run(tinyrnn_link_t *l, const char **why)
@@ -207,7 +209,7 @@ static int32_t do_run(tinyrnn_link_t *l, const char **why)
     }
     bytes = l->len - TRP_RUN_REQUEST_FIXED;
     n = bytes / record;
-    out = (all ? n * m->output_size : m->output_size) * (uint32_t)m->element_size;
+    out = (all ? n * m->output_size : m->output_size) * (uint32_t)m->output_element_size;
     if (TRP_TICKS_REPLY_FIXED + out > TINYRNN_LINK_MAX_PAYLOAD) {
         *why = "RUN chunk outputs exceed max payload";
         return -(int32_t)TRP_E_BAD_LENGTH;

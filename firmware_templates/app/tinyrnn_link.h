@@ -23,8 +23,9 @@
 #endif
 
 /* What the dispatcher needs from a model (provided by model_glue.c). */
-/* Inputs and outputs travel as their wire bytes: element_size bytes per value (1: int8,
- * 2: int16 little-endian, at any alignment; the glue converts). */
+/* Inputs and outputs travel as their wire bytes: element_size bytes per input value and
+ * output_element_size per output value (1: int8, 2: int16 little-endian, at any alignment;
+ * the glue converts). */
 typedef struct tinyrnn_model_if {
     uint16_t input_size;       /* F: values per time step */
     uint16_t output_size;      /* O: values per output */
@@ -39,7 +40,8 @@ typedef struct tinyrnn_model_if {
      * chunk (a whole-window model computes then). Returns 0, or nonzero if refused
      * (a whole-window model: window too long, or sequence outputs over several chunks). */
     int (*run_chunk)(const uint8_t *x, const uint8_t *valid, uint16_t n, uint8_t *y, int all_outputs, int last);
-    uint8_t element_size; /* bytes per input/output value: 1 (int8) or 2 (int16, a 16x8 model) */
+    uint8_t element_size;        /* bytes per input value: 1 (int8) or 2 (int16, a 16x8 model) */
+    uint8_t output_element_size; /* bytes per output value: 1, or 2 (a 16x8 model, or int16 logits) */
 } tinyrnn_model_if_t;
 
 /* The one model this firmware serves (defined by model_glue.c). */

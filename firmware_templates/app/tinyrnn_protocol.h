@@ -6,7 +6,7 @@
 #ifndef TINYRNN_PROTOCOL_H
 #define TINYRNN_PROTOCOL_H
 
-#define TRP_PROTOCOL_VERSION 2u
+#define TRP_PROTOCOL_VERSION 3u
 #define TRP_SYNC0 0xA5u
 #define TRP_SYNC1 0x5Au
 #define TRP_HEADER_BYTES 6u                      /* sync + type + seq + len */
@@ -52,9 +52,10 @@
 #define TRP_INFO_REPLY_INPUT_SIZE 42u            /* u16 */
 #define TRP_INFO_REPLY_OUTPUT_SIZE 44u           /* u16 */
 #define TRP_INFO_REPLY_OUT_STEPS 46u             /* u16: outputs per RUN window: 1 = last step only, 0 = one per input step */
-#define TRP_INFO_REPLY_ELEMENT_SIZE 48u          /* u16: bytes per input/output value: 1 int8, 2 int16 (16x8, little-endian) */
-#define TRP_INFO_REPLY_BOARD 50u                 /* rest: board name, ASCII */
-#define TRP_INFO_REPLY_FIXED 50u
+#define TRP_INFO_REPLY_ELEMENT_SIZE 48u          /* u16: bytes per input value: 1 int8, 2 int16 (16x8, little-endian) */
+#define TRP_INFO_REPLY_OUTPUT_ELEMENT_SIZE 50u   /* u16: bytes per output value: 1 int8, 2 int16 (16x8, or int16 logits) */
+#define TRP_INFO_REPLY_BOARD 52u                 /* rest: board name, ASCII */
+#define TRP_INFO_REPLY_FIXED 52u
 
 /* RUN_REQUEST: byte offsets; _FIXED = bytes before the variable part */
 #define TRP_RUN_REQUEST_FLAGS 0u                 /* u8: RUN_FIRST | RUN_LAST | RUN_MASKED */

@@ -214,13 +214,15 @@ class DenseLayer(Bits):
     table (``table_scale``, ``table_zero_point``); ``result_scale``/``result_zero_point``
     are what the next layer sees either way. ``activation_bits`` 16: TFLite Micro's 16x8
     fully connected layer (golden ``dense_s16``): int16 input and output with zero points
-    0, int64 ``bias``, no table.
+    0, int64 ``bias``, no table. ``output_bits`` 16 on an int8 layer (golden ``dense_s8_s16``):
+    int8 input, int16 output (zero point 0, no table); the last layer only, so int8 logits
+    never tie where the float ones differ by less than an int8 step.
     """
 
     kind: ClassVar[str] = "dense"
     # Left out of the document without a table, so older artifacts load and keep their hashes.
     TABLE_FIELDS: ClassVar[tuple] = ("table", "table_scale", "table_zero_point")
-    OPTIONAL_FIELDS: ClassVar[tuple] = (*TABLE_FIELDS, *Bits.OPTIONAL_FIELDS)
+    OPTIONAL_FIELDS: ClassVar[tuple] = (*TABLE_FIELDS, *Bits.OPTIONAL_FIELDS, "output_bits")
     name: str
     input_size: int
     output_size: int
@@ -237,6 +239,7 @@ class DenseLayer(Bits):
     table_scale: float | None = None
     table_zero_point: int | None = None
     activation_bits: int = 8
+    output_bits: int = 8  # after activation_bits: absent at 8, so older artifacts keep their hashes
 
     @property
     def has_table(self) -> bool:
@@ -251,7 +254,8 @@ class DenseLayer(Bits):
         return self.table_zero_point if self.has_table else self.output_zero_point
 
     def absent_fields(self) -> tuple:
-        return (() if self.has_table else self.TABLE_FIELDS) + super().absent_fields()
+        wide_out = () if self.output_bits != 8 else ("output_bits",)
+        return (() if self.has_table else self.TABLE_FIELDS) + super().absent_fields() + wide_out
 
 
 @dataclass
@@ -482,7 +486,17 @@ class Model:
 
     @property
     def int_dtype(self):
+        """The inputs' (and hidden states') integer type."""
         return np.int16 if self.activation_bits == 16 else np.int8
+
+    @property
+    def output_bits(self) -> int:
+        """The outputs' width: the model's, or 16 for an int8 model with an int16-logits head."""
+        return max(self.activation_bits, getattr(self.layers[-1], "output_bits", 8))
+
+    @property
+    def output_dtype(self):
+        return np.int16 if self.output_bits == 16 else np.int8
 
     @property
     def output_size(self) -> int:

@@ -193,6 +193,18 @@ def check_bits(obj, where: str) -> None:
                                "(zero point 0)")
 
 
+def check_output_bits(layer: DenseLayer, where: str, last: bool) -> None:
+    """``output_bits`` 8, or 16 on the last layer of an int8 model: int16 logits, zero point 0."""
+    bits = layer.output_bits
+    if bits not in ACTIVATION_BITS:
+        raise TinyrnnError(f"{where}: field 'output_bits' = {bits!r}, not one of {ACTIVATION_BITS}")
+    if bits == 16 and not (last and layer.activation_bits == 8):
+        raise TinyrnnError(f"{where}: output_bits 16 (int16 logits) is for the last layer of an int8 model only")
+    if bits == 16 and layer.output_zero_point != 0:
+        raise TinyrnnError(f"{where}: field 'output_zero_point' = {layer.output_zero_point}: int16 logits are "
+                           "symmetric (zero point 0)")
+
+
 def _check_layer(layer, where: str) -> None:
     if isinstance(layer, BidirectionalLayer):
         return _check_bidirectional(layer, where)
@@ -284,6 +296,7 @@ def validate(model: Model, where: str = "model") -> None:
         lwhere = f"{where}: layer {k}"
         if isinstance(layer, DenseLayer):
             check_table(layer, lwhere, last=k == len(model.layers) - 1)
+            check_output_bits(layer, lwhere, last=k == len(model.layers) - 1)
         _check_layer(layer, lwhere)
         if model.activation_bits == 16 and layer.kind not in KINDS_16:
             raise TinyrnnError(f"{lwhere}: a {layer.kind} layer has no 16x8 kernel (a 16x8 model: LSTM and Dense only)")

@@ -42,7 +42,8 @@ class DeviceInfo:
     output_size: int
     out_steps: int  # 1 = last step of a window, 0 = one output per step
     board: str
-    element_size: int = 1  # bytes per input/output value: 1 int8, 2 int16 (a 16x8 model)
+    element_size: int = 1  # bytes per input value: 1 int8, 2 int16 (a 16x8 model)
+    output_element_size: int = 1  # bytes per output value: 2 for a 16x8 model or int16 logits
 
     @property
     def returns_sequences(self) -> bool:
@@ -50,8 +51,16 @@ class DeviceInfo:
 
     @property
     def dtype(self) -> np.dtype:
-        """The values' wire type: int8, or little-endian int16."""
-        return np.dtype("<i2" if self.element_size == 2 else "i1")
+        """The inputs' wire type: int8, or little-endian int16."""
+        return _wire(self.element_size)
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return _wire(self.output_element_size)
+
+
+def _wire(size: int) -> np.dtype:
+    return np.dtype("<i2" if size == 2 else "i1")
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ class Device:
                 protocol_version=d["protocol_version"], kernel_abi=d["kernel_abi"], model_hash=d["model_hash"].hex(),
                 tick_hz=d["tick_hz"], max_payload=d["max_payload"], input_size=d["input_size"],
                 output_size=d["output_size"], out_steps=d["out_steps"], board=d["board"].decode("ascii", "replace"),
-                element_size=d["element_size"],
+                element_size=d["element_size"], output_element_size=d["output_element_size"],
             )
             if info.protocol_version != PROTOCOL_VERSION:
                 raise TinyrnnError(
@@ -125,7 +134,7 @@ class Device:
                     f"v{PROTOCOL_VERSION}: rebuild the firmware with this tinyrnn"
                 )
             if info.out_steps not in (0, 1) or info.input_size == 0 or info.output_size == 0 or \
-                    info.element_size not in (1, 2):
+                    info.element_size not in (1, 2) or info.output_element_size not in (1, 2):
                 raise LinkError(f"INFO reply has impossible sizes {info}", kind="layout", offset=f.offset)
             self.link.max_payload = info.max_payload
             self._info = info
@@ -168,14 +177,14 @@ class Device:
 
     def _values(self, y: bytes) -> np.ndarray:
         info = self.info()
-        return np.frombuffer(y, info.dtype).astype(np.int16 if info.element_size == 2 else np.int8)
+        return np.frombuffer(y, info.output_dtype).astype(np.int16 if info.output_element_size == 2 else np.int8)
 
     def step(self, x_t) -> tuple[np.ndarray, int]:
         """One time step on the device's current state → (y (O,), ticks)."""
         x = self._as_codes(x_t, 1, "x_t")
         f = self.link.request(FrameType.STEP, x.tobytes())
         d = TICKS_REPLY.unpack(f.payload)
-        self._expect_len(d["y"], self.info().output_size * self.info().element_size, "STEP", f.offset)
+        self._expect_len(d["y"], self.info().output_size * self.info().output_element_size, "STEP", f.offset)
         return self._values(d["y"]), d["ticks"]
 
     def _expect_len(self, y: bytes, n: int, what: str, offset: int) -> None:
@@ -189,7 +198,7 @@ class Device:
         info = self.info()
         n = (info.max_payload - 1) // (info.input_size * info.element_size + int(masked))  # + one valid flag per step
         if info.returns_sequences:
-            n = min(n, (info.max_payload - TICKS_REPLY.fixed_size) // (info.output_size * info.element_size))
+            n = min(n, (info.max_payload - TICKS_REPLY.fixed_size) // (info.output_size * info.output_element_size))
         if n < 1:
             raise TinyrnnError(f"{self.link.url}: one time step does not fit the device's {info.max_payload}-byte payload")
         return n
@@ -209,7 +218,7 @@ class Device:
                                   timeout_s=wait)
             d = TICKS_REPLY.unpack(f.payload)
             want = (end - start) * info.output_size if info.returns_sequences else (info.output_size if end == T else 0)
-            self._expect_len(d["y"], want * info.element_size, f"RUN chunk {start}:{end}", f.offset)
+            self._expect_len(d["y"], want * info.output_element_size, f"RUN chunk {start}:{end}", f.offset)
             outs.append(d["y"])
             ticks = d["ticks"]
         y = self._values(b"".join(outs))

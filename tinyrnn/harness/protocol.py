@@ -32,7 +32,8 @@ from enum import IntEnum
 
 from tinyrnn.core.errors import TinyrnnError
 
-PROTOCOL_VERSION = 2  # 2: INFO element_size (16x8 models: int16 values), BENCH cycles
+# 2: INFO element_size (16x8 models: int16 values), BENCH cycles; 3: INFO output_element_size (int16 logits)
+PROTOCOL_VERSION = 3
 SYNC = b"\xa5\x5a"  # not ASCII: a text boot banner or printf never looks like a frame start
 HEADER = struct.Struct("<BBH")  # type, seq, payload length (after the sync bytes)
 CRC = struct.Struct("<H")
@@ -40,7 +41,7 @@ OVERHEAD = len(SYNC) + HEADER.size + CRC.size  # 8 bytes around every payload
 CRC_INIT = 0xFFFF
 CRC_POLY = 0x1021
 REPLY_BIT = 0x80
-MIN_MAX_PAYLOAD = 64  # every device buffer must hold at least the INFO reply + a short name (14 chars)
+MIN_MAX_PAYLOAD = 64  # every device buffer must hold at least the INFO reply + a short name (12 chars)
 BOARD_NAME_MAX = 32
 ERROR_TEXT_MAX = 40
 IDLE_TIMEOUT_MS = 50  # device drops a half-received frame after this much line silence
@@ -167,7 +168,8 @@ INFO_REPLY = Layout("INFO_REPLY", (
     Field("input_size", "u16"),
     Field("output_size", "u16"),
     Field("out_steps", "u16", "outputs per RUN window: 1 = last step only, 0 = one per input step"),
-    Field("element_size", "u16", "bytes per input/output value: 1 int8, 2 int16 (16x8, little-endian)"),
+    Field("element_size", "u16", "bytes per input value: 1 int8, 2 int16 (16x8, little-endian)"),
+    Field("output_element_size", "u16", "bytes per output value: 1 int8, 2 int16 (16x8, or int16 logits)"),
     Field("board", "rest", "board name, ASCII"),
 ))
 RUN_REQUEST = Layout("RUN_REQUEST", (

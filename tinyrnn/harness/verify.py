@@ -102,10 +102,12 @@ def check_layout(device: Device, model: Model) -> None:
     """The device's INFO sizes must be the model's: a firmware whose hash matches but whose
     sizes do not (a glue bug, a hand-edited build) would otherwise fail deep in a comparison."""
     info = device.info()
-    want = (model.input_size, model.output_size, 0 if model.returns_sequences else 1, model.activation_bits // 8)
-    got = (info.input_size, info.output_size, info.out_steps, info.element_size)
+    want = (model.input_size, model.output_size, 0 if model.returns_sequences else 1, model.activation_bits // 8,
+            model.output_bits // 8)
+    got = (info.input_size, info.output_size, info.out_steps, info.element_size, info.output_element_size)
     if got != want:
-        names = ("input size", "output size", "outputs per window (0 = every step)", "bytes per value")
+        names = ("input size", "output size", "outputs per window (0 = every step)", "bytes per input value",
+                 "bytes per output value")
         diff = "; ".join(f"{n} {g} (model: {w})" for n, g, w in zip(names, got, want) if g != w)
         raise TinyrnnError(f"{device.link.url} ({info.board}) reports {diff}: the firmware was not built from "
                            "this artifact, or its model glue is broken")

@@ -8,7 +8,7 @@ from tinyrnn.app.api import REGRESSION_HEADROOM, quantize_file
 from tinyrnn.quantize.calibrate import METHODS
 from tinyrnn.quantize.equalize import INPUT_SCALES
 from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
-from tinyrnn.quantize.pipeline import ACTIVATIONS, DEFAULTS
+from tinyrnn.quantize.pipeline import ACTIVATIONS, DEFAULTS, LOGITS
 from tinyrnn.quantize.referee import summary as referee_summary
 
 HELP = "quantize a Keras model to an int8 artifact"
@@ -38,6 +38,9 @@ def configure(p) -> None:
     p.add_argument("--activations", choices=list(ACTIVATIONS), default=DEFAULTS["activations"],
                    help="int16: the 16x8 mode (int16 activations, int8 weights, int64 biases, as TFLite Micro's "
                         "16x8 kernels; LSTM and Dense layers only)")
+    p.add_argument("--logits", choices=list(LOGITS), default=None,
+                   help=f"width of the last Dense layer's outputs (default {DEFAULTS['logits']}: classes an int8 grid "
+                        "would tie stay apart; int8: TFLite's int8 output contract)")
     p.add_argument("--calib-samples", type=int, default=500, help="windows used for calibration (and the Keras referee)")
     p.add_argument("--output", metavar="NAME", help="the output layer of a Keras model with several outputs")
 
@@ -45,7 +48,8 @@ def run(args):
     result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
                            bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights,
                            output_headroom=args.output_headroom, input_scales=args.input_scales,
-                           output=args.output, activations=args.activations)  # fmt: skip
+                           output=args.output, activations=args.activations,
+                           **({} if args.logits is None else {"logits": args.logits}))  # fmt: skip
     lines = [f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"]
     if result["keras_agreement"]:
         lines.append(referee_summary(result["keras_agreement"]))

@@ -34,10 +34,14 @@ def activation_range(layer: DenseLayer) -> tuple[int, int]:
     return -128, INT8_MAX
 
 
+def requantized(layer: DenseLayer, x) -> np.ndarray:
+    """x (..., I) int8 → (..., O) int32: W x + bias, requantized per output channel."""
+    acc = np.asarray(x, np.int64) @ layer.weights.T.astype(np.int64) + effective_bias(layer)
+    return requantize(acc, layer.multiplier, layer.shift)
+
+
 def dense_s8(layer: DenseLayer, x) -> np.ndarray:
     """x (..., I) int8 → (..., O) int8: the activation's table applied when the layer has one."""
-    x = np.asarray(x, np.int64)
-    acc = x @ layer.weights.T.astype(np.int64) + effective_bias(layer)
-    y = requantize(acc, layer.multiplier, layer.shift) + layer.output_zero_point
+    y = requantized(layer, x) + layer.output_zero_point
     y = np.clip(sat8(y), *activation_range(layer)).astype(np.int8)
     return activation_s8(layer, y) if layer.has_table else y

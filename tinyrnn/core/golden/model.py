@@ -1,4 +1,4 @@
-"""Whole-model golden run: int8 input sequences → int8 outputs, batched."""
+"""Whole-model golden run: int8 input sequences → int8 outputs (int16 logits), batched."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from tinyrnn.core.golden.bidirectional_s8 import DIRECTIONS, bidirectional_s8
 from tinyrnn.core.golden.conv1d_s8 import conv1d_s8
 from tinyrnn.core.golden.dense_s8 import dense_s8
+from tinyrnn.core.golden.dense_s8_s16 import dense_s8_s16
 from tinyrnn.core.golden.global_pool1d_s8 import global_pool1d_s8
 from tinyrnn.core.golden.dense_s16 import dense_s16
 from tinyrnn.core.golden.lstm_s16 import lstm_s16
@@ -21,9 +22,12 @@ WIDE = {"lstm": lstm_s16, "dense": dense_s16}  # the 16x8 kernels (ir.KINDS_16)
 
 
 def kernel(layer):
-    """The golden function of a layer: its kind's, the 16x8 one at ``activation_bits`` 16."""
+    """The golden function of a layer: its kind's, the 16x8 one at ``activation_bits`` 16,
+    the int16-logits Dense at ``output_bits`` 16."""
     if getattr(layer, "activation_bits", 8) == 16:
         return WIDE[layer.kind]
+    if getattr(layer, "output_bits", 8) == 16:
+        return dense_s8_s16
     return FEEDFORWARD.get(layer.kind) or RECURRENT[layer.kind]
 
 
@@ -42,7 +46,7 @@ FEEDFORWARD = {"dense": dense_s8, **FRONT, "global_pool1d": global_pool1d_s8, "f
 def run_model(model: Model, x_q: np.ndarray, probes: list | None = None, valid: np.ndarray | None = None,
               running: bool = False) -> np.ndarray:  # fmt: skip
     """x_q (N, T, F) int8 → (N, O) int8, or (N, T, O) when the model returns sequences
-    (int16 throughout for a 16x8 model).
+    (int16 throughout for a 16x8 model; int16 outputs at ``model.output_bits`` 16).
 
     ``probes`` (optional) receives one dict per layer of arrays seen inside it. ``valid``
     (N, T) bool (optional, from ``model.valid_steps`` of the float input): masked steps
