@@ -14,7 +14,7 @@ integer kernels do, on their grids (``quantize/layers.py``, ``golden/*_s8.py``):
 - GRU (``reset_after=True``, what ``build_model`` builds): matmuls see
   ``h8 = round(h16/256)`` (scale 1/128), ``r·(U_h·h8 + b)`` back on Q3.12, the state
   carried on the Q0.15 grid;
-- the head's logits on their int8 grid (value only: the gradient passes unclipped).
+- the head's logits on their grid, int16 by default (value only: the gradient passes unclipped).
 
 Rounding is a straight-through estimator (identity gradient); clipping masks the
 gradient outside the range except for the logits. Scales are not learned: before
@@ -338,8 +338,10 @@ def copy_back(pairs) -> None:
                          for n, w in zip(_weight_names(src), current)])
 
 
-def _int8_range(scale: float, zero_point: int) -> list:
-    return [(-128 - zero_point) * scale, (127 - zero_point) * scale]
+def _int8_range(scale: float, zero_point: int, bits: int = 8) -> list:
+    """The real range of a grid: int8, or int16 (the default head's logits)."""
+    top = 2 ** (bits - 1)
+    return [(-top - zero_point) * scale, (top - 1 - zero_point) * scale]
 
 
 def assign_scales(pairs, quant_in, ir_model) -> None:
@@ -355,7 +357,7 @@ def assign_scales(pairs, quant_in, ir_model) -> None:
         elif q.kind == "gru":
             values = [q.input_scale, q.hidden_scale, -1.0, 1.0 - H8_STEP, 1.0, 1.0]
         else:
-            values = [q.input_scale, q.output_scale, *_int8_range(q.output_scale, q.output_zero_point)]
+            values = [q.input_scale, q.output_scale, *_int8_range(q.output_scale, q.output_zero_point, q.output_bits)]
         twin.qparams.assign(np.array(values, np.float32))
 
 

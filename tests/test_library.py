@@ -33,10 +33,10 @@ STEPS = 16
 
 
 def har_model(seed: int = 14):
-    """LSTM(32) over 9 channels, Dense(6) softmax head; per-channel float offsets and
-    scales as a Normalization layer would give."""
+    """LSTM(32) over 9 channels, Dense(6) softmax head with int16 logits (quantize's default);
+    per-channel float offsets and scales as a Normalization layer would give."""
     rng = np.random.default_rng(seed)
-    model = irgen.build_model(rng, 9, [32], [6], activation="softmax", name="har")
+    model = irgen.int16_logits(rng, irgen.build_model(rng, 9, [32], [6], activation="softmax", name="har"))
     quant = InputQuant(offset=rng.normal(0, 3, 9).astype(np.float32),
                        scale=rng.uniform(0.005, 0.2, 9).astype(np.float32), zero_point=-3)
     return dataclasses.replace(model, input_quant=quant)
@@ -78,7 +78,8 @@ def parse_output(text: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     lines = {tag: [bytes.fromhex(v) for t, v in re.findall(r"^([qyc]) ([0-9a-f]*)$", text, re.M) if t == tag]
              for tag in "qyc"}
     assert text.rstrip().endswith("done"), text[-400:]
-    q, y, c = (np.frombuffer(b"".join(lines[t]), np.int8) for t in "qyc")
+    q, c = (np.frombuffer(b"".join(lines[t]), np.int8) for t in "qc")
+    y = np.frombuffer(b"".join(lines["y"]), "<i2" if len(lines["y"][0]) == 12 else np.int8)  # int16 or int8 logits
     return q.reshape(n, STEPS, 9), y.reshape(n, 6), c
 
 
@@ -115,7 +116,8 @@ def test_har_m4_library_holds_only_what_the_model_uses(har):
     assert files == sorted(lib["files"])
     sources = sorted(p.name for p in (lib_dir / "src").iterdir())
     assert sources == ["har.c", "har.h", "har_weights.c", "har_weights.h", "tinyrnn_activation_s16.h",
-                       "tinyrnn_arch.h", "tinyrnn_dense_s8.c", "tinyrnn_dense_s8.h", "tinyrnn_dot.h",
+                       "tinyrnn_arch.h", "tinyrnn_dense_s8.h", "tinyrnn_dense_s8_s16.c", "tinyrnn_dense_s8_s16.h",
+                       "tinyrnn_dot.h",
                        "tinyrnn_fixedpoint.h", "tinyrnn_lstm_s8.c", "tinyrnn_lstm_s8.h",
                        "tinyrnn_mve.h"] + \
         (["tinyrnn_support.c"] if "tinyrnn_support.c" in sources else [])

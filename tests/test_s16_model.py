@@ -195,7 +195,8 @@ int main(void)
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 def test_generated_float_helpers_quantize_to_int16(tmp_path):
     """_quantize_input gives InputQuant.quantize's int16 codes (rails, NaN, ties included);
-    _argmax and _dequantize_output read int16; a softmax head has no _probabilities."""
+    _argmax and _dequantize_output read int16; a softmax head's _probabilities reads int16 logits
+    (tests/test_logits_s16.py checks its values)."""
     from tinyrnn.codegen.generate import generate
     from tinyrnn.codegen.hostlib import compile_host, run_host
 
@@ -205,7 +206,7 @@ def test_generated_float_helpers_quantize_to_int16(tmp_path):
     sources = [f for f in info["files"] if f.endswith(".c")] + [str(tmp_path / "src" / "driver.c")]
     exe = compile_host(sources, tmp_path / "io", include_dirs=[tmp_path / "src"], sanitize=True,
                        extra_flags=["-DTINYRNN_PATH=1"])  # fmt: skip (the default path, wide)
-    assert "void tinyrnn_model_probabilities" not in (tmp_path / "src" / "model.h").read_text()
+    assert "void tinyrnn_model_probabilities(const int16_t *y, float *p);" in (tmp_path / "src" / "model.h").read_text()
     rng = np.random.default_rng(11)
     scale = q16.input_quant.scale
     x = (rng.integers(-40000, 40000, (200, 5)) * scale + rng.choice([0.0, 0.5], (200, 5)) * scale).astype(np.float32)

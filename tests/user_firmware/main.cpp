@@ -28,15 +28,16 @@ static void put(const char *s)
 }
 #endif
 
-static void put_bytes(const char *tag, const int8_t *v, int n)
+static void put_bytes(const char *tag, const void *data, int n)
 {
     static const char digits[] = "0123456789abcdef";
     char line[2 * 64 + 4];
+    const uint8_t *v = static_cast<const uint8_t *>(data);
     int k = 0;
     line[k++] = tag[0];
     line[k++] = ' ';
     for (int i = 0; i < n && k < (int)sizeof line - 2; ++i) {
-        const uint8_t b = static_cast<uint8_t>(v[i]);
+        const uint8_t b = v[i];
         line[k++] = digits[b >> 4];
         line[k++] = digits[b & 15];
     }
@@ -51,7 +52,8 @@ static void put_bytes(const char *tag, const int8_t *v, int n)
 static const uint32_t PAINT = 0x5AA5C33Cu;
 static const int PAINT_WORDS = 1024;
 
-__attribute__((noinline)) static uint32_t run_stack_bytes(tinyrnn_har_state_t *st, const int8_t *x, int8_t *y)
+__attribute__((noinline)) static uint32_t run_stack_bytes(tinyrnn_har_state_t *st, const int8_t *x,
+                                                            tinyrnn_har_output_t *y)
 {
     uint32_t *sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
@@ -71,14 +73,14 @@ int main()
 {
     static tinyrnn_har_state_t state;
     static int8_t q[USER_STEPS][TINYRNN_HAR_INPUT_SIZE];
-    int8_t y[TINYRNN_HAR_OUTPUT_SIZE];
+    tinyrnn_har_output_t y[TINYRNN_HAR_OUTPUT_SIZE]; // int16 logits by default: the header says
     for (int w = 0; w < USER_WINDOWS; ++w) {
         for (int t = 0; t < USER_STEPS; ++t) {
             tinyrnn_har_quantize_input(user_windows[w][t], q[t]);
             put_bytes("q", q[t], TINYRNN_HAR_INPUT_SIZE);
         }
         tinyrnn_har_run(&state, &q[0][0], USER_STEPS, y);
-        put_bytes("y", y, TINYRNN_HAR_OUTPUT_SIZE);
+        put_bytes("y", y, static_cast<int>(sizeof y)); // little-endian values
         const int8_t cls = static_cast<int8_t>(tinyrnn_har_argmax(y));
         put_bytes("c", &cls, 1);
     }
