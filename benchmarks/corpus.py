@@ -106,7 +106,7 @@ def markdown(rows: list, args) -> str:
     lines = ["# The model corpus through the front door", "",
              f"`{' '.join(['benchmarks/corpus.py', *sys.argv[1:]])}`: tests/corpus.py's models. HAR rows: trained "
              f"{args.epochs} epochs (Adam 3e-3, batch 64, seed 0) on the training sessions of "
-             "`../shared/data/har_train.npz`, quantized with defaults on 300 training windows (the Keras referee on the "
+             "`../shared/data/har_train.npz`, quantized with defaults (int16 logits) on 300 training windows (the Keras referee on the "
              f"same windows), scored on held-out sessions; device: the first {args.device_windows} held-out windows on "
              f"QEMU {BOARD} (Cortex-M4), every output byte compared with the golden model. Synthetic rows: untrained "
              "(weights as initialized, biases randomized), the corpus's 96 windows."
