@@ -45,19 +45,18 @@ def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
 
 
 def out_grid(q) -> tuple[float, int]:
-    """(scale, zero point) of an IR layer's int8 output."""
+    """(scale, zero point) of an IR layer's integer output (int8, or a head's int16 logits)."""
     if q.kind == "dense":
         return q.output_scale, q.output_zero_point
     return q.hidden_scale, q.hidden_zero_point
 
 
 def run_int8(q, x_q: np.ndarray) -> np.ndarray:
-    """One IR layer on int8 inputs → its int8 output (last step unless it returns sequences)."""
-    from tinyrnn.core.golden.dense_s8 import dense_s8
-    from tinyrnn.core.golden.model import RECURRENT
+    """One IR layer on int8 inputs → its output (last step unless it returns sequences)."""
+    from tinyrnn.core.golden.model import RECURRENT, kernel
 
     if q.kind == "dense":
-        return dense_s8(q, x_q)
+        return kernel(q)(q, x_q)  # dense_s8, or dense_s8_s16 for int16 logits
     seq, _ = RECURRENT[q.kind](q, x_q)
     return seq if q.return_sequences else seq[:, -1]
 
