@@ -30,14 +30,8 @@ from tinyrnn.core.progress import Progress
 from tinyrnn.quantize.float_model import FloatModel
 from tinyrnn.quantize.referee import summary as referee_summary
 from tinyrnn.quantize.report_html import write_html  # noqa: F401  (public API: report.write_html)
-from tinyrnn.quantize.report_stats import (
-    Fidelity,
-    model_summary,
-    quant_scheme,
-    run_int_layers,
-    sqnr_db,
-    weight_histograms,
-)
+from tinyrnn.quantize.report_fidelity import Fidelity, run_int_layers
+from tinyrnn.quantize.report_stats import model_summary, quant_scheme, sqnr_db, weight_histograms
 
 REPORT_FORMAT = "tinyrnn-quant-report"
 REPORT_VERSION = 1

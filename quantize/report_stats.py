@@ -1,24 +1,15 @@
-"""Numbers behind the quantization report: model summary, quantization scheme, fidelity.
-
-Fidelity compares the integer golden model with the float twin tensor by tensor. Both
-runs keep every time step of every gate (int64 probes, float64 traces), which for a
-realistic evaluation set is gigabytes; so the data goes through in chunks of sequences
-and each tensor keeps only running sums (signal and noise energy, saturation counts,
-histogram counts on fixed bins). Sums over chunks equal sums over the whole set, so the
-numbers do not depend on the chunk size.
+"""Numbers behind the quantization report: model summary and quantization scheme (the
+fidelity statistics are in report_fidelity.py), and the tensor vocabulary both use.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
-from tinyrnn.core.activations import activate
-from tinyrnn.core.golden.model import RECURRENT, kernel
 from tinyrnn.core.golden.rnn_s8 import OUTPUT_SHIFT
-from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, GLOBAL_KINDS, TABLE_ACTIVATIONS, Model
+from tinyrnn.core.ir import GATES_GRU, GATES_LSTM, GLOBAL_KINDS, Model
 
 SQNR_FLOOR = -99.0
 HIST_BINS = 160  # about; int8 tensors get one bin per two codes
@@ -172,11 +163,11 @@ def _tensor_row(tensor: str, dtype: str, scale: float, zero_point: int, note: st
     return {"tensor": tensor, "dtype": dtype, "scale": float(scale), "zero_point": int(zero_point), "note": note}
 
 
-def _act_dtype(q) -> str:
+def act_dtype(q) -> str:
     return f"int{getattr(q, 'activation_bits', 8)}"
 
 
-def _out_bits(q) -> int:
+def out_bits(q) -> int:
     """The layer output's width: int16 for a 16x8 layer and for int16 logits."""
     return max(getattr(q, "activation_bits", 8), getattr(q, "output_bits", 8))
 
@@ -196,8 +187,8 @@ def _dense_scheme(flayer, q) -> dict:
         "weight_sqnr_db": _weight_sqnr(flayer.kernel.reshape(-1, q.output_size).T, q.weights.reshape(q.output_size, -1),
                                        w_scale[:, None]),
     }]  # fmt: skip
-    tensors = [_tensor_row("input", _act_dtype(q), q.input_scale, q.input_zero_point, _grid(q)),
-               _tensor_row("output", f"int{_out_bits(q)}", q.output_scale, q.output_zero_point,
+    tensors = [_tensor_row("input", act_dtype(q), q.input_scale, q.input_zero_point, _grid(q)),
+               _tensor_row("output", f"int{out_bits(q)}", q.output_scale, q.output_zero_point,
                            f"activation {q.activation}")]  # fmt: skip
     return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": gates, "rescales": []}
 
@@ -216,7 +207,7 @@ def _layer_scheme(flayer, q) -> dict:
         what = f"{q.pool} pooling" if hasattr(q, "pool") else "flattened"
         tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, what)]
         return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
-    tensors = [_tensor_row("input", _act_dtype(q), q.input_scale, q.input_zero_point, _grid(q))]
+    tensors = [_tensor_row("input", act_dtype(q), q.input_scale, q.input_zero_point, _grid(q))]
     if q.kind == "rnn" and q.activation == "relu":
         tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0, "hidden scale / 64"))
     else:
@@ -227,7 +218,7 @@ def _layer_scheme(flayer, q) -> dict:
     elif q.kind == "lstm":
         p = int(q.cell_scale_power)
         tensors.append(_tensor_row("cell state", "int16", 2.0**p, 0, f"power of two 2^{p}, range ±{2.0 ** (15 + p):g}"))
-        tensors.append(_tensor_row("hidden", _act_dtype(q), q.hidden_scale, q.hidden_zero_point, _grid(q)))
+        tensors.append(_tensor_row("hidden", act_dtype(q), q.hidden_scale, q.hidden_zero_point, _grid(q)))
     else:
         tensors.append(_tensor_row("hidden state", "int16 Q0.15", 1.0 / Q15, 0, "carried between steps"))
         tensors.append(_tensor_row("hidden (matmuls, output)", "int8", q.hidden_scale, q.hidden_zero_point, "h16 / 256"))
@@ -254,7 +245,7 @@ def scheme_pairs(float_model, model: Model) -> list:
 def quant_scheme(float_model, model: Model) -> dict:
     iq = model.input_quant
     scale = np.asarray(iq.scale, np.float64)
-    inp = {"dtype": _act_dtype(iq), "zero_point": int(iq.zero_point), "scale": scale.tolist(), "offset": np.asarray(iq.offset, np.float64).tolist(),
+    inp = {"dtype": act_dtype(iq), "zero_point": int(iq.zero_point), "scale": scale.tolist(), "offset": np.asarray(iq.offset, np.float64).tolist(),
            "note": "per-channel offset and scale (the Keras Normalization layer folded in)" if _has_normalization(float_model)
            else "per-channel offset and scale (calibrated ranges; the model has no Normalization layer)"}  # fmt: skip
     return {"input": inp, "layers": [_layer_scheme(f, q) for f, q in scheme_pairs(float_model, model)]}
@@ -280,160 +271,3 @@ def weight_histograms(report_scheme: dict, float_model, model: Model) -> list:
         if panels:  # pooling and a Bidirectional's merge have no weights
             out.append({"layer": scheme["name"], "kind": scheme["kind"], "panels": panels})
     return out
-
-
-# ----------------------------------------------------------------------------- fidelity
-
-
-class TensorStats:
-    """Running error and range statistics of one integer tensor against its float twin."""
-
-    def __init__(self, name, label, dtype, limits, dequant, saturates=(True, True)):
-        self.name, self.label, self.dtype, self.limits = name, label, dtype, limits
-        # A relu output's lowest code is its zero, not a clipped value: not counted as saturated.
-        self.sat_lo = limits[0] if saturates[0] else limits[0] - 1
-        self.sat_hi = limits[1] if saturates[1] else limits[1] + 1
-        self.real_range = [float(dequant(np.float64(limits[0]))), float(dequant(np.float64(limits[1])))]
-        # Bins are whole runs of integer codes, so the int histogram has no aliasing
-        # stripes; a margin beside the int range keeps float values beyond it visible.
-        span = limits[1] - limits[0] + 1
-        width = max(1, math.ceil(span * (1 + 2 * MARGIN) / HIST_BINS))
-        margin = math.ceil(span * MARGIN / width) * width
-        codes = np.arange(limits[0] - 0.5 - margin, limits[1] + 0.5 + margin + width / 2, width)
-        self.edges = dequant(codes)
-        self.signal = self.noise = 0.0
-        self.saturated = self.total = 0
-        self.q_min, self.q_max = limits[1], limits[0]
-        self.hist_float = np.zeros(len(self.edges) - 1, np.int64)
-        self.hist_int = np.zeros(len(self.edges) - 1, np.int64)
-
-    def add(self, ref: np.ndarray, q: np.ndarray, deq: np.ndarray) -> None:
-        self.signal += float(np.sum(ref**2))
-        self.noise += float(np.sum((deq - ref) ** 2))
-        self.saturated += int(np.count_nonzero((q <= self.sat_lo) | (q >= self.sat_hi)))
-        self.total += int(q.size)
-        self.q_min, self.q_max = min(self.q_min, int(q.min())), max(self.q_max, int(q.max()))
-        lo, hi = self.edges[0], self.edges[-1]
-        self.hist_float += np.histogram(np.clip(ref, lo, hi), self.edges)[0]
-        self.hist_int += np.histogram(np.clip(deq, lo, hi), self.edges)[0]
-
-    def result(self) -> dict:
-        span = self.limits[1] - self.limits[0]
-        return {
-            "tensor": self.name, "label": self.label, "dtype": self.dtype,
-            "sqnr_db": sqnr_db(self.signal, self.noise),
-            "rms_error": float(np.sqrt(self.noise / max(self.total, 1))),
-            "saturated": self.saturated, "total": self.total,
-            "saturated_pct": 100.0 * self.saturated / max(self.total, 1),
-            "range_used_pct": 100.0 * max(self.q_max - self.q_min, 0) / span,
-        }  # fmt: skip
-
-    def histogram(self) -> dict:
-        return {"title": self.label, "edges": self.edges.tolist(), "float": self.hist_float.tolist(),
-                "int": self.hist_int.tolist(), "range": self.real_range}  # fmt: skip
-
-
-def _tensor_specs(q) -> list:
-    """(probe name, label, dtype, int limits, dequantize: int code → real value)."""
-    if q.kind in ONE_TENSOR:  # what the layer passes on: after its table, if it has one
-        # The low rail is no saturation after a relu, nor in pooling over a grid from 0 (it passes a relu's on).
-        relu = getattr(q, "activation", "") in ("relu", "relu6") or (q.kind in NO_WEIGHTS and q.input_zero_point == -128)
-        return [("output", "output", f"int{_out_bits(q)}", INT16 if _out_bits(q) == 16 else INT8,
-                 lambda v: (v - q.result_zero_point) * q.result_scale,
-                 (not relu, True))]
-    if q.kind == "bidirectional":  # the merged output; its directions' states are not probed
-        return [("output", "output", "int8", INT8, lambda v: (v - q.output_zero_point) * q.output_scale)]
-    if q.kind == "rnn":
-        relu, unit = q.activation == "relu", pre_scale(q)
-        return [("pre_activation", "pre-activation (a)", "int16" if relu else "Q3.12", INT16, lambda v: v * unit),
-                ("hidden", "hidden state", "int8", INT8, lambda v: (v - q.hidden_zero_point) * q.hidden_scale,
-                 (not relu, True))]
-    gates = GATES[q.kind]
-    specs = [(f"gate_{g}", f"{g} gate ({GATE_SYMBOLS[g]}) pre-act.", "Q3.12", INT16, lambda v: v / Q312) for g in gates]
-    if q.kind == "lstm":
-        c = 2.0**q.cell_scale_power
-        specs.append(("cell", "cell state", "int16", INT16, lambda v: v * c))
-        specs.append(("hidden", "hidden state", _act_dtype(q), q.int_limits,
-                      lambda v: (v - q.hidden_zero_point) * q.hidden_scale))
-    else:
-        specs.append(("hidden", "hidden state", "Q0.15", INT16, lambda v: v / Q15))
-    return specs
-
-
-def _float_tensors(flayer, trace: dict, q) -> dict:
-    """Float traces per probe name, each (N, T, H) (Dense: its output as it leaves the
-    layer, i.e. as its int8 twin ``q``: the last layer's sigmoid/tanh/softmax not applied)."""
-    if flayer.kind in NO_WEIGHTS:
-        return {"output": trace["output"][0]}
-    if flayer.kind == "bidirectional":
-        return {"output": trace["merged"][0]}
-    if flayer.kind in PER_CHANNEL:
-        z = trace["logits"][0]
-        head = flayer.activation in TABLE_ACTIVATIONS and not q.has_table
-        return {"output": z if head else activate(flayer.activation, z)}
-    if flayer.kind == "rnn":
-        return {"pre_activation": np.stack(trace["gates"], axis=1), "hidden": np.stack(trace["hidden"], axis=1)}
-    names = GATES[flayer.kind]
-    gates = np.split(np.stack(trace["gates"], axis=1), len(names), axis=-1)
-    out = {f"gate_{g}": v for g, v in zip(names, gates)}
-    out["hidden"] = np.stack(trace["hidden"], axis=1)
-    if flayer.kind == "lstm":
-        out["cell"] = np.stack(trace["cell"], axis=1)
-    return out
-
-
-def run_int_layers(model: Model, x_q: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, list]:
-    """The golden model layer by layer (as ``run_model``), also keeping each Dense layer's output.
-
-    ``run_model`` probes only recurrent layers; an intermediate Dense layer's output
-    is needed to compare it with the float twin.
-    """
-    y, probes = np.asarray(x_q, model.int_dtype), []
-    for layer in model.layers:
-        record: dict = {}
-        if layer.kind in ONE_TENSOR:
-            y = kernel(layer)(layer, y)
-            record["output"] = [y]
-        elif layer.kind == "bidirectional":  # (N, T, W), or (N, 1, W) as the float twin traces it
-            seq, _ = RECURRENT[layer.kind](layer, y, valid=valid)
-            record["output"] = [seq]
-            y = seq if layer.return_sequences else seq[:, -1]
-        else:
-            seq, _ = kernel(layer)(layer, y, probe=lambda name, v, r=record: r.setdefault(name, []).append(np.asarray(v)),
-                                   valid=valid)
-            y = seq if layer.return_sequences else seq[:, -1]
-        probes.append(record)
-    return y, probes
-
-
-class Fidelity:
-    """Accumulates per-layer tensor statistics and per-step hidden-state error over chunks."""
-
-    def __init__(self, model: Model, steps: int):
-        self.model = model
-        self.layers = [[TensorStats(*spec) for spec in _tensor_specs(q)] for q in model.layers]
-        self.dequant = [{spec[0]: spec[4] for spec in _tensor_specs(q)} for q in model.layers]
-        self.err_sq = [np.zeros(steps) for _ in model.layers]
-        self.ref_sq = [np.zeros(steps) for _ in model.layers]
-        self.count = [0 for _ in model.layers]
-
-    def add(self, float_model, traces: list, probes: list) -> None:
-        for i, (flayer, trace, record) in enumerate(zip(float_model.layers, traces, probes)):
-            ref = _float_tensors(flayer, trace, self.model.layers[i])
-            for stats in self.layers[i]:
-                q = np.stack(record[stats.name], axis=1) if stats.name != "output" else record["output"][0]
-                deq = self.dequant[i][stats.name](q.astype(np.float64))
-                stats.add(ref[stats.name], q, deq)
-                if stats.name == "hidden":  # (N, T, H): error per time step, a valid Conv1D's shorter T at the end
-                    self.err_sq[i][-q.shape[1]:] += np.sum((deq - ref["hidden"]) ** 2, axis=(0, 2))
-                    self.ref_sq[i][-q.shape[1]:] += np.sum(ref["hidden"] ** 2, axis=(0, 2))
-                    self.count[i] += q.shape[0] * q.shape[2]
-
-    def result(self) -> list:
-        out = []
-        for q, stats, err, ref, n in zip(self.model.layers, self.layers, self.err_sq, self.ref_sq, self.count):
-            entry = {"name": q.name, "kind": q.kind, "tensors": [s.result() for s in stats], "histograms": [s.histogram() for s in stats]}
-            if any(s.name == "hidden" for s in stats):
-                entry["error_over_time"] = {"rms_error": np.sqrt(err / max(n, 1)).tolist(), "rms_float": np.sqrt(ref / max(n, 1)).tolist()}
-            out.append(entry)
-        return out

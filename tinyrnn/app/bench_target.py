@@ -29,7 +29,7 @@ def check(target: str, board: str | None, models: list, no_flash: bool, probe: s
     if no_flash and len(models) != 1:
         raise TinyrnnError("--no-flash benches the one model the device already runs: give one --models name")
     if not no_flash:
-        settings = flash._probe_settings(board)
+        settings = flash.probe_settings(board)
         if probe and probe not in settings:
             raise TinyrnnError(f"board {board!r} has no {probe} settings in the catalogue; try --probe "
                                f"{' or '.join(settings)}")
@@ -42,11 +42,11 @@ def bench_target(target: str, board: str, name: str, model, x_t, macs: int, work
     project = render_project(model, board, Path(workdir) / f"{board}-{name}-{weights}", weights=weights)
     built = build(project["project_dir"])
     if not no_flash:
-        tool = probe or next(iter(flash._probe_settings(board)))
-        _, problem = flash._check_tool(board, tool, timeout_s)
+        tool = probe or next(iter(flash.probe_settings(board)))
+        _, problem = flash.check_tool(board, tool, timeout_s)
         if problem:
             raise TinyrnnError(problem)
-        flash._run_tool(flash.flash_command(board, tool, str(Path(built["elf"]).resolve())), timeout_s)
+        flash.run_tool(flash.flash_command(board, tool, str(Path(built["elf"]).resolve())), timeout_s)
     with Device.open(target, expected_hash=model.content_hash()) as device:
         tick_hz = device.info().tick_hz
         result = device.bench(steps, x_t, timeout_s=timeout_s)

@@ -64,13 +64,13 @@ def _project(source: str, board: str | None, build_dir: str | None) -> tuple[str
     if not board:
         raise TinyrnnError("flashing an artifact needs --board (one of the boards with a probe)")
 
-    _probe_settings(board)  # refuse QEMU-only boards before generating anything
+    probe_settings(board)  # refuse QEMU-only boards before generating anything
     out = build_dir or str(path.with_name(f"{path.stem}-fw-{board}"))
     render_project(tnr.load(source), board, out)
     return out, board
 
 
-def _probe_settings(board: str) -> dict:
+def probe_settings(board: str) -> dict:
     probe = get_board(board).get("probe")
     if not probe:
         raise TinyrnnError(f"board {board!r} has no flash probe in the catalogue (QEMU only: verify it with "
@@ -80,7 +80,7 @@ def _probe_settings(board: str) -> dict:
 
 def flash_command(board: str, probe: str, elf: str, probe_serial: str | None = None) -> list[str]:
     """The exact argv that programs ``elf`` into ``board`` (verify, then reset and run)."""
-    settings = _probe_settings(board)
+    settings = probe_settings(board)
     if probe not in settings:
         raise TinyrnnError(f"board {board!r} has no {probe} settings in the catalogue; "
                            f"try --probe {' or '.join(settings)}")
@@ -96,13 +96,13 @@ def flash_command(board: str, probe: str, elf: str, probe_serial: str | None = N
     return cmd + ["-c", f"program {{{elf}}} verify reset exit"]
 
 
-def _check_tool(board: str, probe: str, timeout: float) -> tuple[str | None, str | None]:
+def check_tool(board: str, probe: str, timeout: float) -> tuple[str | None, str | None]:
     """(path of the tool, what is wrong with it or None); for pyOCD also whether it knows the
     target (packs are per user)."""
     path = shutil.which(probe)
     if path is None:
         return None, f"{probe} not found on PATH; install it with: {INSTALL[probe]}"
-    pyocd = _probe_settings(board).get("pyocd", {})
+    pyocd = probe_settings(board).get("pyocd", {})
     if probe == "pyocd" and pyocd.get("pack"):
         try:
             listed = subprocess.run([path, "list", "--targets"], capture_output=True, text=True, timeout=timeout)
@@ -114,7 +114,7 @@ def _check_tool(board: str, probe: str, timeout: float) -> tuple[str | None, str
     return path, None
 
 
-def _run_tool(cmd: list[str], timeout: float) -> str:
+def run_tool(cmd: list[str], timeout: float) -> str:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -132,9 +132,9 @@ def _run_tool(cmd: list[str], timeout: float) -> str:
 
 def run(args):
     project_dir, board = _project(args.source, args.board, args.build_dir)
-    probe = args.probe or next(iter(_probe_settings(board)))
+    probe = args.probe or next(iter(probe_settings(board)))
     flash_command(board, probe, "firmware.elf", args.probe_serial)  # a wrong --probe fails before the build
-    tool, problem = _check_tool(board, probe, args.timeout)  # before the build, which takes a while
+    tool, problem = check_tool(board, probe, args.timeout)  # before the build, which takes a while
     if problem and not args.dry_run:
         raise TinyrnnError(problem)
     sizes = build(project_dir)
@@ -152,6 +152,6 @@ def run(args):
         sized = f"flash {sizes['flash_bytes']} B, RAM {sizes['ram_bytes']} B"
         found = f"{probe} found at {tool}" if tool else f"{probe} not installed"
         return result, f"would run: {line}\n({found}; {sized})" + (f"\nnote: {problem}" if problem else "")
-    _run_tool(cmd, args.timeout)
+    run_tool(cmd, args.timeout)
     result["flashed"] = True
     return result, f"flashed {elf} to {board} with {probe}; verify it with --target auto:{board}"

@@ -1,0 +1,119 @@
+"""How much of a SimpleRNN corpus model's int8 loss is weight rounding: float simulations
+beside the int8 golden model, per training seed.
+
+    .venv/bin/python benchmarks/rnn_weight_precision.py              # → results/rnn_weight_precision.{md,json}
+    .venv/bin/python benchmarks/rnn_weight_precision.py --seeds 0 --epochs 1 --out /tmp/wp   # smoke run
+
+The corpus recipe (benchmarks/corpus.py: ``corpus.build``, ``_fit`` with the seed, 20
+epochs, the HAR split, calibration and held-out windows) for ``--models`` (SimpleRNN →
+Dense). Per seed: Keras float accuracy; the int8 golden model's (defaults: int16
+logits); and the float twin with one thing rounded at a time, the rest float64: the
+input on the int8 input grid; the SimpleRNN weights on the quantizer's int8 grid (one
+scale per matrix, ``symmetric_weights``); the same with one scale per unit; and the
+hidden state rounded to the int8 grid every step (float weights). "simulation, nothing
+rounded" checks the simulation against Keras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_attribution import corpus, corpus_benchmark  # noqa: E402  (the corpus recipe)
+from har_accuracy import DEFAULT_DATA, REPO, load_data, log  # noqa: E402
+
+COLUMNS = {"float": "Keras float", "int8": "int8 golden", "twin": "simulation, nothing rounded",
+           "input": "input rounded only",
+           "weights": "weights int8, one scale per matrix", "unit_weights": "weights int8, one scale per unit",
+           "hidden": "hidden state on its int8 grid only"}
+
+
+def simulate(fm, qm, x: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy of the float twin with one of input, weights or hidden state rounded."""
+    from tinyrnn.quantize.layers import symmetric_weights
+
+    rnn, head, q = fm.layers[0], fm.layers[1], qm.layers[0]
+    act = (lambda v: np.maximum(v, 0.0)) if rnn.activation == "relu" else np.tanh
+    x_f = fm.normalize(x).astype(np.float64)
+    x_q = (qm.input_quant.quantize(x).astype(np.float64) - qm.input_quant.zero_point) * q.input_scale
+
+    def rounded(w, axis=None):
+        w_q, scale = symmetric_weights(w.T, axis=axis)
+        return (w_q * np.reshape(scale, (-1, 1) if axis is not None else ())).T
+
+    def accuracy(inp, wx, wh, h_grid=None):
+        h = np.zeros((len(inp), wx.shape[1]))
+        for t in range(inp.shape[1]):
+            h = act(inp[:, t] @ wx + h @ wh + rnn.bias)
+            if h_grid is not None:
+                h = np.clip(np.round(h / h_grid[0]) + h_grid[1], -128, 127) - h_grid[1]
+                h = h * h_grid[0]
+        return float(np.mean(np.argmax(h @ head.kernel + head.bias, -1) == labels))
+
+    w = (rnn.kernel, rnn.recurrent_kernel)
+    return {"twin": accuracy(x_f, *w), "input": accuracy(x_q, *w), "weights": accuracy(x_f, *(rounded(m) for m in w)),
+            "unit_weights": accuracy(x_f, *(rounded(m, axis=1) for m in w)),
+            "hidden": accuracy(x_f, *w, (q.hidden_scale, q.hidden_zero_point))}
+
+
+def seed_row(keras, name: str, seed: int, data, epochs: int) -> dict:
+    from tinyrnn.core.golden.model import run_model
+    from tinyrnn.quantize.keras_import import import_model
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    _, train, test, calib = data
+    model = corpus.build(keras, name, seed)
+    corpus_benchmark._fit(keras, model, train, epochs, seed)
+    fm = import_model(model, name)
+    qm = quantize_model(fm, calib)
+    y = run_model(qm, qm.input_quant.quantize(test.x))
+    row = {"model": name, "seed": seed,
+           "float": float(np.mean(np.argmax(model.predict(test.x, verbose=0), -1) == test.y)),
+           "int8": float(np.mean(np.argmax(y, -1) == test.y)), **simulate(fm, qm, test.x, test.y)}
+    log(f"{name} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k in COLUMNS))
+    return row
+
+
+def markdown(rows: list, argv: list) -> str:
+    lines = ["# SimpleRNN corpus models: where int8 accuracy goes (issue #12)", "",
+             f"`benchmarks/rnn_weight_precision.py {' '.join(argv)}`".replace(" `", "`"), "",
+             __doc__.split("\n\n", 2)[2].strip().replace("\n", " "), "",
+             "| model | seed | " + " | ".join(COLUMNS.values()) + " |", "|---|---:|" + "---:|" * len(COLUMNS)]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['seed']} | " + " | ".join(f"{100 * r[k]:.2f} %" for k in COLUMNS) + " |")
+    lines.append("")
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        means = {k: np.mean([100 * (r[k] - r["float"]) for r in mine]) for k in COLUMNS if k != "float"}
+        lines.append(f"{name}, mean Δ vs Keras float over {len(mine)} seeds: "
+                     + ", ".join(f"{COLUMNS[k]} {v:+.2f} pp" for k, v in means.items()) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--models", default="rnn_relu,rnn_tanh", help="comma-separated tests/corpus.py SimpleRNN models")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--out", type=Path, default=REPO / "results")
+    args = ap.parse_args()
+    from tinyrnn.tfsupport import import_keras
+
+    keras = import_keras()
+    data = load_data(args.data, 0)
+    corpus.configure(data[1].x.shape[1], data[1].x.shape[2], 6)
+    rows = [seed_row(keras, name, seed, data, args.epochs) for name in args.models.split(",") for seed in args.seeds]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "rnn_weight_precision.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    (args.out / "rnn_weight_precision.md").write_text(markdown(rows, sys.argv[1:]))
+    log(f"wrote {args.out / 'rnn_weight_precision.md'}")
+
+
+if __name__ == "__main__":
+    main()
