@@ -1,5 +1,5 @@
-"""How much of a SimpleRNN corpus model's int8 loss is weight rounding: float simulations
-beside the int8 golden model, per training seed.
+"""Where a SimpleRNN corpus model's int8 accuracy goes (input, weight or hidden-state
+rounding): float simulations beside the int8 golden model, per training seed.
 
     .venv/bin/python benchmarks/rnn_weight_precision.py              # → results/rnn_weight_precision.{md,json}
     .venv/bin/python benchmarks/rnn_weight_precision.py --seeds 0 --epochs 1 --out /tmp/wp   # smoke run
