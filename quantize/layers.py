@@ -262,8 +262,8 @@ def quantize_dense(layer: FloatDense, in_scale: float, in_zp: int, ranges: dict,
                    weights: str = "max", last: bool = True, bits: int = 8,
                    logits_bits: int = 8) -> DenseLayer:  # fmt: skip
     """The requantized grid covers the calibrated pre-activation ("logits"), from 0 for
-    relu/relu6 (to at most 6 for relu6). Unless it is the model's ``last`` layer (int8
-    logits), a sigmoid/tanh/softmax layer also gets its table and the quantization after it.
+    relu/relu6 (to at most 6 for relu6). Unless it is the model's ``last`` layer (its
+    logits are the output), a sigmoid/tanh/softmax layer also gets its table and the quantization after it.
     ``bits`` 16: the 16x8 layer (symmetric int16 output, int64 biases, no table).
     ``logits_bits`` 16 (the last layer of an int8 model): int16 logits on a symmetric grid."""
     lo, hi = ranges["logits"]

@@ -44,7 +44,7 @@ DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True
 ACTIVATIONS = {"int8": 8, "int16": 16}
 # --logits: the width of a last Dense layer's output in an int8 model. int16 (the default) keeps
 # apart classes whose float logits differ by less than an int8 step (results/stack_attribution.md:
-# every int8 loss of a corpus model was such a tie); int8 is TFLite's int8 output contract.
+# the int8 loss of the corpus's 3-layer stack was such ties); int8 is TFLite's int8 output contract.
 LOGITS = {"int16": 16, "int8": 8}
 
 
@@ -125,6 +125,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     if logits not in LOGITS:
         raise TinyrnnError(f"logits {logits!r} unknown (use one of {', '.join(LOGITS)})")
     bits = _check_activations(model, activations)
+    if bits == 16 and logits == "int8":
+        raise TinyrnnError("logits 'int8' with activations 'int16': a 16x8 model's outputs are int16")
     _check_order(model)
     if ranges is None:
         ranges = calibrate(model, calib_x, method, percentile, input_scales)

@@ -131,6 +131,8 @@ def test_quantize_default_int16_logits_finer_than_int8():
     assert rms_error(wide) < rms_error(narrow) / 50
     with pytest.raises(TinyrnnError, match="logits 'int4' unknown"):
         quantize_model(fm, x, logits="int4")
+    with pytest.raises(TinyrnnError, match="a 16x8 model's outputs are int16"):
+        quantize_model(fm, x, activations="int16", logits="int8")
 
 
 @pytest.mark.parametrize("field, value, message", [
