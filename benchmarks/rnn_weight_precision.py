@@ -11,7 +11,10 @@ logits); and the float twin with one thing rounded at a time, the rest float64: 
 input on the int8 input grid; the SimpleRNN weights on the quantizer's int8 grid (one
 scale per matrix, ``symmetric_weights``); the same with one scale per unit; and the
 hidden state rounded to the int8 grid every step (float weights). "simulation, nothing
-rounded" checks the simulation against Keras.
+rounded" checks the simulation against Keras. For reference, TFLite's own int8: the same
+weights in a tf_keras copy (SimpleRNN unroll=True, which the converter turns into int8
+FULLY_CONNECTED ops; a Keras 3 SimpleRNN becomes a WHILE loop it cannot calibrate),
+converted with the calibration windows as representative data, run by LiteRT.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_attribution import corpus, corpus_benchmark  # noqa: E402  (the corpus recipe)
 from har_accuracy import DEFAULT_DATA, REPO, load_data, log  # noqa: E402
 
-COLUMNS = {"float": "Keras float", "int8": "int8 golden", "twin": "simulation, nothing rounded",
+COLUMNS = {"float": "Keras float", "int8": "int8 golden", "tflite": "TFLite int8 (LiteRT)",
+           "twin": "simulation, nothing rounded",
            "input": "input rounded only",
            "weights": "weights int8, one scale per matrix", "unit_weights": "weights int8, one scale per unit",
            "hidden": "hidden state on its int8 grid only"}
@@ -61,6 +65,32 @@ def simulate(fm, qm, x: np.ndarray, labels: np.ndarray) -> dict:
             "hidden": accuracy(x_f, *w, (q.hidden_scale, q.hidden_zero_point))}
 
 
+def tflite_int8(model, calib: np.ndarray, test) -> float:
+    """Accuracy of TFLite's int8 conversion of ``model`` (SimpleRNN → Dense) on ``test``."""
+    import tensorflow as tf
+    import tf_keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    rnn, head = (layer for layer in model.layers if type(layer).__name__ in ("SimpleRNN", "Dense"))
+    copy = tf_keras.Sequential([tf_keras.Input(calib.shape[1:]), tf_keras.layers.SimpleRNN(
+        rnn.units, activation=rnn.get_config()["activation"], unroll=True), tf_keras.layers.Dense(head.units)])
+    copy.layers[0].set_weights(rnn.get_weights())
+    copy.layers[1].set_weights(head.get_weights())
+    conv = tf.lite.TFLiteConverter.from_keras_model(copy)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i : i + 1].astype(np.float32)] for i in range(len(calib)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    interpreter = Interpreter(model_content=conv.convert())
+    interpreter.allocate_tensors()
+    i, o = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    right = 0
+    for x, label in zip(test.x, test.y):
+        interpreter.set_tensor(i, x[None].astype(np.float32))
+        interpreter.invoke()
+        right += int(np.argmax(interpreter.get_tensor(o)[0]) == label)
+    return right / len(test.y)
+
+
 def seed_row(keras, name: str, seed: int, data, epochs: int) -> dict:
     from tinyrnn.core.golden.model import run_model
     from tinyrnn.quantize.keras_import import import_model
@@ -74,7 +104,8 @@ def seed_row(keras, name: str, seed: int, data, epochs: int) -> dict:
     y = run_model(qm, qm.input_quant.quantize(test.x))
     row = {"model": name, "seed": seed,
            "float": float(np.mean(np.argmax(model.predict(test.x, verbose=0), -1) == test.y)),
-           "int8": float(np.mean(np.argmax(y, -1) == test.y)), **simulate(fm, qm, test.x, test.y)}
+           "int8": float(np.mean(np.argmax(y, -1) == test.y)), "tflite": tflite_int8(model, calib, test),
+           **simulate(fm, qm, test.x, test.y)}
     log(f"{name} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k in COLUMNS))
     return row
 
