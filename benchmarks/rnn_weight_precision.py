@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_attribution import corpus, corpus_benchmark  # noqa: E402  (the corpus recipe)
-from har_accuracy import DEFAULT_DATA, REPO, load_data, log  # noqa: E402
+from stack_attribution import corpus, corpus_benchmark, corpus_setup  # noqa: E402  (the corpus recipe)
+from har_accuracy import DEFAULT_DATA, REPO, log  # noqa: E402
 
 COLUMNS = {"float": "Keras float", "int8": "int8 golden", "tflite": "TFLite int8 (LiteRT)",
            "twin": "simulation, nothing rounded",
@@ -134,11 +134,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--out", type=Path, default=REPO / "results")
     args = ap.parse_args()
-    from tinyrnn.tfsupport import import_keras
-
-    keras = import_keras()
-    data = load_data(args.data, 0)
-    corpus.configure(data[1].x.shape[1], data[1].x.shape[2], 6)
+    keras, data = corpus_setup(args.data)
     rows = [seed_row(keras, name, seed, data, args.epochs) for name in args.models.split(",") for seed in args.seeds]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rnn_weight_precision.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")

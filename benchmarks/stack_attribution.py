@@ -39,6 +39,16 @@ corpus_benchmark = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(corpus_benchmark)
 
 
+def corpus_setup(path: Path):
+    """(keras, (dataset, train, test, calibration windows)): the corpus recipe's HAR split, with
+    tests/corpus.py's models sized for it."""
+    from tinyrnn.tfsupport import import_keras
+
+    data = load_data(path, 0)
+    corpus.configure(data[1].x.shape[1], data[1].x.shape[2], 6)
+    return import_keras(), data
+
+
 def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
     noise = np.mean((np.asarray(got, np.float64) - ref) ** 2)
     return float("inf") if noise == 0 else float(10 * np.log10(np.mean(ref**2) / noise))
@@ -187,11 +197,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--out", type=Path, default=REPO / "results")
     args = ap.parse_args()
-    from tinyrnn.tfsupport import import_keras
-
-    keras = import_keras()
-    data = load_data(args.data, 0)
-    corpus.configure(data[1].x.shape[1], data[1].x.shape[2], 6)
+    keras, data = corpus_setup(args.data)
     rows = [seed_row(keras, args.model, int(s), data, args.epochs) for s in args.seeds.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"{args.model}_attribution" if args.model != "stack_lstm_gru_rnn" else "stack_attribution"

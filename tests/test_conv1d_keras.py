@@ -3,13 +3,12 @@ generated C equals the golden model (whole window and streamed), refusals name t
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
+from keras_chain import check_int8_and_c
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden.model import dequantize_output, run_front, run_model, run_steps
+from tinyrnn.core.golden.model import run_front
 from tinyrnn.tfsupport import import_keras
 
 pytestmark = pytest.mark.tf
@@ -37,7 +36,6 @@ def _randomize_biases(model, rng) -> None:
 
 @pytest.mark.parametrize("stack", ["causal_lstm", "valid_dilated_gru", "pools_strides"])
 def test_conv_float_twin_int8_and_c(stack, tmp_path):
-    from tinyrnn.codegen.hostlib import HostModel
     from tinyrnn.quantize import referee
     from tinyrnn.quantize.keras_import import load_keras
     from tinyrnn.quantize.pipeline import quantize_model
@@ -65,16 +63,7 @@ def test_conv_float_twin_int8_and_c(stack, tmp_path):
     assert kinds == [("pool1d" if "Pooling" in type(la).__name__ else "conv1d") for la in body[:-2]]
     np.testing.assert_allclose(float_model.run(x), model.predict(x, verbose=0), atol=2e-5, rtol=0)
 
-    q = quantize_model(float_model, x[:160])
-    x_q = q.input_quant.quantize(x[160:])
-    y_q = run_model(q, x_q)
-    ref = float_model.run(x[160:])
-    sqnr = 10 * np.log10(np.sum(ref**2) / np.sum((dequantize_output(q, y_q) - ref) ** 2))
-    assert sqnr > 20.0, f"{stack}: int8 output SQNR {sqnr:.1f} dB"
-    if shutil.which("gcc"):
-        host = HostModel(q, tmp_path / "c")
-        np.testing.assert_array_equal(host.run(x_q[:20]), y_q[:20])
-        np.testing.assert_array_equal(host.step(x_q[:20]), run_steps(q, x_q[:20]))
+    check_int8_and_c(float_model, quantize_model(float_model, x[:160]), x[160:], stack, tmp_path / "c", rows=20)
 
 
 @pytest.mark.parametrize("make_layers, message", [

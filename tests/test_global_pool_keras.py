@@ -4,13 +4,11 @@ _step for the streaming pools), the quantization report's figures for the pool."
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
+from keras_chain import check_int8_and_c
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden.model import dequantize_output, run_model, run_steps
 from tinyrnn.tfsupport import import_keras
 
 pytestmark = pytest.mark.tf
@@ -44,7 +42,6 @@ def _data(n=200, steps=16):
 # tests/corpus.py has the others (GRU + max, Flatten, "same"): twin == Keras and host C == golden there.
 @pytest.mark.parametrize("stack", ["conv_lstm_average", "conv_same_average"])
 def test_twin_int8_and_c(stack, tmp_path):
-    from tinyrnn.codegen.hostlib import HostModel
     from tinyrnn.quantize.pipeline import quantize_model
 
     L = import_keras().layers
@@ -57,16 +54,7 @@ def test_twin_int8_and_c(stack, tmp_path):
     float_model = _twin(tmp_path, body, x)
     q = quantize_model(float_model, x[:150])
     assert [layer.kind for layer in q.layers][-2] == "global_pool1d" and q.whole_window == ("same" in stack)
-    x_q = q.input_quant.quantize(x[150:])
-    y_q = run_model(q, x_q)
-    ref = float_model.run(x[150:])
-    sqnr = 10 * np.log10(np.sum(ref**2) / np.sum((dequantize_output(q, y_q) - ref) ** 2))
-    assert sqnr > 20.0, f"{stack}: int8 output SQNR {sqnr:.1f} dB"
-    if shutil.which("gcc"):
-        host = HostModel(q, tmp_path / "c")
-        np.testing.assert_array_equal(host.run(x_q), y_q)
-        if not q.whole_window:
-            np.testing.assert_array_equal(host.step(x_q), run_steps(q, x_q))
+    check_int8_and_c(float_model, q, x[150:], stack, tmp_path / "c")
 
 
 def test_report_numbers_for_the_pool(tmp_path):
