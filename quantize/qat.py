@@ -338,7 +338,7 @@ def copy_back(pairs) -> None:
                          for n, w in zip(_weight_names(src), current)])
 
 
-def _int8_range(scale: float, zero_point: int, bits: int = 8) -> list:
+def _grid_range(scale: float, zero_point: int, bits: int = 8) -> list:
     """The real range of a grid: int8, or int16 (the default head's logits)."""
     top = 2 ** (bits - 1)
     return [(-top - zero_point) * scale, (top - 1 - zero_point) * scale]
@@ -347,17 +347,17 @@ def _int8_range(scale: float, zero_point: int, bits: int = 8) -> list:
 def assign_scales(pairs, quant_in, ir_model) -> None:
     """Take every scale and grid from the quantized IR of the current weights."""
     first = ir_model.layers[0]
-    quant_in.qparams.assign(np.array([first.input_scale, *_int8_range(first.input_scale, first.input_zero_point)],
+    quant_in.qparams.assign(np.array([first.input_scale, *_grid_range(first.input_scale, first.input_zero_point)],
                                      np.float32))
     for (_, twin), q in zip(pairs, ir_model.layers):
         if q.kind == "lstm":
             step = 2.0**q.cell_scale_power
-            values = [q.input_scale, q.hidden_scale, *_int8_range(q.hidden_scale, q.hidden_zero_point),
+            values = [q.input_scale, q.hidden_scale, *_grid_range(q.hidden_scale, q.hidden_zero_point),
                       step, 32768 * step]
         elif q.kind == "gru":
             values = [q.input_scale, q.hidden_scale, -1.0, 1.0 - H8_STEP, 1.0, 1.0]
         else:
-            values = [q.input_scale, q.output_scale, *_int8_range(q.output_scale, q.output_zero_point, q.output_bits)]
+            values = [q.input_scale, q.output_scale, *_grid_range(q.output_scale, q.output_zero_point, q.output_bits)]
         twin.qparams.assign(np.array(values, np.float32))
 
 
