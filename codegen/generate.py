@@ -307,8 +307,9 @@ def build_context(model: Model, name: str, path: str = "wide") -> dict:
             source, arrs = f"st->{tails[-1]['out']}", []
         elif layer.kind == "flatten":  # the head reads the whole-window sequence buffer (codegen/window.py)
             arrs = []
-        elif layer.kind == "lstm" and layer.activation_bits == 16:
-            entry, arrs = wide.lstm_entry(layer, k, prefix, where, lut_name, source)
+        elif layer.kind in ("lstm", "rnn") and layer.activation_bits == 16:
+            entry, arrs = (wide.lstm_entry if layer.kind == "lstm" else wide.rnn_entry)(layer, k, prefix, where,
+                                                                                       lut_name, source)
             plan.append(window.step(layer, where, [entry]))
         elif not isinstance(layer, DenseLayer):
             entry, arrs = _recurrent(layer, k, prefix, where, lut_name, source, path)

@@ -26,7 +26,7 @@ KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "rnn":
                   "dense": "tinyrnn_dense_s8.c", "activation": "tinyrnn_activation_s8.c",
                   "conv1d": "tinyrnn_conv1d_s8.c", "pool1d": "tinyrnn_pool1d_s8.c",
                   "bidirectional": "tinyrnn_bidirectional_s8.c", "global_pool1d": "tinyrnn_global_pool1d_s8.c",
-                  "lstm_s16": "tinyrnn_lstm_s16.c", "dense_s16": "tinyrnn_dense_s16.c",
+                  "lstm_s16": "tinyrnn_lstm_s16.c", "rnn_s16": "tinyrnn_rnn_s16.c", "dense_s16": "tinyrnn_dense_s16.c",
                   "dense_s8_s16": "tinyrnn_dense_s8_s16.c"}
 SUPPORT_SOURCES = ("tinyrnn_support.c",)
 

@@ -35,17 +35,21 @@ def _block_bias(bias: np.ndarray) -> np.ndarray:
     return padded.reshape(-1, BLOCK)
 
 
-def _check(layer: SimpleRNNLayer, where: str) -> None:
+def check_activation(layer: SimpleRNNLayer, where: str) -> None:
+    """A known activation; a tanh state at the scale the kernel's table output has (zero point 0)."""
     if layer.activation not in RNN_ACTIVATIONS:
         raise TinyrnnError(f"{where}: activation {layer.activation!r} not one of {', '.join(RNN_ACTIVATIONS)}")
+    if layer.activation == "tanh" and (int(layer.hidden_zero_point) != 0 or float(layer.hidden_scale) != layer.tanh_scale):
+        raise TinyrnnError(f"{where}: a tanh SimpleRNN state must have scale 1/{round(1 / layer.tanh_scale)} and zero point 0 "
+                           f"(got {layer.hidden_scale}, {layer.hidden_zero_point})")
+
+
+def _check(layer: SimpleRNNLayer, where: str) -> None:
+    check_activation(layer, where)
     check_range(where, "input_zero_point", layer.input_zero_point, -128, 127)
     check_range(where, "hidden_zero_point", layer.hidden_zero_point, -128, 127)
     for k in ("x_multiplier", "h_multiplier"):
         check_range(where, k, getattr(layer, k), -(2**31), 2**31 - 1)
-    # The kernel's tanh state is round(tanh / 256): scale 1/128, zero point 0, whatever the IR says.
-    if layer.activation == "tanh" and (int(layer.hidden_zero_point) != 0 or float(layer.hidden_scale) != layer.TANH_SCALE):
-        raise TinyrnnError(f"{where}: a tanh SimpleRNN state must have scale 1/128 and zero point 0 "
-                           f"(got {layer.hidden_scale}, {layer.hidden_zero_point})")
 
 
 def rnn_fields(layer: SimpleRNNLayer, prefix: str, where: str, lut_name: str, path: str) -> tuple[dict, list]:

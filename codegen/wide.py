@@ -1,23 +1,23 @@
-"""The 16x8 layers' C (``activation_bits`` 16): params of ``tinyrnn_lstm_s16`` and
-``tinyrnn_dense_s16``, every integer computed here once.
+"""The 16x8 layers' C (``activation_bits`` 16): params of ``tinyrnn_lstm_s16``,
+``tinyrnn_rnn_s16`` and ``tinyrnn_dense_s16``, every integer computed here once.
 
 Each matmul's (multiplier, shift) becomes TFLM's 64-bit requantization constants: the
 Q31 multiplier rounded to Q15 (``reduced_multiplier``) and the right shift 15 − shift;
-the LSTM cell's requantizations are the int8 LSTM's (``layout.requant``). The layer's
-int16 state (h, c) and its kernel's int16 work area (the previous h) live in the
-model's state struct.
+the LSTM cell's requantizations are the int8 LSTM's (``layout.requant``). A recurrent
+layer's int16 state (h, and an LSTM's c) and its kernel's int16 work area (the previous
+h) live in the model's state struct.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinyrnn.codegen import layout
+from tinyrnn.codegen import layout, rnn
 from tinyrnn.codegen.checks import as_int
 from tinyrnn.core import domain
 from tinyrnn.core.golden.dense_s16 import activation_range_s16
 from tinyrnn.core.golden.fixedpoint import reduced_multiplier
-from tinyrnn.core.ir import DenseLayer, LSTMLayer
+from tinyrnn.core.ir import DenseLayer, LSTMLayer, SimpleRNNLayer
 
 GATES = 4
 
@@ -63,13 +63,41 @@ def lstm_entry(layer: LSTMLayer, k: int, prefix: str, where: str, lut_name: str,
                  for stem in domain.LSTM_PRODUCTS},
               "cell_min": cell_min, "cell_max": cell_max, "tanh_cell_mul": tanh_mul, "tanh_cell_round": tanh_round,
               "tanh_cell_shift": tanh_shift, "sigmoid_lut": lut_name}  # fmt: skip
-    h = f"l{k}_h"
-    state = [("int16_t", f"l{k}_c", H, 0, f"{where}: cell state"), ("int16_t", h, H, 0, f"{where}: hidden state")]
-    entry = {"index": k, "kind": "lstm", "params": f"{prefix}_params", "input": source, "h": h, "size": H,
-             "comment": where, "ctype": "tinyrnn_lstm_s16_params", "kernel": "tinyrnn_lstm_s16_step",
-             "scratch": (0, H, 0), "args": f"st->{h}, st->l{k}_c, st->scratch", "fields": fields, "state": state,
-             "state_io": [h, f"l{k}_c"]}  # fmt: skip
-    return entry, arrays
+    state = [("int16_t", f"l{k}_c", H, 0, f"{where}: cell state")]
+    return _entry(k, prefix, where, source, "lstm", fields, state), arrays
+
+
+def rnn_entry(layer: SimpleRNNLayer, k: int, prefix: str, where: str, lut_name: str, source: str) -> tuple[dict, list]:
+    """Template entry of one 16x8 SimpleRNN layer and its arrays."""
+    H, I = layer.hidden_size, layer.input_size
+    rnn.check_activation(layer, where)
+    domain.check_layer(layer, where)
+    mx, rx = _requant(where, "x_", [layer.x_multiplier], [layer.x_shift], 1)
+    mh, rh = _requant(where, "h_", [layer.h_multiplier], [layer.h_shift], 1)
+    arrays = [
+        layout.c_array(f"{prefix}_w_x", as_int(where, "w_x", layer.w_x, np.int8, (H, I)), np.int8,
+                       f"{where}: input weights [H][I]"),
+        layout.c_array(f"{prefix}_w_h", as_int(where, "w_h", layer.w_h, np.int8, (H, H)), np.int8,
+                       f"{where}: recurrent weights [H][H]"),
+        layout.c_array(f"{prefix}_bias", as_int(where, "bias", layer.bias, np.int64, (H,)), np.int64,
+                       f"{where}: input biases [H]"),
+    ]  # fmt: skip
+    fields = {"input_size": I, "hidden_size": H, "tanh": int(layer.activation == "tanh"),
+              **{f: a["cname"] for f, a in zip(("w_x", "w_h", "bias"), arrays)},
+              "mul": _c_list([*mx, *mh]), "rshift": _c_list([*rx, *rh]), "sigmoid_lut": lut_name}  # fmt: skip
+    return _entry(k, prefix, where, source, "rnn", fields, []), arrays
+
+
+def _entry(k: int, prefix: str, where: str, source: str, kind: str, fields: dict, state: list) -> dict:
+    """A 16x8 recurrent layer's template entry (as ``generate._recurrent``): its int16 h
+    after ``state`` (an LSTM's c), the H int16 scratch its kernel copies the previous h to."""
+    H, h = fields["hidden_size"], f"l{k}_h"
+    state = [*state, ("int16_t", h, H, 0, f"{where}: hidden state")]
+    extra = "".join(f", st->{s[1]}" for s in state[:-1])
+    return {"index": k, "kind": kind, "params": f"{prefix}_params", "input": source, "h": h, "size": H,
+            "comment": where, "ctype": f"tinyrnn_{kind}_s16_params", "kernel": f"tinyrnn_{kind}_s16_step",
+            "scratch": (0, H, 0), "args": f"st->{h}{extra}, st->scratch", "fields": fields, "state": state,
+            "state_io": [s[1] for s in state[::-1]]}  # fmt: skip
 
 
 def dense_fields(layer: DenseLayer, prefix: str, where: str) -> tuple[dict, list]:

@@ -232,14 +232,21 @@ def quantize_gru(layer: FloatGRU, in_scale: float, in_zp: int, ranges: dict, *,
 
 
 def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dict, *,
-                 bias_correction: bool = False, weights: str = "max") -> SimpleRNNLayer:  # fmt: skip
-    """tanh: state scale fixed (1/128, zero point 0, |h| < 1), pre-activation Q3.12.
-    relu: state grid from the calibrated hidden range (h >= 0), pre-activation scale
-    s_h·2^-OUTPUT_SHIFT. Both paths' bias corrections go into the one bias."""
+                 bias_correction: bool = False, weights: str = "max", bits: int = 8) -> SimpleRNNLayer:  # fmt: skip
+    """tanh: state scale fixed (``tanh_scale``: |h| < 1, zero point 0), pre-activation Q3.12.
+    relu: state grid from the calibrated hidden range (h >= 0); int8: pre-activation scale
+    s_h·2^-OUTPUT_SHIFT; ``bits`` 16 (the 16x8 layer, int64 bias): pre-activation at s_h,
+    the symmetric grid over twice the range (the matmul parts' headroom, golden rnn_s16).
+    Both paths' bias corrections go into the one bias."""
+    top = max(ranges["hidden"][1], RELU_MIN_RANGE)
     if layer.activation == "tanh":
-        h_scale, h_zp, pre_scale = SimpleRNNLayer.TANH_SCALE, 0, 2.0**-GATE_FRAC_BITS
+        h_scale, h_zp = SimpleRNNLayer.TANH_SCALE_16 if bits == 16 else SimpleRNNLayer.TANH_SCALE, 0
+        pre_scale = 2.0**-GATE_FRAC_BITS
+    elif bits == 16:
+        h_scale, h_zp = symmetric16(0.0, 2 * top)
+        pre_scale = h_scale
     else:
-        h_scale, h_zp = asymmetric(0.0, max(ranges["hidden"][1], RELU_MIN_RANGE))
+        h_scale, h_zp = asymmetric(0.0, top)
         pre_scale = h_scale * 2.0 ** -OUTPUT_SHIFT["relu"]
     wx, wh = layer.kernel.T, layer.recurrent_kernel.T
     qx, sx = symmetric_weights(wx, rule=weights)
@@ -252,9 +259,9 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
     return SimpleRNNLayer(
         name=layer.name, input_size=layer.kernel.shape[0], hidden_size=layer.units,
         return_sequences=layer.return_sequences, activation=layer.activation,
-        w_x=qx, w_h=qh, bias=int32_bias(b, in_scale * sx, f"layer '{layer.name}'"),
+        w_x=qx, w_h=qh, bias=int32_bias(b, in_scale * sx, f"layer '{layer.name}'", bits),
         input_zero_point=in_zp, hidden_zero_point=h_zp, input_scale=in_scale, hidden_scale=h_scale,
-        x_multiplier=int(mx), x_shift=int(shx), h_multiplier=int(mh), h_shift=int(shh),
+        x_multiplier=int(mx), x_shift=int(shx), h_multiplier=int(mh), h_shift=int(shh), activation_bits=bits,
     )  # fmt: skip
 
 

@@ -40,7 +40,7 @@ QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "
 # SQNR both ways (−3.0…+14.2 dB, results/stack_attribution.md), so it is opt-in.
 DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max",
             "output_headroom": 0.0, "activations": "int8", "input_scales": "tensor", "logits": "int16"}
-# --activations: int8, or 16x8 (int16 activations, int8 weights, int64 biases; LSTM and Dense only).
+# --activations: int8, or 16x8 (int16 activations, int8 weights, int64 biases; LSTM, SimpleRNN and Dense only).
 ACTIVATIONS = {"int8": 8, "int16": 16}
 # --logits: the width of a last Dense layer's output in an int8 model. int16 (the default) keeps
 # apart classes whose float logits differ by less than an int8 step (results/stack_attribution.md:
@@ -55,7 +55,7 @@ def _check_activations(model: FloatModel, activations: str) -> int:
     for layer in model.layers if bits == 16 else ():
         if layer.kind not in KINDS_16:
             raise TinyrnnError(f"layer '{layer.name}': a {layer.kind} layer has no 16x8 kernel (--activations int16: "
-                               "LSTM and Dense layers only)")
+                               "LSTM, SimpleRNN and Dense layers only)")
     return bits
 
 
@@ -142,7 +142,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
                              zero_point=in_zp, activation_bits=bits)  # fmt: skip
     common = {"bias_correction": bool(bias_correction), "weights": weights}
     wide = {"bits": bits} if bits == 16 else {}
-    options = {"lstm": {**common, "cell_power": cell_power, **wide}, "gru": common, "rnn": common,
+    options = {"lstm": {**common, "cell_power": cell_power, **wide}, "gru": common, "rnn": {**common, **wide},
                "dense": {**common, **wide}, "pool1d": {}, "global_pool1d": {}, "flatten": {}}
     # The C of a Bidirectional layer (or a "same" Conv1D) buffers whole windows: the input's fixed length, else
     # the calibration's.

@@ -10,7 +10,7 @@ import shutil
 
 import numpy as np
 import pytest
-from s16models import float_stack, model_pair
+from s16models import float_stack, keras_setup, model_pair
 
 from tinyrnn.core import tnr
 from tinyrnn.core.errors import TinyrnnError
@@ -123,13 +123,7 @@ def test_cli_quantize_eval_16x8_from_keras(tmp_path):
     eval on the artifact; a GRU model is refused in one line naming the layer."""
     from test_cli import assert_user_error, run_cli, run_json
 
-    from tinyrnn.tfsupport import import_keras
-
-    keras = import_keras()
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(8)
-    x = rng.normal(size=(60, 10, 3)).astype(np.float32)
-    np.savez(tmp_path / "d.npz", x=x, y=rng.integers(0, 3, 60))
+    keras, _ = keras_setup(tmp_path, 8, (60, 10, 3), 3)
     L = keras.layers
     keras.Sequential([keras.Input((10, 3)), L.LSTM(8, return_sequences=True), L.LSTM(6),
                       L.Dense(3, activation="softmax")]).save(tmp_path / "m.keras")  # fmt: skip

@@ -103,17 +103,21 @@ def _check_wide(where: str, matmuls: tuple) -> None:
 
 
 def check_wide(layer, where: str) -> dict:
-    """The domain of a 16x8 LSTM or Dense layer (int16 inputs: |v| <= 2^15)."""
+    """The domain of a 16x8 LSTM, SimpleRNN or Dense layer (int16 inputs: |v| <= 2^15)."""
     if isinstance(layer, DenseLayer):
         bound = acc_bound(layer.weights, layer.bias, 1 << 15)
         _check_wide(where, (("weights", bound, "shift", layer.shift, "multiplier", layer.multiplier),))
         return {"bound": bound}
-    if not isinstance(layer, LSTMLayer):
-        raise TinyrnnError(f"{where}: a {layer.kind} layer has no 16x8 kernel (activation_bits 16: LSTM and Dense)")
+    if not isinstance(layer, (LSTMLayer, SimpleRNNLayer)):
+        raise TinyrnnError(f"{where}: a {layer.kind} layer has no 16x8 kernel (activation_bits 16: LSTM, SimpleRNN "
+                           "and Dense)")
+    stem = "gate_" if isinstance(layer, LSTMLayer) else ""  # per-gate pairs, or the SimpleRNN's one
     bound_x, bound_h = acc_bound(layer.w_x, layer.bias, 1 << 15), acc_bound(layer.w_h, 0, 1 << 15)
-    _check_wide(where, (("w_x", bound_x, "gate_x_shift", layer.gate_x_shift, "gate_x_multiplier", layer.gate_x_multiplier),
-                        ("w_h", bound_h, "gate_h_shift", layer.gate_h_shift, "gate_h_multiplier", layer.gate_h_multiplier)))
-    _check_cell(layer, where)
+    _check_wide(where, tuple((f"w_{p}", bound, f"{stem}{p}_shift", getattr(layer, f"{stem}{p}_shift"),
+                              f"{stem}{p}_multiplier", getattr(layer, f"{stem}{p}_multiplier"))
+                             for p, bound in (("x", bound_x), ("h", bound_h))))
+    if isinstance(layer, LSTMLayer):
+        _check_cell(layer, where)
     return {"bound_x": bound_x, "bound_h": bound_h}
 
 

@@ -30,7 +30,7 @@ MERGE_MODES = ("concat", "sum", "ave", "mul")  # Keras Bidirectional's, except N
 # Activation widths: int8, or 16x8 (int16 activations with zero point 0, int8 weights, int64
 # biases, as TFLite Micro's int16 kernels) for the kinds with a 16-bit kernel.
 ACTIVATION_BITS = (8, 16)
-KINDS_16 = ("lstm", "dense")
+KINDS_16 = ("lstm", "rnn", "dense")
 
 
 class Bits:

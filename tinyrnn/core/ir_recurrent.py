@@ -90,7 +90,7 @@ class GRULayer:
 
 
 @dataclass
-class SimpleRNNLayer:
+class SimpleRNNLayer(Bits):
     """int8 SimpleRNN ``h = act(W·x + U·h + b)`` in the LSTM's family (C twin: tinyrnn_rnn_s8.c).
 
     Each matmul is requantized to an int16 pre-activation with its own (multiplier,
@@ -99,11 +99,14 @@ class SimpleRNNLayer:
     relu: the pre-activation has scale hidden_scale/64 and the state is
     ``max(round(pre / 64) + zp, zp)`` with a calibrated (scale, zero point). The state
     is int8 (it is fully recomputed every step, nothing accumulates in it). ``bias`` is
-    on the input path only (Keras has one bias).
+    on the input path only (Keras has one bias). ``activation_bits`` 16: the 16x8
+    SimpleRNN (golden ``rnn_s16``): int16 x/h with zero points 0, int64 ``bias``, the
+    tanh state Q0.15.
     """
 
     kind: ClassVar[str] = "rnn"
-    TANH_SCALE: ClassVar[float] = 1.0 / 128  # the tanh state's scale (zero point 0)
+    TANH_SCALE: ClassVar[float] = 1.0 / 128  # the int8 tanh state's scale (zero point 0)
+    TANH_SCALE_16: ClassVar[float] = 2.0**-15  # the 16x8 one's: tanh_s16's output as it is
     name: str
     input_size: int
     hidden_size: int
@@ -120,10 +123,16 @@ class SimpleRNNLayer:
     x_shift: int
     h_multiplier: int  # recurrent matmul → pre-activation
     h_shift: int
+    activation_bits: int = 8
 
     @property
     def output_size(self) -> int:
         return self.hidden_size
+
+    @property
+    def tanh_scale(self) -> float:
+        """The scale a tanh state must have at this layer's width (zero point 0)."""
+        return self.TANH_SCALE_16 if self.activation_bits == 16 else self.TANH_SCALE
 
 
 

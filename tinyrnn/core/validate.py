@@ -86,7 +86,7 @@ def _array_specs(layer) -> dict:
         return {}
     if isinstance(layer, SimpleRNNLayer):
         h, i = layer.hidden_size, layer.input_size
-        return {"w_x": ((h, i), 8), "w_h": ((h, h), 8), "bias": ((h,), 32)}
+        return {"w_x": ((h, i), 8), "w_h": ((h, h), 8), "bias": ((h,), bias_bits)}
     g = len(GATES_LSTM) if isinstance(layer, LSTMLayer) else len(GATES_GRU)
     h, i = layer.hidden_size, layer.input_size
     specs = {"w_x": ((g, h, i), 8), "w_h": ((g, h, h), 8)}
@@ -185,7 +185,7 @@ def check_bits(obj, where: str) -> None:
     if bits not in ACTIVATION_BITS:
         raise TinyrnnError(f"{where}: field 'activation_bits' = {bits!r}, not one of {ACTIVATION_BITS}")
     if bits == 16 and getattr(obj, "kind", None) not in (None, *KINDS_16):  # None: the input quantizer
-        raise TinyrnnError(f"{where}: a {obj.kind} layer has no 16x8 kernel (activation_bits 16: LSTM and Dense only)")
+        raise TinyrnnError(f"{where}: a {obj.kind} layer has no 16x8 kernel (activation_bits 16: LSTM, SimpleRNN and Dense only)")
     zero_points = [f.name for f in dataclasses.fields(obj) if f.name.endswith("zero_point") and f.type == "int"]
     for name in zero_points if bits == 16 else ():
         if getattr(obj, name) != 0:
@@ -299,7 +299,7 @@ def validate(model: Model, where: str = "model") -> None:
             check_output_bits(layer, lwhere, last=k == len(model.layers) - 1)
         _check_layer(layer, lwhere)
         if model.activation_bits == 16 and layer.kind not in KINDS_16:
-            raise TinyrnnError(f"{lwhere}: a {layer.kind} layer has no 16x8 kernel (a 16x8 model: LSTM and Dense only)")
+            raise TinyrnnError(f"{lwhere}: a {layer.kind} layer has no 16x8 kernel (a 16x8 model: LSTM, SimpleRNN and Dense only)")
         if getattr(layer, "activation_bits", 8) != model.activation_bits:
             raise TinyrnnError(f"{lwhere}: activation_bits {getattr(layer, 'activation_bits', 8)} in a model whose "
                                f"input has {model.activation_bits} (one width throughout)")

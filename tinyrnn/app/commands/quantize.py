@@ -37,7 +37,7 @@ def configure(p) -> None:
                         f"{DEFAULTS['output_headroom']})")
     p.add_argument("--activations", choices=list(ACTIVATIONS), default=DEFAULTS["activations"],
                    help="int16: the 16x8 mode (int16 activations, int8 weights, int64 biases, as TFLite Micro's "
-                        "16x8 kernels; LSTM and Dense layers only)")
+                        "16x8 kernels; LSTM, SimpleRNN and Dense layers only)")
     p.add_argument("--logits", choices=list(LOGITS), default=None,
                    help=f"width of the last Dense layer's outputs (default {DEFAULTS['logits']}: classes an int8 grid "
                         "would tie stay apart; int8: TFLite's int8 output contract)")

@@ -14,11 +14,12 @@ from tinyrnn.core.golden.global_pool1d_s8 import global_pool1d_s8
 from tinyrnn.core.golden.dense_s16 import dense_s16
 from tinyrnn.core.golden.lstm_s16 import lstm_s16
 from tinyrnn.core.golden.pool1d_s8 import pool1d_s8
+from tinyrnn.core.golden.rnn_s16 import rnn_s16
 from tinyrnn.core.ir import RECURRENT_KINDS, FlattenLayer, Model
 
 RECURRENT = {**DIRECTIONS, "bidirectional": bidirectional_s8}
 FRONT = {"conv1d": conv1d_s8, "pool1d": pool1d_s8}
-WIDE = {"lstm": lstm_s16, "dense": dense_s16}  # the 16x8 kernels (ir.KINDS_16)
+WIDE = {"lstm": lstm_s16, "rnn": rnn_s16, "dense": dense_s16}  # the 16x8 kernels (ir.KINDS_16)
 
 
 def kernel(layer):

@@ -1,0 +1,188 @@
+"""16x8 SimpleRNN (``tinyrnn quantize --activations int16`` on a SimpleRNN): the
+quantizer's IR (int16 state on a symmetric grid, Q0.15 for tanh, int64 bias), the golden
+``rnn_s16`` against float arithmetic, the generated C against the golden model on every
+output element (host under ASan/UBSan on the portable and DSP paths, QEMU on the M4, M0
+and M55 boards), and the refusals outside the kernel's domain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+
+import numpy as np
+import pytest
+from s16models import data, keras_setup, model_pair
+
+from tinyrnn.core import tnr
+from tinyrnn.core.errors import TinyrnnError
+from tinyrnn.core.golden.fixedpoint import quantize_multiplier
+from tinyrnn.core.golden.model import dequantize_output, run_model, run_steps
+from tinyrnn.core.golden.rnn_s16 import rnn_s16
+from tinyrnn.core.ir import SimpleRNNLayer
+from tinyrnn.core.validate import validate
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+
+
+def _sqnr(ref, y) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / np.sum((y - ref) ** 2)))
+
+
+def _extreme(layer: SimpleRNNLayer, rng) -> SimpleRNNLayer:
+    """The same layer at the domain's edges: weights at the int8 rails, biases near ±2^40,
+    multipliers at the Q15 rounding's top and shifts at its largest left shift, 7."""
+    w = lambda shape: rng.choice(np.array([-128, 127], np.int8), shape)  # noqa: E731
+    H, I = layer.hidden_size, layer.input_size
+    return dataclasses.replace(layer, w_x=w((H, I)), w_h=w((H, H)), bias=rng.integers(-(2**40), 2**40, H),
+                               x_multiplier=2**31 - 1, x_shift=-20, h_multiplier=quantize_multiplier(0.7)[0],
+                               h_shift=7)  # fmt: skip
+
+
+def _int16_inputs(rng, model, batch: int, steps: int) -> np.ndarray:
+    """Random int16 windows, the first third at the rails."""
+    x = rng.integers(-32768, 32768, (batch, steps, model.input_size)).astype(np.int16)
+    x[: batch // 3] = np.where(rng.random(x[: batch // 3].shape) < 0.5, -32768, 32767)
+    return x
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_quantizer_writes_a_16x8_simple_rnn_that_tracks_float(activation, tmp_path):
+    fm, q16, q8, x = model_pair(21, hidden=(9, 5), dense=((4, "linear"),), rnn=activation)
+    validate(q16)
+    for layer in q16.layers[:2]:
+        assert layer.kind == "rnn" and layer.activation_bits == 16 and layer.bias.dtype == np.int64
+        assert (layer.input_zero_point, layer.hidden_zero_point) == (0, 0)
+    if activation == "tanh":
+        assert q16.layers[0].hidden_scale == 2.0**-15
+    else:  # the grid spans twice the calibrated state the int8 grid spans (each matmul part's headroom)
+        assert q16.layers[0].hidden_scale * 32767 == pytest.approx(2 * q8.layers[0].hidden_scale * 255)
+    tnr.save(q16, tmp_path / "m.tnr")
+    loaded = tnr.load(tmp_path / "m.tnr")
+    assert loaded.content_hash() == q16.content_hash() and loaded.layers[0].activation_bits == 16
+    ref = fm.run(x)
+    y16 = dequantize_output(loaded, run_model(loaded, loaded.input_quant.quantize(x)))
+    y8 = dequantize_output(q8, run_model(q8, q8.input_quant.quantize(x)))
+    assert _sqnr(ref, y16) > 30.0 and _sqnr(ref, y16) > _sqnr(ref, y8)
+
+
+def test_relu_state_is_the_real_recurrence_within_rounding():
+    """One 16x8 relu step against float arithmetic on the integer values: each matmul's
+    real product within one step (plus the Q15 multiplier's relative error) of its
+    requantized int16, then relu of the sum."""
+    _, q16, _, _ = model_pair(22, hidden=(7,), rnn="relu")
+    layer = q16.layers[0]
+    rng = np.random.default_rng(3)
+    x = rng.integers(-20000, 20000, (40, 1, layer.input_size)).astype(np.int16)
+    h0 = rng.integers(0, 20000, (40, layer.hidden_size)).astype(np.int16)
+    got = rnn_s16(layer, x, state=h0)[0][:, 0].astype(np.float64)
+    real = lambda m, s: m * 2.0 ** (s - 31)  # noqa: E731
+    from_x = (x[:, 0].astype(np.float64) @ layer.w_x.T + layer.bias) * real(layer.x_multiplier, layer.x_shift)
+    from_h = h0.astype(np.float64) @ layer.w_h.T * real(layer.h_multiplier, layer.h_shift)
+    want = np.maximum(np.clip(from_x, -32768, 32767) + np.clip(from_h, -32768, 32767), 0)
+    tolerance = 2 + (np.abs(from_x) + np.abs(from_h)) * 2.0**-15
+    assert np.all(np.abs(got - np.minimum(want, 32767)) <= tolerance) and got.max() > 1000
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("x_shift", 8, "x_shift = 8 outside [-31, 7]"),
+    ("h_multiplier", -5, "h_multiplier = -5 is negative"),
+    ("bias", np.full(6, 2**47, np.int64), "w_x with its bias: the int64 accumulator can reach"),
+    ("hidden_zero_point", 3, "symmetric"),
+])  # fmt: skip
+def test_validate_refuses_16x8_simple_rnn_outside_the_domain(field, value, message):
+    _, q16, _, _ = model_pair(23, hidden=(6,), rnn="relu")
+    bad = dataclasses.replace(q16, layers=[dataclasses.replace(q16.layers[0], **{field: value}), *q16.layers[1:]])
+    with pytest.raises(TinyrnnError, match=f"layer 0: .*{re.escape(message)}"):
+        validate(bad)
+
+
+def test_codegen_refuses_a_tanh_state_off_q15(tmp_path):
+    from tinyrnn.codegen.generate import generate
+
+    _, q16, _, _ = model_pair(24, hidden=(6,), rnn="tanh")
+    bad = dataclasses.replace(q16, layers=[dataclasses.replace(q16.layers[0], hidden_scale=1.0 / 128), *q16.layers[1:]])
+    with pytest.raises(TinyrnnError, match=r"layer 0 \(rnn_0\): a tanh SimpleRNN state must have scale 1/32768 and"):
+        generate(bad, tmp_path / "src")
+
+
+def _host_models(seed: int):
+    """(what, model): quantizer-made relu and tanh stacks, and each at the domain's edges."""
+    rng = np.random.default_rng(seed)
+    for activation, hidden, dense, sequences in (("relu", (13, 5), ((6, "relu"), (3, "linear")), False),
+                                                 ("tanh", (1, 7), (), True)):  # fmt: skip
+        _, q16, _, _ = model_pair(seed, hidden=hidden, dense=dense, sequences=sequences, rnn=activation)
+        yield activation, q16
+        layers = [_extreme(layer, rng) if layer.kind == "rnn" else layer for layer in q16.layers]
+        yield f"{activation} extreme", dataclasses.replace(q16, layers=layers)
+
+
+@needs_gcc
+@pytest.mark.parametrize("path", ["plain", "dsp"])
+def test_generated_c_equals_golden_on_the_host(path, tmp_path):
+    """_run, _step, _run_masked and two interleaved instances under ASan/UBSan, every
+    output element equal to the golden model's, quantizer-made and extreme layers; the
+    portable dot product and the DSP one (SMLALD, modelled in C)."""
+    from tinyrnn.codegen.hostlib import HostModel
+
+    rng = np.random.default_rng(25)
+    for what, model in _host_models(26):
+        validate(model)
+        host = HostModel(model, tmp_path / what.replace(" ", "_"), sanitize=True, path=path)
+        x = np.concatenate([model.input_quant.quantize(data(rng, 4, 9, model.input_size)),
+                            _int16_inputs(rng, model, 6, 9)])  # fmt: skip  (calibrated range, then anywhere)
+        np.testing.assert_array_equal(host.run(x), run_model(model, x), err_msg=what)
+        np.testing.assert_array_equal(host.step(x), run_steps(model, x), err_msg=what)
+        np.testing.assert_array_equal(host.run_pairs(x), run_steps(model, x), err_msg=what)
+        valid = rng.random(x.shape[:2]) < 0.7
+        np.testing.assert_array_equal(host.run_masked(x, valid), run_model(model, x, valid=valid), err_msg=what)
+        assert host.info["state_bytes"] >= 2 * sum(layer.hidden_size for layer in model.layers if layer.kind == "rnn")
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("board", ["mps2-an386", "microbit", "mps3-an547"])
+def test_16x8_simple_rnn_firmware_on_qemu_is_bit_exact(board, tmp_path):
+    """The verification firmware on each core's own dot-product path (M4 SMLALD, M0
+    portable, M55 Helium): RUN and STEP over the serial protocol equal the golden model."""
+    from tinyrnn.codegen.build import build
+    from tinyrnn.codegen.project import render_project
+    from tinyrnn.harness.dut import Device
+    from tinyrnn.harness.qemu import Qemu
+
+    (_, relu), (_, extreme) = list(_host_models(27))[:2]
+    model = dataclasses.replace(relu, layers=[extreme.layers[0], *relu.layers[1:]])  # one layer at the edges
+    rng = np.random.default_rng(28)
+    x = _int16_inputs(rng, model, 3, 12)
+    elf = build(render_project(model, board, tmp_path / "fw")["project_dir"])["elf"]
+    with Qemu(board, elf, timeout_s=120) as qemu, Device.open(qemu.url, expected_hash=model.content_hash()) as dev:
+        assert dev.info().element_size == 2
+        for seq in x:
+            np.testing.assert_array_equal(dev.run(seq)[0], run_model(model, seq[None])[0], err_msg=board)
+        dev.reset()
+        got = np.stack([dev.step(x_t)[0] for x_t in x[0, :5]])
+        np.testing.assert_array_equal(got, run_steps(model, x[:1, :5])[0], err_msg=board)
+
+
+@pytest.mark.tf
+def test_cli_quantize_eval_and_host_build_of_a_keras_relu_simple_rnn(tmp_path):
+    """``tinyrnn quantize --activations int16`` on a Keras SimpleRNN(relu) → Dense model:
+    Keras refereed the twin, the artifact is 16x8, eval runs the 16x8 golden model, and
+    its argmax agrees with Keras's predict on at least as many windows as the int8 model's."""
+    from test_cli import run_json
+
+    keras, x = keras_setup(tmp_path, 29, (80, 16, 3), 4)
+    L = keras.layers
+    model = keras.Sequential([keras.Input((16, 3)), L.SimpleRNN(10, activation="relu"), L.Dense(4)])
+    model.save(tmp_path / "m.keras")
+    keras_class = np.argmax(model.predict(x, verbose=0), -1)
+    agree = {}
+    for act in ("int16", "int8"):
+        art = tmp_path / f"m_{act}.tnr"
+        q = run_json("quantize", tmp_path / "m.keras", "--calib", tmp_path / "d.npz", "--out", art, "--activations", act)
+        assert q["keras_agreement"]["max_abs_diff"] < 1e-4
+        loaded = tnr.load(art)
+        agree[act] = np.mean(np.argmax(run_model(loaded, loaded.input_quant.quantize(x)), -1) == keras_class)
+    assert tnr.load(tmp_path / "m_int16.tnr").layers[0].activation_bits == 16
+    assert run_json("eval", tmp_path / "m_int16.tnr", "--data", tmp_path / "d.npz")["kind"] == "16x8-golden"
+    assert agree["int16"] >= agree["int8"] and agree["int16"] > 0.9
