@@ -69,16 +69,16 @@ def measure(work: Path, epochs: int, verify_n: int) -> dict:
     return row
 
 
-def bench_rows(work: Path) -> list:
-    """lstm_i9_h32 and its 16x8 twin on the M4 and the M0 board: instructions per step."""
+def bench_rows(work: Path, name: str = "lstm_i9_h32") -> list:
+    """``tinyrnn bench`` model ``name`` and its 16x8 twin on the M4 and the M0 board: instructions per step."""
     from tinyrnn.app.commands import bench
     from tinyrnn.core.boards import get_board, qemu_boards
 
     boards = ["mps2-an386"] + [b for b in qemu_boards() if get_board(b)["cpu"] == "cortex-m0"][:1]
     rows = []
     for board in boards:
-        for mode, model in (("int8", None), ("16x8", bench.wide_model("lstm_i9_h32"))):
-            r = bench.bench_one(board, "lstm_i9_h32", work / "bench", model=model)
+        for mode, model in (("int8", None), ("16x8", bench.wide_model(name))):
+            r = bench.bench_one(board, name, work / "bench", model=model)
             rows.append({"mode": mode, "cpu": get_board(board)["cpu"], **r})
             print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
@@ -101,15 +101,22 @@ def table(row: dict, benched: list, meta: dict) -> str:
                      f"| {r['logits_sqnr_db']:.1f} dB | {r['median_window_sqnr_db']:.1f} dB | {r['device_windows']} windows, {r['device_mismatches']} "
                      f"mismatching | {r['flash_code_bytes']:,} B | {r['flash_weights_bytes']:,} B "
                      f"| {r['ram_state_bytes']:,} B | {r['instructions_per_step']:,} |")
-    lines += ["", "`tinyrnn bench`'s lstm_i9_h32 (random weights, fixed seed) and its 16x8 twin "
-              "(`bench.wide_model`: the same weights, int16 activations), one `_step` per BENCH step, int8 weight "
-              "layout (the 16x8 dot products: SMLALD on the M4, portable C on the M0; the cells are portable C):", "",
-              "| board | core | mode | path | instructions/step | flash code | flash weights | RAM |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines.append(bench_table(benched, "`tinyrnn bench`'s lstm_i9_h32 (random weights, fixed seed)", "; the cells are "
+                                      "portable C"))  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def bench_table(benched: list, what: str, note: str = "") -> str:
+    """bench_rows() as markdown: ``what`` names the model, ``note`` ends the paragraph's parenthesis."""
+    lines = ["", f"{what} and its 16x8 twin (`bench.wide_model`: the same weights, int16 activations), one `_step` "
+             "per BENCH step under QEMU, int8 weight layout (the 16x8 dot products: SMLALD on the M4, portable C on "
+             f"the M0{note}):", "",
+             "| board | core | mode | path | instructions/step | flash code | flash weights | RAM |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for b in benched:
         lines.append(f"| {b['board']} | {b['cpu']} | {b['mode']} | {b['path']} | {b['instructions_per_step']:,} "
                      f"| {b['flash_code_bytes']:,} B | {b['flash_weights_bytes']:,} B | {b['ram_bytes']:,} B |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,5 @@
 """Where a SimpleRNN corpus model's int8 accuracy goes (input, weight or hidden-state
-rounding): float simulations beside the int8 golden model, per training seed.
+rounding): float simulations beside the int8 and 16x8 golden models, per training seed.
 
     .venv/bin/python benchmarks/rnn_weight_precision.py              # → results/rnn_weight_precision.{md,json}
     .venv/bin/python benchmarks/rnn_weight_precision.py --seeds 0 --epochs 1 --out /tmp/wp   # smoke run
@@ -7,7 +7,8 @@ rounding): float simulations beside the int8 golden model, per training seed.
 The corpus recipe (benchmarks/corpus.py: ``corpus.build``, ``_fit`` with the seed, 20
 epochs, the HAR split, calibration and held-out windows) for ``--models`` (SimpleRNN →
 Dense). Per seed: Keras float accuracy; the int8 golden model's (defaults: int16
-logits); and the float twin with one thing rounded at a time, the rest float64: the
+logits); the 16x8 golden model's (``--activations int16``: int16 input and state, int8
+weights); and the float twin with one thing rounded at a time, the rest float64: the
 input on the int8 input grid; the SimpleRNN weights on the quantizer's int8 grid (one
 scale per matrix, ``symmetric_weights``); the same with one scale per unit; and the
 hidden state rounded to the int8 grid every step (float weights). "simulation, nothing
@@ -22,15 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_attribution import corpus, corpus_benchmark, corpus_setup  # noqa: E402  (the corpus recipe)
+import har_s16  # noqa: E402  (its bench_rows: a bench model and its 16x8 twin)
 from har_accuracy import DEFAULT_DATA, REPO, log  # noqa: E402
 
-COLUMNS = {"float": "Keras float", "int8": "int8 golden", "tflite": "TFLite int8 (LiteRT)",
+COLUMNS = {"float": "Keras float", "int8": "int8 golden", "16x8": "16x8 golden", "tflite": "TFLite int8 (LiteRT)",
            "twin": "simulation, nothing rounded",
            "input": "input rounded only",
            "weights": "weights int8, one scale per matrix", "unit_weights": "weights int8, one scale per unit",
@@ -101,10 +104,11 @@ def seed_row(keras, name: str, seed: int, data, epochs: int) -> dict:
     corpus_benchmark._fit(keras, model, train, epochs, seed)
     fm = import_model(model, name)
     qm = quantize_model(fm, calib)
-    y = run_model(qm, qm.input_quant.quantize(test.x))
+    accuracy = lambda q: float(np.mean(np.argmax(run_model(q, q.input_quant.quantize(test.x)), -1) == test.y))  # noqa: E731
     row = {"model": name, "seed": seed,
            "float": float(np.mean(np.argmax(model.predict(test.x, verbose=0), -1) == test.y)),
-           "int8": float(np.mean(np.argmax(y, -1) == test.y)), "tflite": tflite_int8(model, calib, test),
+           "int8": accuracy(qm), "16x8": accuracy(quantize_model(fm, calib, activations="int16")),
+           "tflite": tflite_int8(model, calib, test),
            **simulate(fm, qm, test.x, test.y)}
     log(f"{name} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k in COLUMNS))
     return row
@@ -136,9 +140,12 @@ def main() -> None:
     args = ap.parse_args()
     keras, data = corpus_setup(args.data)
     rows = [seed_row(keras, name, seed, data, args.epochs) for name in args.models.split(",") for seed in args.seeds]
+    with tempfile.TemporaryDirectory() as work:
+        benched = har_s16.bench_rows(Path(work), "rnn_i9_h32")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "rnn_weight_precision.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
-    (args.out / "rnn_weight_precision.md").write_text(markdown(rows, sys.argv[1:]))
+    (args.out / "rnn_weight_precision.json").write_text(json.dumps({"rows": rows, "bench": benched}, indent=1) + "\n")
+    (args.out / "rnn_weight_precision.md").write_text(markdown(rows, sys.argv[1:]) + har_s16.bench_table(
+        benched, "Speed and size: `tinyrnn bench`'s rnn_i9_h32 (SimpleRNN(32), tanh, random weights, fixed seed)") + "\n")
     log(f"wrote {args.out / 'rnn_weight_precision.md'}")
 
 

@@ -250,16 +250,18 @@ def test_16x8_firmware_on_qemu_is_bit_exact(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
-def test_bench_16x8_twin_is_valid_and_bit_exact(tmp_path):
-    """``tinyrnn bench``'s 16x8 twin of lstm_i9_h32 (measured in results/har_s16.md): inside
-    the domain, its generated C equal to golden on its own bench input and random windows."""
+@pytest.mark.parametrize("name", ["lstm_i9_h32", "rnn_i9_h32"])
+def test_bench_16x8_twin_is_valid_and_bit_exact(name, tmp_path):
+    """``tinyrnn bench``'s 16x8 twins (measured in results/har_s16.md and
+    results/rnn_weight_precision.md): inside the domain, the generated C equal to golden
+    on the bench input and random windows."""
     from tinyrnn.app.commands import bench
     from tinyrnn.codegen.hostlib import HostModel
 
-    model = bench.wide_model("lstm_i9_h32")
+    model = bench.wide_model(name)
     validate(model)
-    x = np.concatenate([np.tile(bench.bench_input("lstm_i9_h32", 16), (1, 6, 1)),
+    x = np.concatenate([np.tile(bench.bench_input(name, 16), (1, 6, 1)),
                         _int16_inputs(np.random.default_rng(16), model, 3, 6)])  # fmt: skip
     np.testing.assert_array_equal(HostModel(model, tmp_path, sanitize=True).run(x), run_model(model, x))
-    with pytest.raises(TinyrnnError, match="single LSTM"):
+    with pytest.raises(TinyrnnError, match="single LSTM or SimpleRNN layer"):
         bench.wide_model("gru_i9_h32")

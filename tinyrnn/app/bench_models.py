@@ -104,18 +104,22 @@ def bench_input(name: str, bits: int = 8):
 
 
 def wide_model(name: str) -> Model:
-    """The 16x8 twin of LSTM model ``name``: its weights, int16 activations (zero points 0,
-    input and hidden scales 2^-15), int64 biases; the gate multipliers take the 2^-8 of
-    the 256x finer input and hidden grids, so the gates see what the int8 model's see."""
+    """The 16x8 twin of LSTM or SimpleRNN model ``name``: its weights, int16 activations
+    (zero points 0, input and hidden scales 2^-15), int64 biases; the matmul multipliers
+    take the 2^-8 of the 256x finer input and hidden grids, so the gates (pre-activations)
+    see what the int8 model's see."""
     model = bench_model(name)
-    lstm = model.layers[-1]
-    if lstm.kind != "lstm" or len(model.layers) != 1:
-        raise TinyrnnError(f"model {name}: the 16x8 twin needs a single LSTM layer")
-    hid = _multiplier(2.0**-15)  # o·tanh(c) in Q0.30 → h at 2^-15
-    wide = dataclasses.replace(
-        lstm, activation_bits=16, bias=lstm.bias.astype(np.int64) << 8, input_zero_point=0, hidden_zero_point=0,
-        input_scale=2.0**-15, hidden_scale=2.0**-15, gate_x_shift=lstm.gate_x_shift - 8,
-        gate_h_shift=lstm.gate_h_shift - 8, hidden_multiplier=hid[0], hidden_shift=hid[1])  # fmt: skip
+    layer = model.layers[-1]
+    if layer.kind not in ("lstm", "rnn") or len(model.layers) != 1:
+        raise TinyrnnError(f"model {name}: the 16x8 twin needs a single LSTM or SimpleRNN layer")
+    common = dict(activation_bits=16, bias=layer.bias.astype(np.int64) << 8, input_zero_point=0, hidden_zero_point=0,
+                  input_scale=2.0**-15, hidden_scale=2.0**-15)
+    if layer.kind == "rnn":
+        wide = dataclasses.replace(layer, **common, x_shift=layer.x_shift - 8, h_shift=layer.h_shift - 8)
+    else:
+        hid = _multiplier(2.0**-15)  # o·tanh(c) in Q0.30 → h at 2^-15
+        wide = dataclasses.replace(layer, **common, gate_x_shift=layer.gate_x_shift - 8,
+                                   gate_h_shift=layer.gate_h_shift - 8, hidden_multiplier=hid[0], hidden_shift=hid[1])
     quant = dataclasses.replace(model.input_quant, activation_bits=16)
     return dataclasses.replace(model, name=f"{name}_16x8", input_quant=quant, layers=[wide])
 
