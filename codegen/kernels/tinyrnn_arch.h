@@ -60,6 +60,13 @@
 #else
 #define TINYRNN_ASM 0
 #endif
+/* The plain path's dot loop in Armv6-M/v8-M Baseline assembly (Cortex-M0/M0+/M23). */
+#if !defined(TINYRNN_NO_ASM) && defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb__) && \
+    !defined(__thumb2__) && TINYRNN_PATH == TINYRNN_PATH_PLAIN
+#define TINYRNN_ASM_V6M 1
+#else
+#define TINYRNN_ASM_V6M 0
+#endif
 
 #if defined(__GNUC__)
 #define TINYRNN_UNLIKELY(c) __builtin_expect(!!(c), 0)

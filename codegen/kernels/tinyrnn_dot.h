@@ -352,12 +352,57 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t 
 }
 
 #else /* TINYRNN_PATH_PLAIN */
+#if TINYRNN_ASM_V6M
+/* The loop's accumulators are r8-r11; GCC -Os never allocates high registers on Thumb-1,
+ * so the assembly saves and restores them itself and keeps a's pointer on the stack. */
+#define TINYRNN_V6M_SAVE(r) "mov %[x], " r "\n\tpush {%[x]}\n\t"
+#define TINYRNN_V6M_LOAD(r, off) "ldr %[x], [%[a], #" off "]\n\tmov " r ", %[x]\n\t"
+#define TINYRNN_V6M_MAC(e, r) "ldrsb %[a], [" e ", %[k]]\n\tmuls %[a], %[x], %[a]\n\tadd " r ", %[a]\n\t"
+#define TINYRNN_V6M_STORE(r, off) "mov %[a], " r "\n\tstr %[a], [%[x], #" off "]\n\t"
+#define TINYRNN_V6M_RESTORE(r) "pop {%[a]}\n\tmov " r ", %[a]\n\t"
+
+/* a[r] += sum over k < 0 of e_r[k] * x_end[k], k from -n (n >= 1), four rows. Armv6-M's
+ * LDRSB takes a register offset only and MULS low registers, so the index runs up to 0
+ * against the end pointers (r0-r7: five bases, the index, x and a product) and ADD
+ * accumulates in high registers: 15 instructions per column of 4 rows, where compiled C
+ * spills (~6.7 per MAC). Unified syntax, declared: GCC reads Thumb-1 inline assembly as
+ * divided unless built with -masm-syntax-unified, and switches back to unified after it. */
+TINYRNN_NOINLINE void tinyrnn_dot4_v6m(const int8_t *x_end, const int8_t *e0, const int8_t *e1, const int8_t *e2,
+                                       const int8_t *e3, int32_t n, int32_t *a)
+{
+    int32_t k = -n, x;
+    __asm__ volatile(".syntax unified\n\t" TINYRNN_V6M_SAVE("r8") TINYRNN_V6M_SAVE("r9") TINYRNN_V6M_SAVE("r10") TINYRNN_V6M_SAVE("r11")
+                     TINYRNN_V6M_LOAD("r8", "0") TINYRNN_V6M_LOAD("r9", "4") TINYRNN_V6M_LOAD("r10", "8")
+                     TINYRNN_V6M_LOAD("r11", "12") "push {%[a]}\n"
+                     "1:\n\t"
+                     "ldrsb %[x], [%[e], %[k]]\n\t" TINYRNN_V6M_MAC("%[e0]", "r8") TINYRNN_V6M_MAC("%[e1]", "r9")
+                     TINYRNN_V6M_MAC("%[e2]", "r10") TINYRNN_V6M_MAC("%[e3]", "r11")
+                     "adds %[k], #1\n\tbne 1b\n\t"
+                     "pop {%[x]}\n\t" TINYRNN_V6M_STORE("r8", "0") TINYRNN_V6M_STORE("r9", "4")
+                     TINYRNN_V6M_STORE("r10", "8") TINYRNN_V6M_STORE("r11", "12") TINYRNN_V6M_RESTORE("r11")
+                     TINYRNN_V6M_RESTORE("r10") TINYRNN_V6M_RESTORE("r9") TINYRNN_V6M_RESTORE("r8")
+                     : [a] "+l"(a), [k] "+l"(k), [x] "=&l"(x)
+                     : [e] "l"(x_end), [e0] "l"(e0), [e1] "l"(e1), [e2] "l"(e2), [e3] "l"(e3)
+                     : "cc", "memory");
+}
+#endif
+
 TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
                                                          int32_t rows, const int32_t *bias, int32_t *acc)
 {
     int32_t a0 = bias[0], a1 = 0, a2 = 0, a3 = 0;
     /* Row pointers only for rows that exist: w + r n past the block would be UB. */
     const tinyrnn_weight_t *w1 = rows > 1 ? w + n : w, *w2 = rows > 2 ? w + 2 * n : w, *w3 = rows > 3 ? w + 3 * n : w;
+#if TINYRNN_ASM_V6M
+    int32_t sums[4] = {a0, 0, 0, 0};
+    if (n > 0) {
+        tinyrnn_dot4_v6m(v + n, w + n, w1 + n, w2 + n, w3 + n, n, sums);
+    }
+    a0 = sums[0];
+    a1 = sums[1];
+    a2 = sums[2];
+    a3 = sums[3];
+#else
     for (int32_t k = 0; k < n; ++k) {
         const int32_t vk = v[k];
         a0 += w[k] * vk;
@@ -371,6 +416,7 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t 
             a3 += w3[k] * vk;
         }
     }
+#endif
     acc[0] = a0;
     if (rows > 1) {
         acc[1] = bias[1] + a1;
