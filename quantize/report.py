@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
-from tinyrnn.core.golden.model import dequantize_output
+from tinyrnn.core.golden.model import dequantize_output, run_model
 from tinyrnn.core.ir import Model
 from tinyrnn.core.metrics import (
     REGRESSION,
@@ -109,6 +109,29 @@ def output_error(y_float: np.ndarray, y_int: np.ndarray) -> dict:
         "argmax_agreement": float(np.mean(predicted_classes(y_float) == predicted_classes(y_int))),
         "flipped_windows": np.flatnonzero(flips).tolist(),
     }  # fmt: skip
+
+
+def float_agreement(float_model: FloatModel, model: Model, x: np.ndarray, regression: bool = False) -> dict:
+    """The integer model's link to float, measured where it is made (``quantize`` stores it
+    in the artifact): its dequantized outputs against the float twin's on ``x`` — output
+    SQNR (dB, None if exact) and the share of outputs whose decision (argmax, or one
+    logit's sign) is the float one's (None for regression)."""
+    y_float = float_model.run(x)
+    y_int = dequantize_output(model, run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x)))
+    err = output_error(y_float, y_int)
+    return {"windows": int(x.shape[0]), "bits": model.activation_bits, "sqnr_db": err["sqnr_db"],
+            "decision_agreement": None if regression else err["argmax_agreement"]}
+
+
+def agreement_summary(agreement: dict | None) -> str:
+    """One line for quantize/eval/demo: the stored float_agreement, or why there is none."""
+    if not agreement:
+        return "int8 vs float twin: not measured (no float model: a .tflite, or an artifact from before)"
+    width = "16x8" if agreement["bits"] == 16 else "int8"
+    sqnr = "exact" if agreement["sqnr_db"] is None else f"output SQNR {agreement['sqnr_db']:.1f} dB"
+    decided = agreement["decision_agreement"]
+    same = "" if decided is None else f", same decision on {100 * decided:.1f} %"
+    return f"{width} vs float twin on {agreement['windows']} calibration windows: {sqnr}{same}"
 
 
 def _confusion(y: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:

@@ -23,6 +23,8 @@ def test_demo_verifies_every_byte_and_reports(tmp_path, arch, n):
     assert r["instructions_per_inference"] > 0 and r["flash_bytes"] > 0 and r["ram_bytes"] > 0
     # The generated task needs memory; a trained model must be far above chance (25 %).
     assert r["float_accuracy"] > 0.6 and abs(r["float_accuracy"] - r["int8_accuracy"]) < 0.05
+    # quantize measured the int8 model against the float twin on the calibration windows
+    assert r["float_agreement"]["windows"] > 0 and r["float_agreement"]["decision_agreement"] > 0.9
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
     assert report["accuracy"]["devices"][0]["accuracy"] == pytest.approx(r["device_accuracy"])
     for name in ("model.keras", "model.tnr", "report.html", "firmware/fw-mps2-an386/firmware.elf", "test.npz"):

@@ -85,7 +85,13 @@ def test_list_order_instead_of_graph_is_refused(tmp_path, monkeypatch):
 
 
 def test_eval_reports_keras_predict_and_the_stored_agreement(tmp_path):
+    """eval of the .keras: Keras's predict; of the artifact: both stored links, the twin's to
+    Keras and the int8 model's to the twin (quantize measured it on the calibration windows:
+    the same figures as the report's output fidelity, recomputed there layer by layer)."""
     from tinyrnn.app.api import evaluate
+    from tinyrnn.core import tnr
+    from tinyrnn.quantize.keras_import import import_model
+    from tinyrnn.quantize.report import agreement_summary, build_report
 
     keras = import_keras()
     model = corpus.build(keras, "gru_softmax")
@@ -101,3 +107,9 @@ def test_eval_reports_keras_predict_and_the_stored_agreement(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert f"float twin == Keras predict within {stored['max_abs_diff']:.2g}" in proc.stdout
     assert f"on {len(x)} windows" in proc.stdout
+    linked = result["float_agreement"]
+    output = build_report(import_model(model, "m"), tnr.load(tmp_path / "m.tnr"), x, progress=False)["fidelity"]["output"]
+    assert (linked["windows"], linked["bits"]) == (len(x), 8) and 0.5 < linked["decision_agreement"] <= 1.0
+    assert linked["sqnr_db"] == pytest.approx(output["sqnr_db"], abs=1e-9) and linked["sqnr_db"] > 15.0
+    assert linked["decision_agreement"] == output["argmax_agreement"]
+    assert agreement_summary(linked) in proc.stdout and "same decision on" in proc.stdout

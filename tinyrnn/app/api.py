@@ -32,7 +32,7 @@ from tinyrnn.quantize.calibrate import check_calibration_data
 from tinyrnn.quantize import referee
 from tinyrnn.quantize.keras_import import import_model, load_keras, open_keras
 from tinyrnn.quantize.pipeline import quantize_model
-from tinyrnn.quantize.report import build_report, write_html, write_json
+from tinyrnn.quantize.report import agreement_summary, build_report, float_agreement, write_html, write_json
 from tinyrnn.quantize.tflite_import import load_tflite
 from tinyrnn.train import trainer
 from tinyrnn.train.data import save_npz, split
@@ -145,6 +145,7 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
         agreement = referee.check(keras_model, float_model, calib_x, model_path)
         model = quantize_model(float_model, calib_x, method=method, classes=list(data.classes or ()), **levers)
         model.meta["keras_agreement"] = agreement
+        model.meta["float_agreement"] = float_agreement(float_model, model, calib_x, task_of(data.y) == REGRESSION)
         used = int(calib_x.shape[0])
     else:
         raise TinyrnnError(f"{model_path}: unsupported model format (expected .keras or .tflite)")
@@ -155,7 +156,7 @@ def quantize_file(model_path: str, calib_spec: str | None, out: str, method="per
     except OSError as exc:
         raise TinyrnnError(f"{out}: cannot write the artifact ({os_error_text(exc)})") from None
     return {"artifact": out, "hash": digest, "layers": [layer.kind for layer in model.layers],
-            "keras_agreement": model.meta.get("keras_agreement"),
+            "keras_agreement": model.meta.get("keras_agreement"), "float_agreement": model.meta.get("float_agreement"),
             "calibration_samples": used, "method": method if used else "from .tflite",
             "levers": model.meta.get("calibration", {}) if used else {}}  # fmt: skip
 
@@ -176,7 +177,8 @@ def evaluate(model_path: str, data_spec: str, n: int | None = None, output: str 
         out = dequantize_output(model, run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x)))
         kind = "16x8-golden" if model.activation_bits == 16 else "int8-golden"
         return {**scores(out, y, data_spec, model.meta.get("float_activation", "linear")), "kind": kind,
-                "keras_agreement": model.meta.get("keras_agreement")}  # fmt: skip
+                "keras_agreement": model.meta.get("keras_agreement"),
+                "float_agreement": model.meta.get("float_agreement")}  # fmt: skip
     data = load_data(data_spec)
     keras_model = open_keras(model_path)
     float_model = import_model(keras_model, model_path, output)
@@ -307,7 +309,7 @@ def run_demo(out_dir: str, arch: str = "lstm", board: str = DEFAULT_BOARD, n_ver
     save_npz(train_part, paths["train"])
     save_npz(test_part, paths["test"])
     trained = trainer.train(train_part, arch=arch, units=units, epochs=epochs, seed=seed, out_path=paths["keras"], progress=progress)
-    agreement = quantize_file(paths["keras"], paths["train"], paths["artifact"])["keras_agreement"]
+    quantized = quantize_file(paths["keras"], paths["train"], paths["artifact"])
     float_acc = evaluate(paths["keras"], paths["test"])["accuracy"]  # Keras's own predict
     int8_acc = evaluate(paths["artifact"], paths["test"])["accuracy"]
     verified = verify(paths["artifact"], f"qemu:{board}", paths["test"], n_verify, build_dir=paths["firmware"], progress=progress)
@@ -319,7 +321,7 @@ def run_demo(out_dir: str, arch: str = "lstm", board: str = DEFAULT_BOARD, n_ver
         "float_accuracy": float_acc, "int8_accuracy": int8_acc, "device_accuracy": verified["device_accuracy"],
         "val_accuracy_training": trained.get("val_accuracy"), "seconds": round(time.monotonic() - started, 1),
         "artifacts": paths, "first_mismatch": verified["first_mismatch"], "error": verified["error"],
-        "keras_agreement": agreement,
+        "keras_agreement": quantized["keras_agreement"], "float_agreement": quantized["float_agreement"],
     }  # fmt: skip
 
 
@@ -332,6 +334,7 @@ def demo_summary(r: dict) -> str:
         f"  accuracy           : Keras {r['float_accuracy']:.2%}, int8 golden {r['int8_accuracy']:.2%}, "
         f"device {r['device_accuracy']:.2%} (first {r['sequences']} test sequences)",
         f"  Keras referee      : {referee.summary(r['keras_agreement'])}",
+        f"  quantization       : {agreement_summary(r['float_agreement'])}",
         f"  cost on device     : {steps} instructions/inference, flash {r['flash_bytes']:,} B, RAM {r['ram_bytes']:,} B",
         f"  artifacts          : {Path(r['artifacts']['artifact']).parent}/ (model.keras, model.tnr, firmware/, report.html)",
         f"  took               : {r['seconds']} s",

@@ -6,6 +6,7 @@ from tinyrnn.app.api import evaluate, is_artifact, verify
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.metrics import LABELLING, REGRESSION, REGRESSION_METRICS
 from tinyrnn.quantize.referee import summary as referee_summary
+from tinyrnn.quantize.report import agreement_summary
 
 HELP = "accuracy (or RMSE/MAE/R² for float targets) of a Keras model (its own predict) or an int8 artifact"
 
@@ -46,4 +47,7 @@ def run(args):
     lines = [f"{what or m} on {result['n']} sequences: " + ", ".join(f"{s} {_fmt(result[f'{s}_{m}'])}" for s in sources)
              for m in metrics]
     lines.append(referee_summary(result["keras_agreement"]))
+    if artifact:  # the integer model's link to float, as quantize measured it
+        result["float_agreement"] = (quantized if args.quantized else result).get("float_agreement")
+        lines.append(agreement_summary(result["float_agreement"]))
     return result, "\n".join(lines)

@@ -10,6 +10,7 @@ from tinyrnn.quantize.equalize import INPUT_SCALES
 from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
 from tinyrnn.quantize.pipeline import ACTIVATIONS, DEFAULTS, LOGITS
 from tinyrnn.quantize.referee import summary as referee_summary
+from tinyrnn.quantize.report import agreement_summary
 
 HELP = "quantize a Keras model to an int8 artifact"
 
@@ -53,4 +54,6 @@ def run(args):
     lines = [f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"]
     if result["keras_agreement"]:
         lines.append(referee_summary(result["keras_agreement"]))
+    if result["float_agreement"]:
+        lines.append(agreement_summary(result["float_agreement"]))
     return result, "\n".join(lines)
