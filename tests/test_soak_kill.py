@@ -111,11 +111,19 @@ def test_cli_verify_with_qemu_killed_midway(setup):
     assert result["mismatches"] == 0 and result["requested"] == 500
 
 
+def _as_from_a_terminal() -> None:
+    """SIGINT back to its default in the child: a suite started as a background job of a
+    non-interactive shell ignores it, and an ignored SIGINT is inherited (Python then
+    installs no KeyboardInterrupt handler), unlike for the user at a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_mid_run_exits_130_and_leaves_no_qemu(setup):
     model, work, _ = setup
     args = ["verify", "--model", work / "m.tnr", "--target", f"qemu:{BOARD}", "--data", work / "d.npz",
             "--n", 500, "--build-dir", work / "build"]  # fmt: skip
-    proc = subprocess.Popen([*TINYRNN, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*TINYRNN, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)  # fmt: skip
     assert proc.stderr.readline().startswith("verify: ")
     qemu = [pid for pid in _children(proc.pid) if b"qemu-system-arm" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(qemu) == 1, qemu
