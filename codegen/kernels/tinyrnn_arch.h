@@ -67,13 +67,6 @@
 #else
 #define TINYRNN_ASM_V6M 0
 #endif
-/* ... and on Armv7-M/v8-M Mainline (Cortex-M3, or any core told to take the plain path). */
-#if !defined(TINYRNN_NO_ASM) && defined(__GNUC__) && defined(__OPTIMIZE__) && defined(__thumb2__) && \
-    TINYRNN_PATH == TINYRNN_PATH_PLAIN
-#define TINYRNN_ASM_V7M 1
-#else
-#define TINYRNN_ASM_V7M 0
-#endif
 
 #if defined(__GNUC__)
 #define TINYRNN_UNLIKELY(c) __builtin_expect(!!(c), 0)

@@ -385,31 +385,6 @@ TINYRNN_NOINLINE void tinyrnn_dot4_v6m(const int8_t *x_end, const int8_t *e0, co
                      : [e] "l"(x_end), [e0] "l"(e0), [e1] "l"(e1), [e2] "l"(e2), [e3] "l"(e3)
                      : "cc", "memory");
 }
-#elif TINYRNN_ASM_V7M
-#define TINYRNN_V7M_MAC(p, a) "ldrsb %[t], [%[" p "]], #1\n\tmla %[" a "], %[t], %[x], %[" a "]\n\t"
-#define TINYRNN_V7M_COLUMN                                                                                      \
-    "ldrsb %[x], [%[v]], #1\n\t" TINYRNN_V7M_MAC("p0", "a0") TINYRNN_V7M_MAC("p1", "a1") TINYRNN_V7M_MAC("p2", "a2") \
-        TINYRNN_V7M_MAC("p3", "a3")
-
-/* a[r] += the first 4 quads columns of rows p[r] against v. Armv7-M without DSP (Cortex-M3,
- * or a forced plain path): LDRSB with post-increment and MLA, 4 columns per pass, 9.5
- * instructions per column of 4 rows where compiled C takes 11. Out of line: twelve
- * registers. */
-TINYRNN_NOINLINE void tinyrnn_dot4_v7m(const int8_t *v, const int8_t *const p[4], int32_t quads, int32_t *a)
-{
-    const int8_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
-    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], x, t;
-    __asm__ volatile("1:\n\t" TINYRNN_V7M_COLUMN TINYRNN_V7M_COLUMN TINYRNN_V7M_COLUMN TINYRNN_V7M_COLUMN
-                     "subs %[n], %[n], #1\n\tbne 1b\n\t"
-                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [p0] "+r"(p0), [p1] "+r"(p1),
-                       [p2] "+r"(p2), [p3] "+r"(p3), [v] "+r"(v), [n] "+r"(quads), [x] "=&r"(x), [t] "=&r"(t)
-                     :
-                     : "cc", "memory");
-    a[0] = a0;
-    a[1] = a1;
-    a[2] = a2;
-    a[3] = a3;
-}
 #endif
 
 TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t *w, const int8_t *v, int32_t n,
@@ -418,27 +393,17 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t 
     int32_t a0 = bias[0], a1 = 0, a2 = 0, a3 = 0;
     /* Row pointers only for rows that exist: w + r n past the block would be UB. */
     const tinyrnn_weight_t *w1 = rows > 1 ? w + n : w, *w2 = rows > 2 ? w + 2 * n : w, *w3 = rows > 3 ? w + 3 * n : w;
-    int32_t k = 0; /* columns the assembly took; the rest in C */
-#if TINYRNN_ASM_V6M || TINYRNN_ASM_V7M
-    int32_t sums[4] = {a0, 0, 0, 0};
 #if TINYRNN_ASM_V6M
-    k = n;
+    int32_t sums[4] = {a0, 0, 0, 0};
     if (n > 0) {
         tinyrnn_dot4_v6m(v + n, w + n, w1 + n, w2 + n, w3 + n, n, sums);
     }
-#else
-    k = n - n % 4;
-    if (k > 0) {
-        const int8_t *const rows4[4] = {w, w1, w2, w3};
-        tinyrnn_dot4_v7m(v, rows4, k / 4, sums);
-    }
-#endif
     a0 = sums[0];
     a1 = sums[1];
     a2 = sums[2];
     a3 = sums[3];
-#endif
-    for (; k < n; ++k) {
+#else
+    for (int32_t k = 0; k < n; ++k) {
         const int32_t vk = v[k];
         a0 += w[k] * vk;
         if (rows > 1) {
@@ -451,6 +416,7 @@ TINYRNN_INLINE const tinyrnn_weight_t *tinyrnn_dot_bytes(const tinyrnn_weight_t 
             a3 += w3[k] * vk;
         }
     }
+#endif
     acc[0] = a0;
     if (rows > 1) {
         acc[1] = bias[1] + a1;
