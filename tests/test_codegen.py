@@ -223,22 +223,23 @@ def test_bad_name_rejected(tmp_path):
 
 # ----------------------------------------------------------------------------- (f)
 @pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed")
-@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus"])
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus", "cortex-m3"])
 @pytest.mark.parametrize("kinds", [["lstm", "lstm"], ["gru", "lstm", "gru_before"]])
 def test_cross_compile_cortex_m(cpu, kinds, tmp_path):
     rng = np.random.default_rng(9)
     hidden = [8, 5, 4][: len(kinds)]
     model = irgen.build_model(rng, 6, hidden, [4, 3], activation="softmax", returns_sequences=True, extreme=0.3,
                               kinds=kinds)
-    # The core's own path: what its compiler selects with no -DTINYRNN_PATH.
-    out = generate(model, tmp_path / "src", name="har", path=CORE_PATHS[cpu])
+    # The core's own path (what its compiler selects with no -DTINYRNN_PATH); the M3's int8 one.
+    out = generate(model, tmp_path / "src", name="har", path="plain" if cpu == "cortex-m3" else CORE_PATHS[cpu])
+    chosen = ["-DTINYRNN_PATH=0"] if cpu == "cortex-m3" else []  # a path not the core's default is asked for
     # Thumb-1's dot loop is inline assembly: -Os (no high registers for the allocator) and
-    # either inline-assembly syntax must build it, and it must be what runs.
+    # either inline-assembly syntax must build it, and it must be what runs (on Thumb-1 only).
     variants = [["-O2"]] if cpu == "cortex-m4" else [["-O2"], ["-Os"], ["-O2", "-masm-syntax-unified"]]
     for flags in variants:
         symbols = ""
         for src in (f for f in out["files"] if f.endswith(".c")):
-            cmd = [ARM_GCC, f"-mcpu={cpu}", "-mthumb", *flags, "-std=c99", "-Wall", "-Wextra", "-Wconversion",
+            cmd = [ARM_GCC, f"-mcpu={cpu}", "-mthumb", *flags, *chosen, "-std=c99", "-Wall", "-Wextra", "-Wconversion",
                    "-Werror", "-Wpedantic", "-Wshadow", "-c", src, "-o", str(tmp_path / "x.o")]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             assert proc.returncode == 0, f"{src} {flags}:\n{proc.stderr}"

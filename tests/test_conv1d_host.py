@@ -253,10 +253,12 @@ def test_board_models_timing_and_outputs_vary():
 @pytest.mark.qemu
 @pytest.mark.skipif(not _have_arm, reason="needs arm-none-eabi-gcc and qemu-system-arm")
 @pytest.mark.parametrize("board, weights", [("mps2-an386", "int8"), ("mps2-an386", "int16"), ("mps3-an547", "int8"),
-                                            ("mps2-an385", "int16")], ids=["m4-dsp8", "m4-dsp", "m55-mve", "m3-wide"])
+                                            ("mps2-an385", "int16"), ("mps2-an385", "int8"), ("microbit", "int8")],
+                         ids=["m4-dsp8", "m4-dsp", "m55-mve", "m3-wide", "m3-plain", "m0-plain"])  # fmt: skip
 def test_board_streaming_equals_window(board, weights, tmp_path):
-    """mps2-an386 (M4, SMLAD on int8 or pre-widened weights), mps3-an547 (M55, Helium) and
-    mps2-an385 (M3, packed rows and SMLAL): _run on whole windows == golden, and one _step per
+    """mps2-an386 (M4, SMLAD on int8 or pre-widened weights), mps3-an547 (M55, Helium),
+    mps2-an385 (M3, packed rows and SMLAL, or portable C) and the microbit (M0, the
+    Thumb-1 dot loop): _run on whole windows == golden, and one _step per
     sample == golden run_steps, whose last step is the whole window's output; the paths model's
     odd window shapes too."""
     from tinyrnn.app.targets import connect
