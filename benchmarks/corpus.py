@@ -11,7 +11,8 @@ Columns: accepted or the refusal; the float twin's largest difference from Keras
 predict (absolute, over every layer's output, on the calibration windows); Keras float
 and tinyrnn int8 (golden) accuracy on the held-out windows and the paired difference;
 int8 with per-channel input scales (the opt-in lever ``input_scales="channel"``,
-quantize/equalize.py) for comparison;
+quantize/equalize.py) and 16x8 (``--activations int16``, where every layer has a 16x8
+kernel) for comparison;
 the device: ``--device-windows`` held-out windows on QEMU mps2-an386 (Cortex-M4), every
 output compared with the golden model.
 """
@@ -59,6 +60,11 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
     int8_acc = evaluate(q["artifact"], str(test_npz))["accuracy"]
     per_channel = quantize_file(str(path), str(calib_npz), str(work / f"{name}_ch.tnr"), input_scales="channel")
     per_channel_acc = evaluate(per_channel["artifact"], str(test_npz))["accuracy"]
+    try:  # 16x8 where every layer has a 16x8 kernel (LSTM, SimpleRNN, Dense)
+        wide = quantize_file(str(path), str(calib_npz), str(work / f"{name}_16.tnr"), activations="int16")
+        wide_acc = evaluate(wide["artifact"], str(test_npz))["accuracy"]
+    except TinyrnnError:
+        wide_acc = None
     dev = verify(q["artifact"], f"qemu:{BOARD}", str(test_npz), n_device, build_dir=str(work / f"{name}_fw"),
                  progress=False)  # fmt: skip
     log(f"{name}: Keras {float_acc:.4f}, int8 {int8_acc:.4f}, device {dev['sequences']} seq, "
@@ -66,7 +72,8 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
     return {"model": name, "data": "HAR", "accepted": True, "keras_max_abs_diff": q["keras_agreement"]["max_abs_diff"],
             "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"], "float_accuracy": float_acc,
             "int8_accuracy": int8_acc, "delta_pp": 100 * (int8_acc - float_acc),
-            "int8_channel_scales_accuracy": per_channel_acc, "device_sequences": dev["sequences"],
+            "int8_channel_scales_accuracy": per_channel_acc, "int16_accuracy": wide_acc,
+            "device_sequences": dev["sequences"],
             "device_mismatches": dev["mismatches"], "device_verified": dev["verified"]}  # fmt: skip
 
 
@@ -112,17 +119,17 @@ def markdown(rows: list, args) -> str:
              "(weights as initialized, biases randomized), the corpus's 96 windows."
              + (" Rows of models not named by --only are kept from the earlier run." if args.update else ""), "",
              "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | int8, per-channel input scales "
-             "| device == golden |", "|---|---|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+             "| 16x8 (`--activations int16`) | device == golden |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for r in rows:
         if not r["accepted"]:
-            lines.append(f"| {r['model']} | {r['data']} | refused: {r['refusal']} | | | | | | |")
+            lines.append(f"| {r['model']} | {r['data']} | refused: {r['refusal']} | | | | | | | |")
             continue
         device = "" if "device_sequences" not in r else (
             f"{r['device_sequences']} seq, {r['device_mismatches']} mismatching")
         delta = f"{r['delta_pp']:+.2f}" if "delta_pp" in r else ""
         lines.append(f"| {r['model']} | {r['data']} | accepted | {r['keras_max_abs_diff']:.2g} | "
                      f"{_pct(r.get('float_accuracy'))} | {_pct(r.get('int8_accuracy'))} | {delta} | "
-                     f"{_pct(r.get('int8_channel_scales_accuracy'))} | {device} |")
+                     f"{_pct(r.get('int8_channel_scales_accuracy'))} | {_pct(r.get('int16_accuracy'))} | {device} |")
     har = [r for r in rows if r["accepted"] and r["data"] == "HAR"]
     if har:
         worst = min(har, key=lambda r: r["delta_pp"])
@@ -136,6 +143,14 @@ def markdown(rows: list, args) -> str:
             lines += ["", f"Per-channel input scales vs one input scale, {len(both)} HAR classifiers: mean "
                           f"{np.mean(gain):+.2f} pp (better on {sum(g > 0 for g in gain)}, worse on "
                           f"{sum(g < 0 for g in gain)}, worst {min(gain):+.2f} pp)."]  # fmt: skip
+        wide = [r for r in har if r.get("int16_accuracy") is not None]
+        if wide:
+            d16 = {r["model"]: 100 * (r["int16_accuracy"] - r["float_accuracy"]) for r in wide}
+            low = min(d16, key=d16.get)
+            lines += ["", f"16x8 (every layer LSTM, SimpleRNN or Dense), {len(wide)} HAR classifiers: mean "
+                          f"{np.mean(list(d16.values())):+.2f} pp vs Keras (int8 on the same: "
+                          f"{np.mean([r['delta_pp'] for r in wide]):+.2f} pp), worst {d16[low]:+.2f} pp ({low}); "
+                          f"within 1 pp: {sum(v >= -1.0 for v in d16.values())} of {len(wide)}."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
