@@ -240,7 +240,7 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
     Both paths' bias corrections go into the one bias."""
     top = max(ranges["hidden"][1], RELU_MIN_RANGE)
     if layer.activation == "tanh":
-        h_scale, h_zp = SimpleRNNLayer.TANH_SCALE_16 if bits == 16 else SimpleRNNLayer.TANH_SCALE, 0
+        h_scale, h_zp = SimpleRNNLayer.TANH_SCALES[bits], 0
         pre_scale = 2.0**-GATE_FRAC_BITS
     elif bits == 16:
         h_scale, h_zp = symmetric16(0.0, 2 * top)

@@ -57,7 +57,7 @@ def bench_model(name: str):
         layer = SimpleRNNLayer(name=kind, input_size=inputs, hidden_size=hidden, return_sequences=False,
                                activation="tanh", w_x=w_x[0], w_h=w_h[0],
                                bias=rng.integers(-3000, 3000, hidden).astype(np.int32), input_zero_point=-3,
-                               hidden_zero_point=0, input_scale=1.0 / 128, hidden_scale=SimpleRNNLayer.TANH_SCALE,
+                               hidden_zero_point=0, input_scale=1.0 / 128, hidden_scale=SimpleRNNLayer.TANH_SCALES[8],
                                x_multiplier=int(mx[0]), x_shift=int(sx[0]), h_multiplier=int(mh[0]), h_shift=int(sh[0]))
         return Model(name=name, input_size=inputs, input_quant=quant, layers=[layer])
     common = dict(name=kind, input_size=inputs, hidden_size=hidden, return_sequences=False, w_x=w_x, w_h=w_h,

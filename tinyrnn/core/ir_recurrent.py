@@ -105,8 +105,9 @@ class SimpleRNNLayer(Bits):
     """
 
     kind: ClassVar[str] = "rnn"
-    TANH_SCALE: ClassVar[float] = 1.0 / 128  # the int8 tanh state's scale (zero point 0)
-    TANH_SCALE_16: ClassVar[float] = 2.0**-15  # the 16x8 one's: tanh_s16's output as it is
+    # The tanh state's scale (zero point 0) per activation_bits: int8 round(tanh_s16 / 256);
+    # 16x8 tanh_s16's Q0.15 output as it is.
+    TANH_SCALES: ClassVar[dict] = {8: 1.0 / 128, 16: 2.0**-15}
     name: str
     input_size: int
     hidden_size: int
@@ -132,7 +133,7 @@ class SimpleRNNLayer(Bits):
     @property
     def tanh_scale(self) -> float:
         """The scale a tanh state must have at this layer's width (zero point 0)."""
-        return self.TANH_SCALE_16 if self.activation_bits == 16 else self.TANH_SCALE
+        return self.TANH_SCALES[self.activation_bits]
 
 
 

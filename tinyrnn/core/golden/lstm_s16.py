@@ -19,11 +19,18 @@ from tinyrnn.core.golden.lstm_s8 import cell_update, probe_step, scan
 from tinyrnn.core.ir import LSTMLayer
 
 
+def preactivation_s16(x, h, w_x, w_h, bias, x_rq: tuple, h_rq: tuple) -> np.ndarray:
+    """sat16(sat16(rq_x(W·x + b)) + sat16(rq_h(U·h))): one 16x8 matmul pair, each requantized
+    by (multiplier, shift) and saturated, then their sum (TFLM's order; the 16x8 SimpleRNN's too)."""
+    acc_x = np.asarray(x, np.int64) @ w_x.T.astype(np.int64) + bias.astype(np.int64)
+    acc_h = np.asarray(h, np.int64) @ w_h.T.astype(np.int64)
+    return sat16(sat16(requantize_s64(acc_x, *x_rq)) + sat16(requantize_s64(acc_h, *h_rq)))
+
+
 def _gate(layer: LSTMLayer, g: int, x, h) -> np.ndarray:
-    acc_x = x @ layer.w_x[g].T.astype(np.int64) + layer.bias[g].astype(np.int64)
-    acc_h = h @ layer.w_h[g].T.astype(np.int64)
-    from_x = sat16(requantize_s64(acc_x, layer.gate_x_multiplier[g], layer.gate_x_shift[g]))
-    return sat16(from_x + sat16(requantize_s64(acc_h, layer.gate_h_multiplier[g], layer.gate_h_shift[g])))
+    return preactivation_s16(x, h, layer.w_x[g], layer.w_h[g], layer.bias[g],
+                             (layer.gate_x_multiplier[g], layer.gate_x_shift[g]),
+                             (layer.gate_h_multiplier[g], layer.gate_h_shift[g]))  # fmt: skip
 
 
 def lstm_s16_step(layer: LSTMLayer, x, h, c, probe=None) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,10 @@
 tinyrnn_rnn_s16.c). No TFLM/CMSIS-NN kernel exists; this is the spec, built from the
 16x8 LSTM's parts (``lstm_s16``).
 
-Per step, with rq() TFLM's 64-bit requantization (``requantize_s64``):
+Per step, with rq() TFLM's 64-bit requantization (``requantize_s64``), the 16x8 LSTM's
+gate pre-activation (``lstm_s16.preactivation_s16``):
   pre = sat16(sat16(rq_x(W·x + b)) + sat16(rq_h(U·h)))
-  tanh: pre is Q3.12 and h = tanh_s16(pre), Q0.15 (``SimpleRNNLayer.TANH_SCALE_16``);
+  tanh: pre is Q3.12 and h = tanh_s16(pre), Q0.15 (``SimpleRNNLayer.TANH_SCALES``);
   relu: pre is at the hidden scale and h = max(pre, 0).
 The relu state's int16 grid spans twice its calibrated range (quantize_rnn), so each
 matmul's part has the int8 kernel's 2x headroom before it saturates on its own. The
@@ -16,17 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 from tinyrnn.core.golden.activation_s16 import tanh_s16
-from tinyrnn.core.golden.fixedpoint import requantize_s64, sat16
 from tinyrnn.core.golden.lstm_s8 import scan
+from tinyrnn.core.golden.lstm_s16 import preactivation_s16
 from tinyrnn.core.ir import SimpleRNNLayer
 
 
 def rnn_s16_step(layer: SimpleRNNLayer, x, h, probe=None) -> np.ndarray:
     """x (B, I) int16, h (B, H) int16 → new h (B, H) int16."""
-    acc_x = np.asarray(x, np.int64) @ layer.w_x.T.astype(np.int64) + layer.bias.astype(np.int64)
-    acc_h = np.asarray(h, np.int64) @ layer.w_h.T.astype(np.int64)
-    from_x = sat16(requantize_s64(acc_x, layer.x_multiplier, layer.x_shift))
-    pre = sat16(from_x + sat16(requantize_s64(acc_h, layer.h_multiplier, layer.h_shift)))
+    pre = preactivation_s16(x, h, layer.w_x, layer.w_h, layer.bias, (layer.x_multiplier, layer.x_shift),
+                            (layer.h_multiplier, layer.h_shift))  # fmt: skip
     h_new = tanh_s16(pre) if layer.activation == "tanh" else np.maximum(pre, 0)
     if probe is not None:
         probe("pre_activation", pre)
