@@ -68,22 +68,24 @@ def lstm_entry(layer: LSTMLayer, k: int, prefix: str, where: str, lut_name: str,
 
 
 def rnn_entry(layer: SimpleRNNLayer, k: int, prefix: str, where: str, lut_name: str, source: str) -> tuple[dict, list]:
-    """Template entry of one 16x8 SimpleRNN layer and its arrays."""
+    """Template entry of one 16x8 SimpleRNN layer (int8 or int16 weights) and its arrays."""
     H, I = layer.hidden_size, layer.input_size
     rnn.check_activation(layer, where)
     domain.check_layer(layer, where)
     mx, rx = _requant(where, "x_", [layer.x_multiplier], [layer.x_shift], 1)
     mh, rh = _requant(where, "h_", [layer.h_multiplier], [layer.h_shift], 1)
+    wt = np.int16 if layer.weight_bits == 16 else np.int8
     arrays = [
-        layout.c_array(f"{prefix}_w_x", as_int(where, "w_x", layer.w_x, np.int8, (H, I)), np.int8,
+        layout.c_array(f"{prefix}_w_x", as_int(where, "w_x", layer.w_x, wt, (H, I)), wt,
                        f"{where}: input weights [H][I]"),
-        layout.c_array(f"{prefix}_w_h", as_int(where, "w_h", layer.w_h, np.int8, (H, H)), np.int8,
+        layout.c_array(f"{prefix}_w_h", as_int(where, "w_h", layer.w_h, wt, (H, H)), wt,
                        f"{where}: recurrent weights [H][H]"),
         layout.c_array(f"{prefix}_bias", as_int(where, "bias", layer.bias, np.int64, (H,)), np.int64,
                        f"{where}: input biases [H]"),
     ]  # fmt: skip
+    weights = ("w16_x", "w16_h") if layer.weight_bits == 16 else ("w_x", "w_h")  # the other pair stays NULL
     fields = {"input_size": I, "hidden_size": H, "tanh": int(layer.activation == "tanh"),
-              **{f: a["cname"] for f, a in zip(("w_x", "w_h", "bias"), arrays)},
+              **{f: a["cname"] for f, a in zip((*weights, "bias"), arrays)},
               "mul": _c_list([*mx, *mh]), "rshift": _c_list([*rx, *rh]), "sigmoid_lut": lut_name}  # fmt: skip
     return _entry(k, prefix, where, source, "rnn", fields, []), arrays
 

@@ -83,27 +83,29 @@ def grid(lo: float, hi: float, bits: int) -> tuple[float, int]:
     return symmetric16(lo, hi) if bits == 16 else asymmetric(lo, hi)
 
 
-def _mse_weight_scale(w: np.ndarray, scale: np.ndarray, axis) -> np.ndarray:
+def _mse_weight_scale(w: np.ndarray, scale: np.ndarray, axis, top: int) -> np.ndarray:
     """Per slice, the scale among WEIGHT_FRACTIONS·scale with the least rounding + clipping MSE."""
     keep = axis is not None
     best, best_err = scale, np.full(np.shape(scale), np.inf)
     for f in WEIGHT_FRACTIONS:
         s = scale * f
-        err = np.mean((np.clip(np.round(w / s), -127, 127) * s - w) ** 2, axis=axis, keepdims=keep)
+        err = np.mean((np.clip(np.round(w / s), -top, top) * s - w) ** 2, axis=axis, keepdims=keep)
         better = err < best_err
         best, best_err = np.where(better, s, best), np.where(better, err, best_err)
     return best
 
 
-def symmetric_weights(w: np.ndarray, axis=None, rule: str = "max") -> tuple[np.ndarray, np.ndarray]:
-    """int8 weights in [-127, 127] and their scale(s) over ``axis``: max |w|, or the clip with least MSE."""
+def symmetric_weights(w: np.ndarray, axis=None, rule: str = "max", bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """int8 weights in [-127, 127] (``bits`` 16: int16 in [-32767, 32767]) and their scale(s)
+    over ``axis``: max |w|, or the clip with least MSE."""
     if rule not in WEIGHT_RULES:
         raise TinyrnnError(f"weights {rule!r} unknown (use one of {', '.join(WEIGHT_RULES)})")
+    top = 2 ** (bits - 1) - 1
     peak = np.max(np.abs(w), axis=axis, keepdims=axis is not None)
-    scale = np.where(peak > 0, peak / 127.0, 1.0)
+    scale = np.where(peak > 0, peak / top, 1.0)
     if rule == "mse":
-        scale = _mse_weight_scale(w, scale, axis)
-    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), np.squeeze(scale)
+        scale = _mse_weight_scale(w, scale, axis, top)
+    return np.clip(np.round(w / scale), -top, top).astype(np.int16 if bits == 16 else np.int8), np.squeeze(scale)
 
 
 def int32_bias(b: np.ndarray, scale, where: str, bits: int = 8) -> np.ndarray:
@@ -231,13 +233,14 @@ def quantize_gru(layer: FloatGRU, in_scale: float, in_zp: int, ranges: dict, *,
     )  # fmt: skip
 
 
-def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dict, *,
-                 bias_correction: bool = False, weights: str = "max", bits: int = 8) -> SimpleRNNLayer:  # fmt: skip
+def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dict, *, bias_correction: bool = False,
+                 weights: str = "max", bits: int = 8, weight_bits: int = 8) -> SimpleRNNLayer:  # fmt: skip
     """tanh: state scale fixed (``tanh_scale``: |h| < 1, zero point 0), pre-activation Q3.12.
     relu: state grid from the calibrated hidden range (h >= 0); int8: pre-activation scale
     s_h·2^-OUTPUT_SHIFT; ``bits`` 16 (the 16x8 layer, int64 bias): pre-activation at s_h,
     the symmetric grid over twice the range (the matmul parts' headroom, golden rnn_s16).
-    Both paths' bias corrections go into the one bias."""
+    ``weight_bits`` 16 (with ``bits`` 16): int16 weights. Both paths' bias corrections go
+    into the one bias."""
     top = max(ranges["hidden"][1], RELU_MIN_RANGE)
     if layer.activation == "tanh":
         h_scale, h_zp = SimpleRNNLayer.TANH_SCALES[bits], 0
@@ -249,8 +252,8 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
         h_scale, h_zp = asymmetric(0.0, top)
         pre_scale = h_scale * 2.0 ** -OUTPUT_SHIFT["relu"]
     wx, wh = layer.kernel.T, layer.recurrent_kernel.T
-    qx, sx = symmetric_weights(wx, rule=weights)
-    qh, sh = symmetric_weights(wh, rule=weights)
+    qx, sx = symmetric_weights(wx, rule=weights, bits=weight_bits)
+    qh, sh = symmetric_weights(wh, rule=weights, bits=weight_bits)
     b = layer.bias
     if bias_correction:
         b = b - bias_shift(wx, qx, sx, ranges["input_mean"]) - bias_shift(wh, qh, sh, ranges["hidden_mean"])
@@ -262,6 +265,7 @@ def quantize_rnn(layer: FloatSimpleRNN, in_scale: float, in_zp: int, ranges: dic
         w_x=qx, w_h=qh, bias=int32_bias(b, in_scale * sx, f"layer '{layer.name}'", bits),
         input_zero_point=in_zp, hidden_zero_point=h_zp, input_scale=in_scale, hidden_scale=h_scale,
         x_multiplier=int(mx), x_shift=int(shx), h_multiplier=int(mh), h_shift=int(shh), activation_bits=bits,
+        weight_bits=weight_bits,
     )  # fmt: skip
 
 

@@ -39,13 +39,18 @@ QUANTIZERS = {"lstm": quantize_lstm, "gru": quantize_gru, "rnn": quantize_rnn, "
 # (quantize/equalize.py): on HAR accuracy moved within noise (mostly near-tie windows) and output
 # SQNR both ways (−3.0…+14.2 dB, results/stack_attribution.md), so it is opt-in.
 DEFAULTS = {"method": "percentile", "percentile": 99.99, "bias_correction": True, "cell_power": "max", "weights": "max",
-            "output_headroom": 0.0, "activations": "int8", "input_scales": "tensor", "logits": "int16"}
+            "output_headroom": 0.0, "activations": "int8", "input_scales": "tensor", "logits": "int16",
+            "rnn_weights": "int8"}
 # --activations: int8, or 16x8 (int16 activations, int8 weights, int64 biases; LSTM, SimpleRNN and Dense only).
 ACTIVATIONS = {"int8": 8, "int16": 16}
 # --logits: the width of a last Dense layer's output in an int8 model. int16 (the default) keeps
 # apart classes whose float logits differ by less than an int8 step (results/stack_attribution.md:
 # the int8 loss of the corpus's 3-layer stack was such ties); int8 is TFLite's int8 output contract.
 LOGITS = {"int16": 16, "int8": 8}
+# --rnn-weights: a 16x8 model's SimpleRNN weights, int8 or int16 (the 16x16 SimpleRNN). ReLU
+# SimpleRNNs whose decisions int8 weights move (results/rnn_weight_precision.md: int8 weights
+# alone cost a corpus model 3.7 pp, 19 % of its decisions) keep them with int16.
+RNN_WEIGHTS = {"int8": 8, "int16": 16}
 
 
 def _check_activations(model: FloatModel, activations: str) -> int:
@@ -56,6 +61,17 @@ def _check_activations(model: FloatModel, activations: str) -> int:
         if layer.kind not in KINDS_16:
             raise TinyrnnError(f"layer '{layer.name}': a {layer.kind} layer has no 16x8 kernel (--activations int16: "
                                "LSTM, SimpleRNN and Dense layers only)")
+    return bits
+
+
+def _check_rnn_weights(model: FloatModel, rnn_weights: str, activation_bits: int) -> int:
+    if rnn_weights not in RNN_WEIGHTS:
+        raise TinyrnnError(f"rnn_weights {rnn_weights!r} unknown (use one of {', '.join(RNN_WEIGHTS)})")
+    bits = RNN_WEIGHTS[rnn_weights]
+    if bits == 16 and activation_bits != 16:
+        raise TinyrnnError("rnn_weights 'int16' needs activations 'int16' (the 16x16 SimpleRNN runs in a 16x8 model)")
+    if bits == 16 and not any(layer.kind == "rnn" for layer in model.layers):
+        raise TinyrnnError("rnn_weights 'int16': the model has no SimpleRNN layer")
     return bits
 
 
@@ -104,7 +120,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
                    bias_correction: bool = DEFAULTS["bias_correction"], cell_power: str = DEFAULTS["cell_power"],
                    weights: str = DEFAULTS["weights"], output_headroom: float = DEFAULTS["output_headroom"],
                    input_scales: str = DEFAULTS["input_scales"], ranges: Ranges | None = None,
-                   activations: str = DEFAULTS["activations"], logits: str = DEFAULTS["logits"]) -> Model:  # fmt: skip
+                   activations: str = DEFAULTS["activations"], logits: str = DEFAULTS["logits"],
+                   rnn_weights: str = DEFAULTS["rnn_weights"]) -> Model:  # fmt: skip
     """Calibrate on ``calib_x`` (raw inputs, (N, T, F)) and quantize every layer.
 
     Levers (measured on HAR in results/har_accuracy.md): ``method`` — range rule for
@@ -120,6 +137,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     symmetric grids from the same calibrated ranges, int8 weights, int64 biases), LSTM and
     Dense layers only. ``logits`` "int16" (default): a last Dense layer of an int8 model
     outputs int16 (zero point 0; ``LOGITS``); "int8": int8 outputs as TFLite's.
+    ``rnn_weights`` "int16" (with ``activations`` "int16"): int16 SimpleRNN weights.
     """
     check_levers(method, percentile, bias_correction, cell_power, weights, output_headroom, input_scales)
     if logits not in LOGITS:
@@ -127,6 +145,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
     bits = _check_activations(model, activations)
     if bits == 16 and logits == "int8":
         raise TinyrnnError("logits 'int8' with activations 'int16': a 16x8 model's outputs are int16")
+    rnn_weight_bits = _check_rnn_weights(model, rnn_weights, bits)
     _check_order(model)
     if ranges is None:
         ranges = calibrate(model, calib_x, method, percentile, input_scales)
@@ -142,7 +161,7 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
                              zero_point=in_zp, activation_bits=bits)  # fmt: skip
     common = {"bias_correction": bool(bias_correction), "weights": weights}
     wide = {"bits": bits} if bits == 16 else {}
-    options = {"lstm": {**common, "cell_power": cell_power, **wide}, "gru": common, "rnn": {**common, **wide},
+    options = {"lstm": {**common, "cell_power": cell_power, **wide}, "gru": common, "rnn": {**common, **wide, "weight_bits": rnn_weight_bits},
                "dense": {**common, **wide}, "pool1d": {}, "global_pool1d": {}, "flatten": {}}
     # The C of a Bidirectional layer (or a "same" Conv1D) buffers whole windows: the input's fixed length, else
     # the calibration's.
@@ -164,7 +183,8 @@ def quantize_model(model: FloatModel, calib_x: np.ndarray, method: str = DEFAULT
         "calibration": {"method": method, "percentile": percentile, "samples": int(calib_x.shape[0]),
                         "bias_correction": bool(bias_correction), "cell_power": cell_power, "weights": weights,
                         "output_headroom": float(output_headroom), "activations": activations,
-                        "input_scales": input_scales, "logits": logits},
+                        "input_scales": input_scales, "logits": logits,
+                        **({"rnn_weights": rnn_weights} if rnn_weight_bits == 16 else {})},  # older hashes kept
         "float_activation": model.layers[-1].activation if model.layers[-1].kind == "dense" else "linear",
     }  # fmt: skip
     return Model(

@@ -37,12 +37,14 @@ def data(rng, n: int, steps: int, features: int) -> np.ndarray:
     return (rng.normal(size=(n, steps, features)) * np.linspace(0.5, 2.0, features)).astype(np.float32)
 
 
-def model_pair(seed: int = 0, features: int = 3, **kwargs):
-    """(float twin, its 16x8 model, its int8 model, evaluation windows) of one random stack."""
+def model_pair(seed: int = 0, features: int = 3, rnn_weights: str = "int8", **kwargs):
+    """(float twin, its 16x8 model (SimpleRNN weights ``rnn_weights``), its int8 model,
+    evaluation windows) of one random stack."""
     rng = np.random.default_rng(seed)
     fm = float_stack(rng, features, **kwargs)
     x = data(rng, 120, 10, features)
-    return fm, quantize_model(fm, x[:80], activations="int16"), quantize_model(fm, x[:80]), x[80:]
+    wide = quantize_model(fm, x[:80], activations="int16", rnn_weights=rnn_weights)
+    return fm, wide, quantize_model(fm, x[:80]), x[80:]
 
 
 def keras_setup(tmp_path, seed: int, shape: tuple, classes: int):

@@ -1,8 +1,9 @@
-"""16x8 SimpleRNN (``tinyrnn quantize --activations int16`` on a SimpleRNN): the
-quantizer's IR (int16 state on a symmetric grid, Q0.15 for tanh, int64 bias), the golden
-``rnn_s16`` against float arithmetic, the generated C against the golden model on every
-output element (host under ASan/UBSan on the portable and DSP paths, QEMU on the M4, M0
-and M55 boards), and the refusals outside the kernel's domain.
+"""16x8 SimpleRNN (``tinyrnn quantize --activations int16`` on a SimpleRNN) and its
+16x16 form (``--rnn-weights int16``): the quantizer's IR (int16 state on a symmetric grid,
+Q0.15 for tanh, int64 bias; int8 or int16 weights), the golden ``rnn_s16`` against float
+arithmetic, the generated C against the golden model on every output element (host under
+ASan/UBSan on the portable and DSP paths, QEMU on the M4, M0 and M55 boards), and the
+refusals outside the kernel's domain.
 """
 
 from __future__ import annotations
@@ -30,10 +31,24 @@ def _sqnr(ref, y) -> float:
     return float(10 * np.log10(np.sum(ref**2) / np.sum((y - ref) ** 2)))
 
 
+def _reloaded(model, tmp_path):
+    """The model saved as an artifact and loaded back, its hash checked."""
+    tnr.save(model, tmp_path / "m.tnr")
+    loaded = tnr.load(tmp_path / "m.tnr")
+    assert loaded.content_hash() == model.content_hash()
+    return loaded
+
+
+def _output(model, x) -> np.ndarray:
+    return dequantize_output(model, run_model(model, model.input_quant.quantize(x)))
+
+
 def _extreme(layer: SimpleRNNLayer, rng) -> SimpleRNNLayer:
-    """The same layer at the domain's edges: weights at the int8 rails, biases near ±2^40,
-    multipliers at the Q15 rounding's top and shifts at its largest left shift, 7."""
-    w = lambda shape: rng.choice(np.array([-128, 127], np.int8), shape)  # noqa: E731
+    """The same layer at the domain's edges: weights at their type's rails (int8 or int16),
+    biases near ±2^40, multipliers at the Q15 rounding's top and shifts at its largest left
+    shift, 7."""
+    info = np.iinfo(layer.w_x.dtype)
+    w = lambda shape: rng.choice(np.array([info.min, info.max], layer.w_x.dtype), shape)  # noqa: E731
     H, I = layer.hidden_size, layer.input_size
     return dataclasses.replace(layer, w_x=w((H, I)), w_h=w((H, H)), bias=rng.integers(-(2**40), 2**40, H),
                                x_multiplier=2**31 - 1, x_shift=-20, h_multiplier=quantize_multiplier(0.7)[0],
@@ -58,13 +73,60 @@ def test_quantizer_writes_a_16x8_simple_rnn_that_tracks_float(activation, tmp_pa
         assert q16.layers[0].hidden_scale == 2.0**-15
     else:  # the grid spans twice the calibrated state the int8 grid spans (each matmul part's headroom)
         assert q16.layers[0].hidden_scale * 32767 == pytest.approx(2 * q8.layers[0].hidden_scale * 255)
-    tnr.save(q16, tmp_path / "m.tnr")
-    loaded = tnr.load(tmp_path / "m.tnr")
-    assert loaded.content_hash() == q16.content_hash() and loaded.layers[0].activation_bits == 16
-    ref = fm.run(x)
-    y16 = dequantize_output(loaded, run_model(loaded, loaded.input_quant.quantize(x)))
-    y8 = dequantize_output(q8, run_model(q8, q8.input_quant.quantize(x)))
+    loaded = _reloaded(q16, tmp_path)
+    assert loaded.layers[0].activation_bits == 16
+    ref, y16, y8 = fm.run(x), _output(loaded, x), _output(q8, x)
     assert _sqnr(ref, y16) > 30.0 and _sqnr(ref, y16) > _sqnr(ref, y8)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_int16_rnn_weights_make_the_16x16_simple_rnn(activation, tmp_path):
+    """``rnn_weights="int16"``: every SimpleRNN's w_x and w_h int16 (each matrix's peak on
+    the rail), the Dense layers' int8; the artifact round-trips; the output is closer to
+    float than the 16x8 model's. At weight_bits 8 the field stays out of the document."""
+    fm, q16, _, x = model_pair(21, hidden=(9, 5), dense=((4, "linear"),), rnn=activation)
+    _, w16, _, _ = model_pair(21, hidden=(9, 5), dense=((4, "linear"),), rnn=activation, rnn_weights="int16")
+    validate(w16)
+    for layer in w16.layers[:2]:
+        assert layer.weight_bits == 16 and layer.w_x.dtype == layer.w_h.dtype == np.int16
+        assert np.abs(layer.w_x).max() == np.abs(layer.w_h).max() == 32767
+    assert w16.layers[2].weights.dtype == np.int8 and w16.meta["calibration"]["rnn_weights"] == "int16"
+    assert "weight_bits" in q16.layers[0].absent_fields() and "rnn_weights" not in q16.meta["calibration"]
+    loaded = _reloaded(w16, tmp_path)
+    assert loaded.layers[1].weight_bits == 16
+    ref = fm.run(x)
+    assert _sqnr(ref, _output(loaded, x)) > _sqnr(ref, _output(q16, x)) + 6.0
+
+
+@pytest.mark.parametrize("stack, options, message", [
+    ({"rnn": "relu"}, {"rnn_weights": "int16"}, "rnn_weights 'int16' needs activations 'int16'"),
+    ({"rnn": "relu"}, {"rnn_weights": "int4", "activations": "int16"}, "rnn_weights 'int4' unknown"),
+    ({}, {"rnn_weights": "int16", "activations": "int16"}, "rnn_weights 'int16': the model has no SimpleRNN layer"),
+])  # fmt: skip
+def test_quantizer_refuses_int16_rnn_weights_outside_a_16x8_simple_rnn(stack, options, message):
+    from s16models import float_stack
+
+    from tinyrnn.quantize.pipeline import quantize_model
+
+    rng = np.random.default_rng(30)
+    fm = float_stack(rng, 3, **stack)
+    with pytest.raises(TinyrnnError, match=re.escape(message)):
+        quantize_model(fm, data(rng, 20, 6, 3), **options)
+
+
+@pytest.mark.parametrize("bits, weights, message", [
+    (16, "int8 model", "weight_bits 16 (int16 SimpleRNN weights) needs activation_bits 16"),
+    (12, "int8 model", "field 'weight_bits' = 12, not one of (8, 16)"),
+    (8, "int16 weights", "array 'w_x' must hold int8 values, got int16"),
+])  # fmt: skip
+def test_validate_refuses_weight_bits_that_do_not_match(bits, weights, message):
+    _, q16, q8, _ = model_pair(23, hidden=(6,), rnn="relu")
+    if weights == "int8 model":
+        base, layer = q8, dataclasses.replace(q8.layers[0], weight_bits=bits)
+    else:
+        base, layer = q16, dataclasses.replace(q16.layers[0], w_x=q16.layers[0].w_x.astype(np.int16) * 300)
+    with pytest.raises(TinyrnnError, match=f"layer 0: .*{re.escape(message)}"):
+        validate(dataclasses.replace(base, layers=[layer, *base.layers[1:]]))
 
 
 def test_relu_state_is_the_real_recurrence_within_rounding():
@@ -107,27 +169,30 @@ def test_codegen_refuses_a_tanh_state_off_q15(tmp_path):
         generate(bad, tmp_path / "src")
 
 
-def _host_models(seed: int):
-    """(what, model): quantizer-made relu and tanh stacks, and each at the domain's edges."""
+def _host_models(seed: int, rnn_weights: str = "int8"):
+    """(what, model): quantizer-made relu and tanh stacks with ``rnn_weights``, and each at
+    the domain's edges."""
     rng = np.random.default_rng(seed)
     for activation, hidden, dense, sequences in (("relu", (13, 5), ((6, "relu"), (3, "linear")), False),
                                                  ("tanh", (1, 7), (), True)):  # fmt: skip
-        _, q16, _, _ = model_pair(seed, hidden=hidden, dense=dense, sequences=sequences, rnn=activation)
+        _, q16, _, _ = model_pair(seed, hidden=hidden, dense=dense, sequences=sequences, rnn=activation,
+                                  rnn_weights=rnn_weights)  # fmt: skip
         yield activation, q16
         layers = [_extreme(layer, rng) if layer.kind == "rnn" else layer for layer in q16.layers]
         yield f"{activation} extreme", dataclasses.replace(q16, layers=layers)
 
 
 @needs_gcc
+@pytest.mark.parametrize("rnn_weights", ["int8", "int16"])
 @pytest.mark.parametrize("path", ["plain", "dsp"])
-def test_generated_c_equals_golden_on_the_host(path, tmp_path):
+def test_generated_c_equals_golden_on_the_host(path, rnn_weights, tmp_path):
     """_run, _step, _run_masked and two interleaved instances under ASan/UBSan, every
-    output element equal to the golden model's, quantizer-made and extreme layers; the
-    portable dot product and the DSP one (SMLALD, modelled in C)."""
+    output element equal to the golden model's, quantizer-made and extreme layers with
+    int8 and int16 weights; the portable dot products and the DSP ones (SMLALD, modelled in C)."""
     from tinyrnn.codegen.hostlib import HostModel
 
     rng = np.random.default_rng(25)
-    for what, model in _host_models(26):
+    for what, model in _host_models(26, rnn_weights):
         validate(model)
         host = HostModel(model, tmp_path / what.replace(" ", "_"), sanitize=True, path=path)
         x = np.concatenate([model.input_quant.quantize(data(rng, 4, 9, model.input_size)),
@@ -141,16 +206,18 @@ def test_generated_c_equals_golden_on_the_host(path, tmp_path):
 
 
 @pytest.mark.qemu
+@pytest.mark.parametrize("rnn_weights", ["int8", "int16"])
 @pytest.mark.parametrize("board", ["mps2-an386", "microbit", "mps3-an547"])
-def test_16x8_simple_rnn_firmware_on_qemu_is_bit_exact(board, tmp_path):
+def test_16x8_simple_rnn_firmware_on_qemu_is_bit_exact(board, rnn_weights, tmp_path):
     """The verification firmware on each core's own dot-product path (M4 SMLALD, M0
-    portable, M55 Helium): RUN and STEP over the serial protocol equal the golden model."""
+    portable, M55 Helium), int8 and int16 weights: RUN and STEP over the serial protocol
+    equal the golden model."""
     from tinyrnn.codegen.build import build
     from tinyrnn.codegen.project import render_project
     from tinyrnn.harness.dut import Device
     from tinyrnn.harness.qemu import Qemu
 
-    (_, relu), (_, extreme) = list(_host_models(27))[:2]
+    (_, relu), (_, extreme) = list(_host_models(27, rnn_weights))[:2]
     model = dataclasses.replace(relu, layers=[extreme.layers[0], *relu.layers[1:]])  # one layer at the edges
     rng = np.random.default_rng(28)
     x = _int16_inputs(rng, model, 3, 12)
@@ -168,8 +235,10 @@ def test_16x8_simple_rnn_firmware_on_qemu_is_bit_exact(board, tmp_path):
 def test_cli_quantize_eval_and_host_build_of_a_keras_relu_simple_rnn(tmp_path):
     """``tinyrnn quantize --activations int16`` on a Keras SimpleRNN(relu) → Dense model:
     Keras refereed the twin, the artifact is 16x8, eval runs the 16x8 golden model, and
-    its argmax agrees with Keras's predict on at least as many windows as the int8 model's."""
-    from test_cli import run_json
+    its argmax agrees with Keras's predict on at least as many windows as the int8 model's;
+    ``--rnn-weights int16`` makes int16 weights and agrees at least as often again, and
+    without ``--activations int16`` it is refused in one line."""
+    from test_cli import assert_user_error, run_cli, run_json
 
     keras, x = keras_setup(tmp_path, 29, (80, 16, 3), 4)
     L = keras.layers
@@ -177,12 +246,29 @@ def test_cli_quantize_eval_and_host_build_of_a_keras_relu_simple_rnn(tmp_path):
     model.save(tmp_path / "m.keras")
     keras_class = np.argmax(model.predict(x, verbose=0), -1)
     agree = {}
-    for act in ("int16", "int8"):
-        art = tmp_path / f"m_{act}.tnr"
-        q = run_json("quantize", tmp_path / "m.keras", "--calib", tmp_path / "d.npz", "--out", art, "--activations", act)
+    for act, weights in (("int16", "int8"), ("int8", "int8"), ("int16", "int16")):
+        art = tmp_path / f"m_{act}_{weights}.tnr"
+        q = run_json("quantize", tmp_path / "m.keras", "--calib", tmp_path / "d.npz", "--out", art, "--activations", act,
+                     "--rnn-weights", weights)  # fmt: skip
         assert q["keras_agreement"]["max_abs_diff"] < 1e-4
         loaded = tnr.load(art)
-        agree[act] = np.mean(np.argmax(run_model(loaded, loaded.input_quant.quantize(x)), -1) == keras_class)
-    assert tnr.load(tmp_path / "m_int16.tnr").layers[0].activation_bits == 16
-    assert run_json("eval", tmp_path / "m_int16.tnr", "--data", tmp_path / "d.npz")["kind"] == "16x8-golden"
-    assert agree["int16"] >= agree["int8"] and agree["int16"] > 0.9
+        agree[act, weights] = np.mean(np.argmax(run_model(loaded, loaded.input_quant.quantize(x)), -1) == keras_class)
+    assert tnr.load(tmp_path / "m_int16_int8.tnr").layers[0].activation_bits == 16
+    assert tnr.load(tmp_path / "m_int16_int16.tnr").layers[0].w_h.dtype == np.int16
+    assert run_json("eval", tmp_path / "m_int16_int8.tnr", "--data", tmp_path / "d.npz")["kind"] == "16x8-golden"
+    assert agree["int16", "int16"] >= agree["int16", "int8"] >= agree["int8", "int8"] and agree["int16", "int8"] > 0.9
+    proc = run_cli("quantize", tmp_path / "m.keras", "--calib", tmp_path / "d.npz", "--out", tmp_path / "r.tnr",
+                   "--rnn-weights", "int16")  # fmt: skip
+    assert_user_error(proc, "rnn_weights 'int16' needs activations 'int16'")
+
+
+@pytest.mark.parametrize("levers, flag", [
+    ({"activations": "int16"}, "--activations"), ({"rnn_weights": "int16"}, "--rnn-weights"),
+    ({"logits": "int8"}, "--logits"),
+])  # fmt: skip
+def test_width_levers_on_a_tflite_are_refused_before_it_is_read(levers, flag, tmp_path):
+    """A .tflite brings its own widths: each width lever is refused, naming it, before the file is opened."""
+    from tinyrnn.app.api import quantize_file
+
+    with pytest.raises(TinyrnnError, match=f"m.tflite: {flag} applies to a .keras model"):
+        quantize_file(str(tmp_path / "m.tflite"), None, str(tmp_path / "m.tnr"), **levers)

@@ -185,4 +185,7 @@ static inline int32_t tinyrnn_requantize_s64_sat16(int64_t acc, int32_t mul, int
  * kernels' matmul; |acc| stays below 2^47 where codegen's bound holds). */
 int64_t tinyrnn_dot_s16(const int8_t *w, const int16_t *v, int32_t n, int64_t acc);
 
+/* The same over int16 weights (the 16x16 SimpleRNN). */
+int64_t tinyrnn_dot_s16x16(const int16_t *w, const int16_t *v, int32_t n, int64_t acc);
+
 #endif /* TINYRNN_FIXEDPOINT_H */

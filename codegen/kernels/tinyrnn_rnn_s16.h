@@ -1,7 +1,7 @@
 /* tinyrnn kernel, part of the tinyrnn package; codegen copies it verbatim. Do not edit.
  *
- * 16x8 SimpleRNN, h = act(W x + U h + b): int16 x/h (zero points 0), int8 weights, int64
- * bias, each matmul requantized by TFLM's 64-bit rule to an int16 pre-activation and the
+ * 16x8 SimpleRNN, h = act(W x + U h + b): int16 x/h (zero points 0), int8 weights (or
+ * int16: the 16x16 SimpleRNN, for recurrences int8 weights cannot keep), int64 bias, each matmul requantized by TFLM's 64-bit rule to an int16 pre-activation and the
  * two summed with saturation (the 16x8 LSTM's gate). tanh: pre-activation Q3.12, state
  * Q0.15 from the int16 table; relu: the state is max(pre, 0).
  * Golden twin: tinyrnn/core/golden/rnn_s16.py (the spec). The dot products have DSP
@@ -19,8 +19,10 @@ typedef struct {
     int32_t input_size;  /* I */
     int32_t hidden_size; /* H */
     int32_t tanh;        /* 1: tanh, 0: relu */
-    const int8_t *w_x;   /* [H][I] unit rows over x */
-    const int8_t *w_h;   /* [H][H] unit rows over h */
+    const int8_t *w_x;   /* [H][I] unit rows over x (NULL: w16_x) */
+    const int8_t *w_h;   /* [H][H] unit rows over h (NULL: w16_h) */
+    const int16_t *w16_x; /* the same rows as int16 (the 16x16 SimpleRNN), read when w_x is NULL */
+    const int16_t *w16_h;
     const int64_t *bias; /* [H] input-matmul biases (the recurrent matmul has none) */
     /* input [0] and recurrent [1] matmul -> pre-activation, as
      * (acc * mul + 2^(rshift - 1)) >> rshift; mul is the Q31 multiplier rounded to Q15,

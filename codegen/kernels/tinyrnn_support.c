@@ -80,3 +80,27 @@ int64_t tinyrnn_dot_s16(const int8_t *w, const int16_t *v, int32_t n, int64_t ac
     }
     return acc;
 }
+
+/* Helium: 8 int16 weights against 8 int16 values per VMLALDAVA, the tail predicated. DSP:
+ * a word holds two of each, one SMLALD; an odd last element in C. */
+int64_t tinyrnn_dot_s16x16(const int16_t *w, const int16_t *v, int32_t n, int64_t acc)
+{
+    int32_t k = 0;
+#if TINYRNN_PATH == TINYRNN_PATH_MVE
+    for (; k < n; k += 8) {
+        const mve_pred16_t lanes = vctp16q((uint32_t)(n - k));
+        acc = vmlaldavaq_s16(acc, vld1q_z_s16(w + k, lanes), vld1q_z_s16(v + k, lanes));
+    }
+#elif TINYRNN_DSP_FAMILY
+    for (; k + 2 <= n; k += 2) {
+        int32_t w01, v01;
+        memcpy(&w01, w + k, sizeof w01);
+        memcpy(&v01, v + k, sizeof v01);
+        acc = tinyrnn_smlald(w01, v01, acc);
+    }
+#endif
+    for (; k < n; ++k) {
+        acc += (int32_t)w[k] * (int32_t)v[k];
+    }
+    return acc;
+}

@@ -121,15 +121,17 @@ REGRESSION_HEADROOM = 0.5
 def quantize_file(model_path: str, calib_spec: str | None, out: str, method="percentile", samples=500,
                   output: str | None = None, **levers) -> dict:  # fmt: skip
     """``levers``: quantize_model's keyword options (percentile, bias_correction, cell_power, weights,
-    output_headroom, input_scales, activations, logits);
+    output_headroom, input_scales, activations, logits, rnn_weights);
     ``output``: the output layer of a Keras model with several. A Keras model is refused
     unless its float twin agrees with Keras's own predict (quantize/referee.py)."""
     if output is not None and not model_path.endswith(".keras"):
         raise TinyrnnError(f"{model_path}: --output selects an output of a .keras model only")
     if model_path.endswith(".tflite"):
-        if levers.get("activations", "int8") != "int8" or "logits" in levers:
-            lever = "logits" if "logits" in levers else "activations"
-            raise TinyrnnError(f"{model_path}: --{lever} applies to a .keras model (a .tflite brings its own)")
+        keras_only = {"activations": "int8", "rnn_weights": "int8", "logits": None}  # lever: its value for a .tflite
+        lever = next((k for k, v in keras_only.items() if k in levers and levers[k] != v), None)
+        if lever:
+            raise TinyrnnError(f"{model_path}: --{lever.replace('_', '-')} applies to a .keras model (a .tflite brings "
+                               "its own)")
         model, used = load_tflite(model_path), 0
     elif model_path.endswith(".keras"):
         if not calib_spec:

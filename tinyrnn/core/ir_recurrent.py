@@ -101,7 +101,8 @@ class SimpleRNNLayer(Bits):
     is int8 (it is fully recomputed every step, nothing accumulates in it). ``bias`` is
     on the input path only (Keras has one bias). ``activation_bits`` 16: the 16x8
     SimpleRNN (golden ``rnn_s16``): int16 x/h with zero points 0, int64 ``bias``, the
-    tanh state Q0.15.
+    tanh state Q0.15; there ``weight_bits`` 16 makes ``w_x``/``w_h`` int16 (the 16x16
+    SimpleRNN, for recurrences whose decisions int8 weights do not keep).
     """
 
     kind: ClassVar[str] = "rnn"
@@ -113,8 +114,8 @@ class SimpleRNNLayer(Bits):
     hidden_size: int
     return_sequences: bool
     activation: str  # tanh | relu
-    w_x: np.ndarray  # (H, I) int8
-    w_h: np.ndarray  # (H, H) int8
+    w_x: np.ndarray  # (H, I) int8 (int16 at weight_bits 16)
+    w_h: np.ndarray  # (H, H) int8 (int16 at weight_bits 16)
     bias: np.ndarray  # (H,) int32, scale s_x·s_wx
     input_zero_point: int
     hidden_zero_point: int
@@ -125,6 +126,12 @@ class SimpleRNNLayer(Bits):
     h_multiplier: int  # recurrent matmul → pre-activation
     h_shift: int
     activation_bits: int = 8
+    weight_bits: int = 8  # absent at 8, so older artifacts keep their hashes
+
+    OPTIONAL_FIELDS: ClassVar[tuple] = (*Bits.OPTIONAL_FIELDS, "weight_bits")
+
+    def absent_fields(self) -> tuple:
+        return super().absent_fields() + (("weight_bits",) if self.weight_bits == 8 else ())
 
     @property
     def output_size(self) -> int:

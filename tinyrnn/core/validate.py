@@ -85,8 +85,8 @@ def _array_specs(layer) -> dict:
     if isinstance(layer, (Pool1DLayer, GlobalPool1DLayer, FlattenLayer)):
         return {}
     if isinstance(layer, SimpleRNNLayer):
-        h, i = layer.hidden_size, layer.input_size
-        return {"w_x": ((h, i), 8), "w_h": ((h, h), 8), "bias": ((h,), bias_bits)}
+        h, i, w = layer.hidden_size, layer.input_size, layer.weight_bits
+        return {"w_x": ((h, i), w), "w_h": ((h, h), w), "bias": ((h,), bias_bits)}
     g = len(GATES_LSTM) if isinstance(layer, LSTMLayer) else len(GATES_GRU)
     h, i = layer.hidden_size, layer.input_size
     specs = {"w_x": ((g, h, i), 8), "w_h": ((g, h, h), 8)}
@@ -193,6 +193,15 @@ def check_bits(obj, where: str) -> None:
                                "(zero point 0)")
 
 
+def check_weight_bits(layer: SimpleRNNLayer, where: str) -> None:
+    """``weight_bits`` 8, or 16 in a 16x8 SimpleRNN (the 16x16 SimpleRNN)."""
+    bits = layer.weight_bits
+    if bits not in ACTIVATION_BITS:
+        raise TinyrnnError(f"{where}: field 'weight_bits' = {bits!r}, not one of {ACTIVATION_BITS}")
+    if bits == 16 and layer.activation_bits != 16:
+        raise TinyrnnError(f"{where}: weight_bits 16 (int16 SimpleRNN weights) needs activation_bits 16")
+
+
 def check_output_bits(layer: DenseLayer, where: str, last: bool) -> None:
     """``output_bits`` 8, or 16 on the last layer of an int8 model: int16 logits, zero point 0."""
     bits = layer.output_bits
@@ -210,6 +219,8 @@ def _check_layer(layer, where: str) -> None:
         return _check_bidirectional(layer, where)
     _check_fields(layer, where)
     check_bits(layer, where)
+    if isinstance(layer, SimpleRNNLayer):
+        check_weight_bits(layer, where)  # before the arrays, whose width it sets
     if isinstance(layer, (Conv1DLayer, Pool1DLayer)):
         check_front_layer(layer, where)  # before the array shapes, which depend on kernel_size
     sizes = ("input_size", "hidden_size" if hasattr(layer, "hidden_size") else "output_size")

@@ -8,7 +8,7 @@ from tinyrnn.app.api import REGRESSION_HEADROOM, quantize_file
 from tinyrnn.quantize.calibrate import METHODS
 from tinyrnn.quantize.equalize import INPUT_SCALES
 from tinyrnn.quantize.layers import CELL_POWERS, WEIGHT_RULES
-from tinyrnn.quantize.pipeline import ACTIVATIONS, DEFAULTS, LOGITS
+from tinyrnn.quantize.pipeline import ACTIVATIONS, DEFAULTS, LOGITS, RNN_WEIGHTS
 from tinyrnn.quantize.referee import summary as referee_summary
 from tinyrnn.quantize.report import agreement_summary
 
@@ -39,6 +39,9 @@ def configure(p) -> None:
     p.add_argument("--activations", choices=list(ACTIVATIONS), default=DEFAULTS["activations"],
                    help="int16: the 16x8 mode (int16 activations, int8 weights, int64 biases, as TFLite Micro's "
                         "16x8 kernels; LSTM, SimpleRNN and Dense layers only)")
+    p.add_argument("--rnn-weights", choices=list(RNN_WEIGHTS), default=DEFAULTS["rnn_weights"],
+                   help="int16: SimpleRNN weights in int16 (the 16x16 SimpleRNN, with --activations int16), for "
+                        "recurrences whose decisions int8 weights change")
     p.add_argument("--logits", choices=list(LOGITS), default=None,
                    help=f"width of the last Dense layer's outputs (default {DEFAULTS['logits']}: classes an int8 grid "
                         "would tie stay apart; int8: TFLite's int8 output contract)")
@@ -49,7 +52,7 @@ def run(args):
     result = quantize_file(args.model, args.calib, args.out, args.method, args.calib_samples, percentile=args.percentile,
                            bias_correction=args.bias_correction, cell_power=args.cell_power, weights=args.weights,
                            output_headroom=args.output_headroom, input_scales=args.input_scales,
-                           output=args.output, activations=args.activations,
+                           output=args.output, activations=args.activations, rnn_weights=args.rnn_weights,
                            **({} if args.logits is None else {"logits": args.logits}))  # fmt: skip
     lines = [f"quantized {args.model} → {args.out} (hash {result['hash'][:12]})"]
     if result["keras_agreement"]:

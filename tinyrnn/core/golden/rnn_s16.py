@@ -1,5 +1,5 @@
-"""16x8 SimpleRNN: int16 x/h (zero points 0), int8 weights, int64 bias (C twin:
-tinyrnn_rnn_s16.c). No TFLM/CMSIS-NN kernel exists; this is the spec, built from the
+"""16x8 SimpleRNN: int16 x/h (zero points 0), int8 weights (int16 at ``weight_bits`` 16,
+the 16x16 SimpleRNN: the same arithmetic), int64 bias (C twin: tinyrnn_rnn_s16.c). No TFLM/CMSIS-NN kernel exists; this is the spec, built from the
 16x8 LSTM's parts (``lstm_s16``).
 
 Per step, with rq() TFLM's 64-bit requantization (``requantize_s64``), the 16x8 LSTM's
