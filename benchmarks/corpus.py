@@ -10,9 +10,11 @@ front door on the corpus's synthetic windows.
 Columns: accepted or the refusal; the float twin's largest difference from Keras's
 predict (absolute, over every layer's output, on the calibration windows); Keras float
 and tinyrnn int8 (golden) accuracy on the held-out windows and the paired difference;
-int8 with per-channel input scales (the opt-in lever ``input_scales="channel"``,
-quantize/equalize.py) and 16x8 (``--activations int16``, where every layer has a 16x8
-kernel) for comparison;
+the share of calibration windows where the int8 model takes the float model's decision
+(what ``quantize`` stores); int8 with per-channel input scales (the opt-in lever
+``input_scales="channel"``, quantize/equalize.py), 16x8 (``--activations int16``, where
+every layer has a 16x8 kernel) and 16x16 (``--rnn-weights int16`` too, where a layer is a
+SimpleRNN) for comparison;
 the device: ``--device-windows`` held-out windows on QEMU mps2-an386 (Cortex-M4), every
 output compared with the golden model.
 """
@@ -60,11 +62,14 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
     int8_acc = evaluate(q["artifact"], str(test_npz))["accuracy"]
     per_channel = quantize_file(str(path), str(calib_npz), str(work / f"{name}_ch.tnr"), input_scales="channel")
     per_channel_acc = evaluate(per_channel["artifact"], str(test_npz))["accuracy"]
-    try:  # 16x8 where every layer has a 16x8 kernel (LSTM, SimpleRNN, Dense)
-        wide = quantize_file(str(path), str(calib_npz), str(work / f"{name}_16.tnr"), activations="int16")
-        wide_acc = evaluate(wide["artifact"], str(test_npz))["accuracy"]
-    except TinyrnnError:
-        wide_acc = None
+    wide_acc = {}
+    for weights in ("int8", "int16"):  # 16x8 where every layer has a 16x8 kernel; 16x16 where one is a SimpleRNN
+        try:
+            wide = quantize_file(str(path), str(calib_npz), str(work / f"{name}_16_{weights}.tnr"), activations="int16",
+                                 rnn_weights=weights)  # fmt: skip
+            wide_acc[weights] = evaluate(wide["artifact"], str(test_npz))["accuracy"]
+        except TinyrnnError:
+            wide_acc[weights] = None
     dev = verify(q["artifact"], f"qemu:{BOARD}", str(test_npz), n_device, build_dir=str(work / f"{name}_fw"),
                  progress=False)  # fmt: skip
     log(f"{name}: Keras {float_acc:.4f}, int8 {int8_acc:.4f}, device {dev['sequences']} seq, "
@@ -72,7 +77,9 @@ def har_row(name: str, keras, train, test, calib, epochs: int, n_device: int, wo
     return {"model": name, "data": "HAR", "accepted": True, "keras_max_abs_diff": q["keras_agreement"]["max_abs_diff"],
             "keras_max_rel_diff": q["keras_agreement"]["max_rel_diff"], "float_accuracy": float_acc,
             "int8_accuracy": int8_acc, "delta_pp": 100 * (int8_acc - float_acc),
-            "int8_channel_scales_accuracy": per_channel_acc, "int16_accuracy": wide_acc,
+            "int8_channel_scales_accuracy": per_channel_acc, "int16_accuracy": wide_acc["int8"],
+            "rnn_int16_weights_accuracy": wide_acc["int16"],
+            "int8_decision_agreement": q["float_agreement"]["decision_agreement"],
             "device_sequences": dev["sequences"],
             "device_mismatches": dev["mismatches"], "device_verified": dev["verified"]}  # fmt: skip
 
@@ -118,18 +125,21 @@ def markdown(rows: list, args) -> str:
              f"QEMU {BOARD} (Cortex-M4), every output byte compared with the golden model. Synthetic rows: untrained "
              "(weights as initialized, biases randomized), the corpus's 96 windows."
              + (" Rows of models not named by --only are kept from the earlier run." if args.update else ""), "",
-             "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | int8, per-channel input scales "
-             "| 16x8 (`--activations int16`) | device == golden |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+             "| model | data | result | twin vs Keras max abs diff | Keras float | int8 | Δ pp | int8 = float decisions "
+             "(calibration) | int8, per-channel input scales | 16x8 (`--activations int16`) | 16x16 SimpleRNN "
+             "(`--rnn-weights int16`) | device == golden |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for r in rows:
         if not r["accepted"]:
-            lines.append(f"| {r['model']} | {r['data']} | refused: {r['refusal']} | | | | | | | |")
+            lines.append(f"| {r['model']} | {r['data']} | refused: {r['refusal']} | | | | | | | | | |")
             continue
         device = "" if "device_sequences" not in r else (
             f"{r['device_sequences']} seq, {r['device_mismatches']} mismatching")
         delta = f"{r['delta_pp']:+.2f}" if "delta_pp" in r else ""
         lines.append(f"| {r['model']} | {r['data']} | accepted | {r['keras_max_abs_diff']:.2g} | "
                      f"{_pct(r.get('float_accuracy'))} | {_pct(r.get('int8_accuracy'))} | {delta} | "
-                     f"{_pct(r.get('int8_channel_scales_accuracy'))} | {_pct(r.get('int16_accuracy'))} | {device} |")
+                     f"{_pct(r.get('int8_decision_agreement'))} | {_pct(r.get('int8_channel_scales_accuracy'))} | "
+                     f"{_pct(r.get('int16_accuracy'))} | {_pct(r.get('rnn_int16_weights_accuracy'))} | {device} |")
     har = [r for r in rows if r["accepted"] and r["data"] == "HAR"]
     if har:
         worst = min(har, key=lambda r: r["delta_pp"])
@@ -151,6 +161,11 @@ def markdown(rows: list, args) -> str:
                           f"{np.mean(list(d16.values())):+.2f} pp vs Keras (int8 on the same: "
                           f"{np.mean([r['delta_pp'] for r in wide]):+.2f} pp), worst {d16[low]:+.2f} pp ({low}); "
                           f"within 1 pp: {sum(v >= -1.0 for v in d16.values())} of {len(wide)}."]  # fmt: skip
+        for r in har:
+            if r.get("rnn_int16_weights_accuracy") is not None:
+                lines += ["", f"16x16 SimpleRNN, {r['model']}: "
+                              f"{100 * (r['rnn_int16_weights_accuracy'] - r['float_accuracy']):+.2f} pp vs Keras "
+                              f"(int8 {r['delta_pp']:+.2f}, 16x8 {100 * (r['int16_accuracy'] - r['float_accuracy']):+.2f})."]
     return "\n".join(lines) + "\n"
 
 

@@ -69,15 +69,18 @@ def measure(work: Path, epochs: int, verify_n: int) -> dict:
     return row
 
 
-def bench_rows(work: Path, name: str = "lstm_i9_h32") -> list:
-    """``tinyrnn bench`` model ``name`` and its 16x8 twin on the M4 and the M0 board: instructions per step."""
+def bench_rows(work: Path, name: str = "lstm_i9_h32", weights16: bool = False) -> list:
+    """``tinyrnn bench`` model ``name`` and its 16x8 twin (and, ``weights16``, its 16x16 twin:
+    a SimpleRNN's) on the M4 and the M0 board: instructions per step."""
     from tinyrnn.app.commands import bench
     from tinyrnn.core.boards import get_board, qemu_boards
 
     boards = ["mps2-an386"] + [b for b in qemu_boards() if get_board(b)["cpu"] == "cortex-m0"][:1]
+    twins = [("int8", None), ("16x8", bench.wide_model(name))]
+    twins += [("16x16", bench.wide_model(name, weight_bits=16))] if weights16 else []
     rows = []
     for board in boards:
-        for mode, model in (("int8", None), ("16x8", bench.wide_model(name))):
+        for mode, model in twins:
             r = bench.bench_one(board, name, work / "bench", model=model)
             rows.append({"mode": mode, "cpu": get_board(board)["cpu"], **r})
             print(json.dumps(rows[-1]), file=sys.stderr)
@@ -108,9 +111,10 @@ def table(row: dict, benched: list, meta: dict) -> str:
 
 def bench_table(benched: list, what: str, note: str = "") -> str:
     """bench_rows() as markdown: ``what`` names the model, ``note`` ends the paragraph's parenthesis."""
-    lines = ["", f"{what} and its 16x8 twin (`bench.wide_model`: the same weights, int16 activations), one `_step` "
-             "per BENCH step under QEMU, int8 weight layout (the 16x8 dot products: SMLALD on the M4, portable C on "
-             f"the M0{note}):", "",
+    lines = ["", f"{what} and its 16x8 twin (`bench.wide_model`: the same weights, int16 activations"
+             + ("; the 16x16 twin: the same weights ×256 in int16" if any(b["mode"] == "16x16" for b in benched) else "")
+             + "), one `_step` per BENCH step under QEMU, int8 weight layout (the 16-bit dot products: SMLALD on the "
+             f"M4, portable C on the M0{note}):", "",
              "| board | core | mode | path | instructions/step | flash code | flash weights | RAM |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for b in benched:

@@ -8,7 +8,7 @@ The corpus recipe (benchmarks/corpus.py: ``corpus.build``, ``_fit`` with the see
 epochs, the HAR split, calibration and held-out windows) for ``--models`` (SimpleRNN →
 Dense). Per seed: Keras float accuracy; the int8 golden model's (defaults: int16
 logits); the 16x8 golden model's (``--activations int16``: int16 input and state, int8
-weights); and the float twin with one thing rounded at a time, the rest float64: the
+weights); the 16x16 one's (``--rnn-weights int16`` too: int16 SimpleRNN weights); and the float twin with one thing rounded at a time, the rest float64: the
 input on the int8 input grid; the SimpleRNN weights on the quantizer's int8 grid (one
 scale per matrix, ``symmetric_weights``); the same with one scale per unit; and the
 hidden state rounded to the int8 grid every step (float weights). "simulation, nothing
@@ -33,7 +33,8 @@ from stack_attribution import corpus, corpus_benchmark, corpus_setup  # noqa: E4
 import har_s16  # noqa: E402  (its bench_rows: a bench model and its 16x8 twin)
 from har_accuracy import DEFAULT_DATA, REPO, log  # noqa: E402
 
-COLUMNS = {"float": "Keras float", "int8": "int8 golden", "16x8": "16x8 golden", "tflite": "TFLite int8 (LiteRT)",
+COLUMNS = {"float": "Keras float", "int8": "int8 golden", "16x8": "16x8 golden", "16x16": "16x16 golden",
+           "tflite": "TFLite int8 (LiteRT)",
            "twin": "simulation, nothing rounded",
            "input": "input rounded only",
            "weights": "weights int8, one scale per matrix", "unit_weights": "weights int8, one scale per unit",
@@ -108,6 +109,7 @@ def seed_row(keras, name: str, seed: int, data, epochs: int) -> dict:
     row = {"model": name, "seed": seed,
            "float": float(np.mean(np.argmax(model.predict(test.x, verbose=0), -1) == test.y)),
            "int8": accuracy(qm), "16x8": accuracy(quantize_model(fm, calib, activations="int16")),
+           "16x16": accuracy(quantize_model(fm, calib, activations="int16", rnn_weights="int16")),
            "tflite": tflite_int8(model, calib, test),
            **simulate(fm, qm, test.x, test.y)}
     log(f"{name} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k in COLUMNS))
@@ -141,7 +143,7 @@ def main() -> None:
     keras, data = corpus_setup(args.data)
     rows = [seed_row(keras, name, seed, data, args.epochs) for name in args.models.split(",") for seed in args.seeds]
     with tempfile.TemporaryDirectory() as work:
-        benched = har_s16.bench_rows(Path(work), "rnn_i9_h32")
+        benched = har_s16.bench_rows(Path(work), "rnn_i9_h32", weights16=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rnn_weight_precision.json").write_text(json.dumps({"rows": rows, "bench": benched}, indent=1) + "\n")
     (args.out / "rnn_weight_precision.md").write_text(markdown(rows, sys.argv[1:]) + har_s16.bench_table(

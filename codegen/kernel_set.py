@@ -19,23 +19,25 @@ def kernel_files() -> list:
     return sorted((f for f in root.iterdir() if f.name.endswith((".c", ".h"))), key=lambda f: f.name)
 
 
-# IR layer kind (or "activation": a hidden Dense layer's table; "<kind>_s16": 16x8; "dense_s8_s16": int16
-# logits) -> its kernel source; the
+# IR layer kind (or "activation": a hidden Dense layer's table; "<kind>_s16": 16x8; "rnn_s16x16": 16x8
+# with int16 weights; "dense_s8_s16": int16 logits) -> its kernel source; the
 # header has the same stem.
 KERNEL_SOURCES = {"lstm": "tinyrnn_lstm_s8.c", "gru": "tinyrnn_gru_s8.c", "rnn": "tinyrnn_rnn_s8.c",
                   "dense": "tinyrnn_dense_s8.c", "activation": "tinyrnn_activation_s8.c",
                   "conv1d": "tinyrnn_conv1d_s8.c", "pool1d": "tinyrnn_pool1d_s8.c",
                   "bidirectional": "tinyrnn_bidirectional_s8.c", "global_pool1d": "tinyrnn_global_pool1d_s8.c",
                   "lstm_s16": "tinyrnn_lstm_s16.c", "rnn_s16": "tinyrnn_rnn_s16.c", "dense_s16": "tinyrnn_dense_s16.c",
-                  "dense_s8_s16": "tinyrnn_dense_s8_s16.c"}
+                  "rnn_s16x16": "tinyrnn_rnn_s16x16.c", "dense_s8_s16": "tinyrnn_dense_s8_s16.c"}
 SUPPORT_SOURCES = ("tinyrnn_support.c",)
 
 
 def kernel_key(layer) -> str:
     """The KERNEL_SOURCES key of a layer: its kind, "<kind>_s16" for a 16x8 layer,
-    "dense_s8_s16" for int16 logits."""
+    "rnn_s16x16" for a 16x8 SimpleRNN with int16 weights, "dense_s8_s16" for int16 logits."""
     if getattr(layer, "output_bits", 8) == 16 and getattr(layer, "activation_bits", 8) == 8:
         return "dense_s8_s16"
+    if getattr(layer, "weight_bits", 8) == 16:
+        return "rnn_s16x16"
     return f"{layer.kind}_s16" if getattr(layer, "activation_bits", 8) == 16 else layer.kind
 _INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 

@@ -1,5 +1,6 @@
 """The 16x8 layers' C (``activation_bits`` 16): params of ``tinyrnn_lstm_s16``,
-``tinyrnn_rnn_s16`` and ``tinyrnn_dense_s16``, every integer computed here once.
+``tinyrnn_rnn_s16`` (``tinyrnn_rnn_s16x16`` with int16 weights) and ``tinyrnn_dense_s16``,
+every integer computed here once.
 
 Each matmul's (multiplier, shift) becomes TFLM's 64-bit requantization constants: the
 Q31 multiplier rounded to Q15 (``reduced_multiplier``) and the right shift 15 − shift;
@@ -87,7 +88,8 @@ def rnn_entry(layer: SimpleRNNLayer, k: int, prefix: str, where: str, lut_name: 
     fields = {"input_size": I, "hidden_size": H, "tanh": int(layer.activation == "tanh"),
               **{f: a["cname"] for f, a in zip((*weights, "bias"), arrays)},
               "mul": _c_list([*mx, *mh]), "rshift": _c_list([*rx, *rh]), "sigmoid_lut": lut_name}  # fmt: skip
-    return _entry(k, prefix, where, source, "rnn", fields, []), arrays
+    kernel = "tinyrnn_rnn_s16x16_step" if layer.weight_bits == 16 else "tinyrnn_rnn_s16_step"
+    return {**_entry(k, prefix, where, source, "rnn", fields, []), "kernel": kernel}, arrays
 
 
 def _entry(k: int, prefix: str, where: str, source: str, kind: str, fields: dict, state: list) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 
 from tinyrnn.core.errors import TinyrnnError
 from tinyrnn.core.golden.model import dequantize_output, run_model
-from tinyrnn.core.ir import Model
+from tinyrnn.core.ir import KINDS_16, Model
 from tinyrnn.core.metrics import (
     REGRESSION,
     REGRESSION_METRICS,
@@ -111,16 +111,34 @@ def output_error(y_float: np.ndarray, y_int: np.ndarray) -> dict:
     }  # fmt: skip
 
 
+# Below this share of same decisions the int8 model's accuracy may differ from float's by
+# more than 1 pp (it differs by at most the share of changed decisions): quantize says so and
+# names the wider modes this model's layers have.
+DECISION_BAR = 0.99
+
+
+def wider_modes(model: Model) -> list:
+    """The quantize options that widen this model's arithmetic: 16x8 where every layer has a
+    16x8 kernel, then int16 weights for its SimpleRNN layers."""
+    if any(layer.kind not in KINDS_16 for layer in model.layers):
+        return []
+    rnn = any(layer.kind == "rnn" and layer.weight_bits == 8 for layer in model.layers)
+    return ["--activations int16"] * (model.activation_bits == 8) + ["--rnn-weights int16"] * rnn
+
+
 def float_agreement(float_model: FloatModel, model: Model, x: np.ndarray, regression: bool = False) -> dict:
     """The integer model's link to float, measured where it is made (``quantize`` stores it
     in the artifact): its dequantized outputs against the float twin's on ``x`` — output
     SQNR (dB, None if exact) and the share of outputs whose decision (argmax, or one
-    logit's sign) is the float one's (None for regression)."""
+    logit's sign) is the float one's (None for regression); below ``DECISION_BAR``, the
+    ``wider`` modes that could keep more of them."""
     y_float = float_model.run(x)
     y_int = dequantize_output(model, run_model(model, model.input_quant.quantize(x), valid=model.valid_steps(x)))
     err = output_error(y_float, y_int)
+    decided = None if regression else err["argmax_agreement"]
+    low = {"wider": wider_modes(model)} if decided is not None and decided < DECISION_BAR else {}
     return {"windows": int(x.shape[0]), "bits": model.activation_bits, "sqnr_db": err["sqnr_db"],
-            "decision_agreement": None if regression else err["argmax_agreement"]}
+            "decision_agreement": decided, **low}
 
 
 def agreement_summary(agreement: dict | None) -> str:
@@ -131,6 +149,10 @@ def agreement_summary(agreement: dict | None) -> str:
     sqnr = "exact" if agreement["sqnr_db"] is None else f"output SQNR {agreement['sqnr_db']:.1f} dB"
     decided = agreement["decision_agreement"]
     same = "" if decided is None else f", same decision on {100 * decided:.1f} %"
+    if "wider" in agreement:
+        remedy = f"try {' '.join(agreement['wider'])}" if agreement["wider"] else "no wider mode for these layers"
+        same += (f" (under {100 * DECISION_BAR:.0f} %: accuracy may move by up to {100 * (1 - decided):.1f} pp; "
+                 f"{remedy})")
     return f"{width} vs float twin on {agreement['windows']} calibration windows: {sqnr}{same}"
 
 

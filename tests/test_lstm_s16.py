@@ -182,12 +182,12 @@ def test_host_c_equals_golden_on_random_layers(s16_cases, run_c, extreme):
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
 @pytest.mark.parametrize("cpu", ["cortex-m0plus", "cortex-m4", "cortex-m55"])
 def test_kernel_cross_compiles_warning_free(tmp_path, cpu):
-    """The 16x8 recurrent kernels (this LSTM's and the SimpleRNN's, tests/test_rnn_s16.py)."""
+    """The 16x8 recurrent kernels (this LSTM's and the SimpleRNN's with int8 and int16 weights, tests/test_rnn_s16.py)."""
     import subprocess
 
     for f in kernel_files():
         (tmp_path / f.name).write_bytes(f.read_bytes())
-    for kernel in ("tinyrnn_lstm_s16.c", "tinyrnn_rnn_s16.c"):
+    for kernel in ("tinyrnn_lstm_s16.c", "tinyrnn_rnn_s16.c", "tinyrnn_rnn_s16x16.c"):
         cmd = ["arm-none-eabi-gcc", f"-mcpu={cpu}", "-mthumb", "-O2", "-std=c99", "-Wall", "-Wextra", "-Wconversion",
                "-Werror", "-Wpedantic", "-Wshadow", "-c", str(tmp_path / kernel), "-o", str(tmp_path / "k.o")]
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -272,3 +272,44 @@ def test_width_levers_on_a_tflite_are_refused_before_it_is_read(levers, flag, tm
 
     with pytest.raises(TinyrnnError, match=f"m.tflite: {flag} applies to a .keras model"):
         quantize_file(str(tmp_path / "m.tflite"), None, str(tmp_path / "m.tnr"), **levers)
+
+
+@needs_gcc
+def test_16x16_bench_twin_computes_what_the_16x8_twin_does(tmp_path):
+    """``bench.wide_model(name, weight_bits=16)`` scales the weights by 2^8 and the multipliers
+    by 2^-8, which is exact: its golden outputs equal the 16x8 twin's, and so do its host C's."""
+    from tinyrnn.app.bench_models import wide_model
+    from tinyrnn.codegen.hostlib import HostModel
+
+    w8, w16 = wide_model("rnn_i9_h32"), wide_model("rnn_i9_h32", weight_bits=16)
+    assert w16.layers[0].w_x.dtype == np.int16 and w16.layers[0].weight_bits == 16
+    x = _int16_inputs(np.random.default_rng(31), w8, 6, 20)
+    want = run_model(w8, x)
+    np.testing.assert_array_equal(run_model(w16, x), want)
+    np.testing.assert_array_equal(HostModel(w16, tmp_path / "w16", sanitize=True).run(x), want)
+
+
+def test_quantize_names_the_wider_modes_when_decisions_move():
+    """Under DECISION_BAR same decisions, float_agreement names the modes this model's layers
+    have (16x8 where every layer has a 16x8 kernel, then int16 SimpleRNN weights), and the
+    summary line says how far accuracy can move; above it, neither."""
+    from s16models import float_stack
+
+    from tinyrnn.quantize.pipeline import quantize_model
+    from tinyrnn.quantize.report import agreement_summary, float_agreement, wider_modes
+
+    fm, q16, q8, x = model_pair(32, hidden=(8,), dense=((5, "linear"),), rnn="relu")
+    _, w16, _, _ = model_pair(32, hidden=(8,), dense=((5, "linear"),), rnn="relu", rnn_weights="int16")
+    lstm = float_stack(np.random.default_rng(33), 3)
+    assert wider_modes(q8) == ["--activations int16", "--rnn-weights int16"]
+    assert wider_modes(q16) == ["--rnn-weights int16"] and wider_modes(w16) == []
+    assert wider_modes(quantize_model(lstm, data(np.random.default_rng(34), 20, 6, 3))) == ["--activations int16"]
+    good = float_agreement(fm, w16, x)
+    assert good["decision_agreement"] >= 0.99 and "wider" not in good and "pp" not in agreement_summary(good)
+    broken = dataclasses.replace(q8, layers=[dataclasses.replace(q8.layers[0], w_h=-q8.layers[0].w_h),
+                                             *q8.layers[1:]])  # fmt: skip
+    bad = float_agreement(fm, broken, x)
+    moved = 100 * (1 - bad["decision_agreement"])
+    assert moved > 1.0 and bad["wider"] == ["--activations int16", "--rnn-weights int16"]
+    assert agreement_summary(bad).endswith(f"accuracy may move by up to {moved:.1f} pp; try --activations int16 "
+                                           "--rnn-weights int16)")

@@ -103,25 +103,32 @@ def bench_input(name: str, bits: int = 8):
     return x.astype(np.int16) << 8 if bits == 16 else x
 
 
-def wide_model(name: str) -> Model:
+def wide_model(name: str, weight_bits: int = 8) -> Model:
     """The 16x8 twin of LSTM or SimpleRNN model ``name``: its weights, int16 activations
     (zero points 0, input and hidden scales 2^-15), int64 biases; the matmul multipliers
     take the 2^-8 of the 256x finer input and hidden grids, so the gates (pre-activations)
-    see what the int8 model's see."""
+    see what the int8 model's see. ``weight_bits`` 16 (a SimpleRNN): the 16x16 twin, its
+    weights ×256 in int16 and the multipliers a further 2^-8."""
     model = bench_model(name)
     layer = model.layers[-1]
     if layer.kind not in ("lstm", "rnn") or len(model.layers) != 1:
         raise TinyrnnError(f"model {name}: the 16x8 twin needs a single LSTM or SimpleRNN layer")
-    common = dict(activation_bits=16, bias=layer.bias.astype(np.int64) << 8, input_zero_point=0, hidden_zero_point=0,
-                  input_scale=2.0**-15, hidden_scale=2.0**-15)
+    if weight_bits == 16 and layer.kind != "rnn":
+        raise TinyrnnError(f"model {name}: the 16x16 twin needs a SimpleRNN layer")
+    finer = 8 if weight_bits == 16 else 0  # the weights' own factor 2^8
+    common = dict(activation_bits=16, bias=layer.bias.astype(np.int64) << (8 + finer), input_zero_point=0,
+                  hidden_zero_point=0, input_scale=2.0**-15, hidden_scale=2.0**-15)
     if layer.kind == "rnn":
-        wide = dataclasses.replace(layer, **common, x_shift=layer.x_shift - 8, h_shift=layer.h_shift - 8)
+        weights = dict(w_x=layer.w_x.astype(np.int16) << finer, w_h=layer.w_h.astype(np.int16) << finer,
+                       weight_bits=weight_bits)
+        wide = dataclasses.replace(layer, **common, **weights, x_shift=layer.x_shift - 8 - finer,
+                                   h_shift=layer.h_shift - 8 - finer)
     else:
         hid = _multiplier(2.0**-15)  # o·tanh(c) in Q0.30 → h at 2^-15
         wide = dataclasses.replace(layer, **common, gate_x_shift=layer.gate_x_shift - 8,
                                    gate_h_shift=layer.gate_h_shift - 8, hidden_multiplier=hid[0], hidden_shift=hid[1])
     quant = dataclasses.replace(model.input_quant, activation_bits=16)
-    return dataclasses.replace(model, name=f"{name}_16x8", input_quant=quant, layers=[wide])
+    return dataclasses.replace(model, name=f"{name}_16x{weight_bits}", input_quant=quant, layers=[wide])
 
 
 def conv_macs(name: str) -> int:
