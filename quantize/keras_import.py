@@ -34,7 +34,8 @@ RECURRENT = ("LSTM", "GRU", "SimpleRNN")
 SUPPORT = (
     ("LSTM, GRU", "activation tanh, recurrent_activation sigmoid, use_bias, return_sequences, GRU reset_after "
                   "True/False", "stateful, go_backwards, unroll, return_state, time_major, custom activations"),
-    ("SimpleRNN", f"activation {' or '.join(RNN_ACTIVATIONS)}, use_bias, return_sequences", "as LSTM"),
+    ("SimpleRNN", f"activation {' or '.join(RNN_ACTIVATIONS)}, use_bias, return_sequences; int8, 16x8 "
+                  "(--activations int16) or 16x16 (and --rnn-weights int16)", "as LSTM"),
     ("Bidirectional", f"of LSTM, GRU or SimpleRNN (as those), merge_mode {', '.join(MERGE_MODES)}; whole-window "
                       "C API (_run, no _step)", "merge_mode None, after Masking, other wrapped layers"),
     ("Dense", f"activation {', '.join(DENSE_ACTIVATIONS)} in any position (the last layer outputs "
