@@ -83,8 +83,8 @@ def _tensor_specs(q) -> list:
     if q.kind == "rnn":
         relu, unit = q.activation == "relu", pre_scale(q)
         return [("pre_activation", "pre-activation (a)", "int16" if relu else "Q3.12", INT16, lambda v: v * unit),
-                ("hidden", "hidden state", "int8", INT8, lambda v: (v - q.hidden_zero_point) * q.hidden_scale,
-                 (not relu, True))]
+                ("hidden", "hidden state", act_dtype(q), q.int_limits,
+                 lambda v: (v - q.hidden_zero_point) * q.hidden_scale, (not relu, True))]
     gates = GATES[q.kind]
     specs = [(f"gate_{g}", f"{g} gate ({GATE_SYMBOLS[g]}) pre-act.", "Q3.12", INT16, lambda v: v / Q312) for g in gates]
     if q.kind == "lstm":

@@ -36,9 +36,10 @@ def _gate_params(q, g: int) -> tuple:
 
 
 def pre_scale(q) -> float:
-    """Real value of one unit of a gate pre-activation: Q3.12, or a relu SimpleRNN's s_h·2^-shift."""
+    """Real value of one unit of a gate pre-activation: Q3.12, or a relu SimpleRNN's s_h·2^-shift
+    (16x8: s_h itself, quantize_rnn)."""
     if q.kind == "rnn" and q.activation == "relu":
-        return q.hidden_scale * 2.0 ** -OUTPUT_SHIFT["relu"]
+        return q.hidden_scale * 2.0 ** (0 if q.activation_bits == 16 else -OUTPUT_SHIFT["relu"])
     return 1.0 / Q312
 
 
@@ -64,7 +65,8 @@ def sqnr_db(signal_energy: float, noise_energy: float) -> float | None:
 
 
 def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
-    """(float parameters, int8 weight bytes, bias bytes (int32, int64 at 16x8)) of one layer."""
+    """(float parameters, weight bytes (int8; a 16x16 SimpleRNN's int16), bias bytes (int32,
+    int64 at 16x8)) of one layer."""
     arrays = ("kernel", "recurrent_kernel", "bias", "input_bias", "recurrent_bias")
     params = sum(int(np.size(getattr(flayer, a))) for a in arrays if hasattr(flayer, a))
     if qlayer.kind in NO_WEIGHTS:
@@ -75,7 +77,8 @@ def _layer_counts(flayer, qlayer) -> tuple[int, int, int]:
     if qlayer.kind in PER_CHANNEL:
         return params, int(qlayer.weights.size), _bias_bytes(qlayer) * int(qlayer.bias.size)
     biases = qlayer.bias.size if qlayer.kind in ("lstm", "rnn") else qlayer.bias_x.size + qlayer.bias_h.size
-    return params, int(qlayer.w_x.size + qlayer.w_h.size), _bias_bytes(qlayer) * int(biases)
+    weight_bytes = (qlayer.w_x.size + qlayer.w_h.size) * getattr(qlayer, "weight_bits", 8) // 8
+    return params, int(weight_bytes), _bias_bytes(qlayer) * int(biases)
 
 
 def _bias_bytes(q) -> int:
@@ -133,7 +136,7 @@ def _weight_sqnr(w_float, w_int, scale) -> float | None:
 
 def _recurrent_gate_rows(flayer, q) -> list:
     """Per gate and path: weight scale (recovered from the IR's multiplier), multiplier, shift."""
-    rows = []
+    rows, top = [], 2 ** (getattr(q, "weight_bits", 8) - 1) - 1
     for g, gate in enumerate(GATES[q.kind]):
         w_float = flayer.gate_weights(g)
         w_x, w_h, mx, sx, mh, sh = _gate_params(q, g)
@@ -144,7 +147,7 @@ def _recurrent_gate_rows(flayer, q) -> list:
             real = float(real_multiplier(mult, shift))
             w_scale = real * pre_scale(q) / act_scale  # the multiplier maps s_act·s_w to the pre-activation
             rows.append({
-                "gate": gate, "path": path, "weight_scale": w_scale, "range": [-127 * w_scale, 127 * w_scale],
+                "gate": gate, "path": path, "weight_scale": w_scale, "range": [-top * w_scale, top * w_scale],
                 "multiplier": int(mult), "shift": int(shift), "real_multiplier": real,
                 "weight_sqnr_db": _weight_sqnr(wf, w_int, w_scale),
             })  # fmt: skip
@@ -208,13 +211,16 @@ def _layer_scheme(flayer, q) -> dict:
         tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, what)]
         return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
     tensors = [_tensor_row("input", act_dtype(q), q.input_scale, q.input_zero_point, _grid(q))]
+    wide = q.activation_bits == 16
     if q.kind == "rnn" and q.activation == "relu":
-        tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0, "hidden scale / 64"))
+        tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0,
+                                   "hidden scale" if wide else "hidden scale / 64"))
     else:
         tensors.append(_tensor_row("gate pre-activations", "int16 Q3.12", 1.0 / Q312, 0, "range ±8"))
     if q.kind == "rnn":
-        tensors.append(_tensor_row("hidden", "int8", q.hidden_scale, q.hidden_zero_point,
-                                   "asymmetric (relu)" if q.activation == "relu" else "tanh / 256"))
+        grid = ("symmetric (relu)" if wide else "asymmetric (relu)") if q.activation == "relu" else (
+            "tanh, Q0.15" if wide else "tanh / 256")
+        tensors.append(_tensor_row("hidden", act_dtype(q), q.hidden_scale, q.hidden_zero_point, grid))
     elif q.kind == "lstm":
         p = int(q.cell_scale_power)
         tensors.append(_tensor_row("cell state", "int16", 2.0**p, 0, f"power of two 2^{p}, range ±{2.0 ** (15 + p):g}"))
@@ -252,7 +258,7 @@ def quant_scheme(float_model, model: Model) -> dict:
 
 
 def weight_histograms(report_scheme: dict, float_model, model: Model) -> list:
-    """Float weights per layer/gate/path on bins covering the int8 range (±127·scale)."""
+    """Float weights per layer/gate/path on bins covering the integer range (±127·scale in int8)."""
     out = []
     for (flayer, _), scheme in zip(scheme_pairs(float_model, model), report_scheme["layers"]):
         panels = []

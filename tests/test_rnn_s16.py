@@ -313,3 +313,24 @@ def test_quantize_names_the_wider_modes_when_decisions_move():
     assert moved > 1.0 and bad["wider"] == ["--activations int16", "--rnn-weights int16"]
     assert agreement_summary(bad).endswith(f"accuracy may move by up to {moved:.1f} pp; try --activations int16 "
                                            "--rnn-weights int16)")
+
+
+def test_report_counts_int16_weights_and_their_range():
+    """``tinyrnn report`` of a 16x16 model: two bytes per recurrent weight, the Dense head's
+    still one; the weight grid's range (±127 or ±32767 times the scale recovered from the
+    multiplier) is the float weights' peak in the 16x8 and the 16x16 model; the relu
+    pre-activation and state are int16, measured on their own grids."""
+    from tinyrnn.quantize.report import build_report
+
+    fm, q16, _, x = model_pair(35, hidden=(6,), dense=((4, "linear"),), rnn="relu")
+    _, w16, _, _ = model_pair(35, hidden=(6,), dense=((4, "linear"),), rnn="relu", rnn_weights="int16")
+    reports = [build_report(fm, m, x, progress=False) for m in (q16, w16)]
+    layers = [r["model"]["layers"] for r in reports]
+    assert layers[1][0]["weight_bytes"] == 2 * layers[0][0]["weight_bytes"] == 2 * (6 * 3 + 6 * 6)
+    assert layers[1][1]["weight_bytes"] == layers[0][1]["weight_bytes"] == 6 * 4
+    peak = {"x": np.abs(fm.layers[0].kernel).max(), "h": np.abs(fm.layers[0].recurrent_kernel).max()}
+    for report in reports:  # the scale recovered from the multiplier and the 16x8 relu pre-activation grid
+        for row in report["quantization"]["layers"][0]["gates"]:
+            assert row["range"][1] == pytest.approx(peak[row["path"]], rel=1e-4)
+        assert [t["dtype"] for t in report["quantization"]["layers"][0]["tensors"]] == ["int16"] * 3
+        assert all(t["dtype"] == "int16" and t["sqnr_db"] > 30 for t in report["fidelity"]["layers"][0]["tensors"])
