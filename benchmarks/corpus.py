@@ -117,6 +117,8 @@ def _pct(v):
 
 
 def markdown(rows: list, args) -> str:
+    from tinyrnn.quantize.report import DECISION_BAR
+
     lines = ["# The model corpus through the front door", "",
              f"`{' '.join(['benchmarks/corpus.py', *sys.argv[1:]])}`: tests/corpus.py's models. HAR rows: trained "
              f"{args.epochs} epochs (Adam 3e-3, batch 64, seed 0) on the training sessions of "
@@ -161,6 +163,13 @@ def markdown(rows: list, args) -> str:
                           f"{np.mean(list(d16.values())):+.2f} pp vs Keras (int8 on the same: "
                           f"{np.mean([r['delta_pp'] for r in wide]):+.2f} pp), worst {d16[low]:+.2f} pp ({low}); "
                           f"within 1 pp: {sum(v >= -1.0 for v in d16.values())} of {len(wide)}."]  # fmt: skip
+        low = [r for r in har if r.get("int8_decision_agreement") is not None
+               and r["int8_decision_agreement"] < DECISION_BAR]
+        if low:
+            lines += ["", f"int8 = float decisions under {100 * DECISION_BAR:.0f} % of the calibration windows (where "
+                          f"`quantize` names the wider modes): {len(low)} of {len(har)}, " + ", ".join(
+                              f"{r['model']} {100 * r['int8_decision_agreement']:.1f} %"
+                              for r in sorted(low, key=lambda r: r["int8_decision_agreement"])) + "."]
         for r in har:
             if r.get("rnn_int16_weights_accuracy") is not None:
                 lines += ["", f"16x16 SimpleRNN, {r['model']}: "
