@@ -211,7 +211,7 @@ def _layer_scheme(flayer, q) -> dict:
         tensors = [_tensor_row("input, output", "int8", q.input_scale, q.input_zero_point, what)]
         return {"name": q.name, "kind": q.kind, "tensors": tensors, "gates": [], "rescales": []}
     tensors = [_tensor_row("input", act_dtype(q), q.input_scale, q.input_zero_point, _grid(q))]
-    wide = q.activation_bits == 16
+    wide = getattr(q, "activation_bits", 8) == 16  # a GRU has no 16x8 mode
     if q.kind == "rnn" and q.activation == "relu":
         tensors.append(_tensor_row("pre-activation", "int16", pre_scale(q), 0,
                                    "hidden scale" if wide else "hidden scale / 64"))
