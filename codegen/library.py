@@ -109,6 +109,9 @@ def write_library(model: Model, out_dir, name: str = "model", *, board: str | No
                   core: str | None = None, path: str | None = None, weights: str | None = None) -> dict:
     """Write the library folder into ``out_dir`` (an empty or staging directory) and
     return its manifest."""
+    if model.activation_bits == 16 and weights == "int16":
+        raise TinyrnnError("--weights int16: a 16x8 model's kernels read their weights as they are stored (int8, "
+                           "int16 in a 16x16 SimpleRNN); the layout option is for int8 models")
     target = library_target(board, core, path, weights)
     out = Path(out_dir)
     context = build_context(model, name, target["path"])

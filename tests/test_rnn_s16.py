@@ -334,3 +334,16 @@ def test_report_counts_int16_weights_and_their_range():
             assert row["range"][1] == pytest.approx(peak[row["path"]], rel=1e-4)
         assert [t["dtype"] for t in report["quantization"]["layers"][0]["tensors"]] == ["int16"] * 3
         assert all(t["dtype"] == "int16" and t["sqnr_db"] > 30 for t in report["fidelity"]["layers"][0]["tensors"])
+
+
+def test_codegen_names_the_stored_weights_and_refuses_the_int16_layout(tmp_path):
+    """``tinyrnn codegen`` of a 16x16 model reports int8/int16 weights (its Dense layers' and
+    its SimpleRNN's as stored); ``--weights int16``, an int8 model's layout, is refused in one line."""
+    from test_cli import assert_user_error, run_cli
+
+    _, w16, _, _ = model_pair(36, hidden=(5,), rnn="tanh", rnn_weights="int16")
+    tnr.save(w16, tmp_path / "m.tnr")
+    proc = run_cli("codegen", tmp_path / "m.tnr", "--out", tmp_path / "lib")
+    assert proc.returncode == 0 and "int8/int16 weights" in proc.stdout, proc.stderr
+    proc = run_cli("codegen", tmp_path / "m.tnr", "--out", tmp_path / "lib16", "--weights", "int16")
+    assert_user_error(proc, "--weights int16: a 16x8 model's kernels read their weights as they are stored")

@@ -26,6 +26,14 @@ def configure(p) -> None:
                    help="write the verification firmware project for --board, the library in OUT/lib")
 
 
+def _stored(model, layout: str) -> str:
+    """What the weights are stored as: the path's layout for an int8 model, int8 (and int16
+    SimpleRNN weights) for a 16x8 one."""
+    if model.activation_bits == 8:
+        return layout
+    return "int8/int16" if any(getattr(layer, "weight_bits", 8) == 16 for layer in model.layers) else "int8"
+
+
 def run(args):
     model = tnr.load(args.artifact)
     if args.app:
@@ -36,7 +44,7 @@ def run(args):
         result = {k: project[k] for k in ("project_dir", "library_dir", "board", "path", "weights", "model_hash",
                                           "state_bytes", "weights_bytes")}
         return result, (f"wrote {args.out} for {board} (library in {project['library_dir']}): state "
-                        f"{result['state_bytes']} B, {result['weights']} weights {result['weights_bytes']} B")
+                        f"{result['state_bytes']} B, {_stored(model, result['weights'])} weights {result['weights_bytes']} B")
     lib = render_library(model, args.out, args.name, board=args.board, core=args.core, path=args.path,
                          weights=args.weights)
     sizes = lib["sizes"]
@@ -45,5 +53,6 @@ def run(args):
               "model_hash": lib["model_hash"], "files": lib["files"], **sizes}
     stack = f"{sizes['step_stack_bytes']} B" if sizes["step_stack_bytes"] is not None else "not measured"
     human = (f"wrote library {args.out} for {lib['core']} (path {lib['path']}): {sizes['source_files']} source "
-             f"files, state {sizes['state_bytes']} B, {lib['weights']} weights {sizes['weights_bytes']} B, step stack {stack}")
+             f"files, state {sizes['state_bytes']} B, {_stored(model, lib['weights'])} weights {sizes['weights_bytes']} B, "
+             f"step stack {stack}")
     return result, human
